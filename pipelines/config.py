@@ -1,0 +1,154 @@
+"""Settings from the environment (or a ``.env`` file in the working directory).
+
+Only the command line reads the environment; the Airflow DAGs build the same ``Settings``
+from connections and variables, so the logic never cares where a value came from.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_REJECT_THRESHOLD = 0.10
+DEFAULT_SUPPRESSION_THRESHOLD = 5
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    host: str | None = None
+    port: int = 25
+    security: str = "none"  # none | starttls | ssl
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    sender: str = "scorecard@lscp.invalid"
+    pmsg_recipients: tuple[str, ...] = ()
+    analyst: str | None = None
+    data_officers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.host)
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    warehouse_url: str
+    pseudonym_key: bytes | None = field(default=None, repr=False)
+    reject_threshold: float = DEFAULT_REJECT_THRESHOLD
+    suppression_threshold: int = DEFAULT_SUPPRESSION_THRESHOLD
+    settle_seconds: float = 5.0
+    mail: MailSettings = field(default_factory=MailSettings)
+
+    @property
+    def inbox(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def archive(self) -> Path:
+        return self.home / "archive"
+
+    @property
+    def rejected(self) -> Path:
+        return self.home / "rejected"
+
+    @property
+    def receipts(self) -> Path:
+        return self.home / "receipts"
+
+    @property
+    def out(self) -> Path:
+        return self.home / "out"
+
+    @property
+    def outbox(self) -> Path:
+        return self.out / "outbox"
+
+    @property
+    def key_file(self) -> Path:
+        return self.home / "pseudonym.key"
+
+    def ensure_folders(self) -> None:
+        for folder in (self.home, self.inbox, self.archive, self.rejected, self.receipts, self.out, self.outbox):
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.chmod(0o700)
+            except OSError:  # a mounted volume may not allow it; the data is still written
+                pass
+
+    def with_key(self, key: bytes) -> "Settings":
+        return _replace(self, pseudonym_key=key)
+
+
+def _replace(settings: Settings, **changes) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)
+
+
+def _load_dotenv(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, value = line.split("=", 1)
+        values[name.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+def _split_list(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(part.strip() for part in value.replace(";", ",").split(",") if part.strip())
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read the documented ``SCORECARD_*`` variables; see README for the full list."""
+    env = dict(_load_dotenv(Path.cwd() / ".env"))
+    env.update(os.environ if environ is None else environ)
+    home = Path(env.get("SCORECARD_HOME") or "./var").expanduser().resolve()
+    url = env.get("SCORECARD_WAREHOUSE_URL") or f"sqlite:///{home / 'warehouse.db'}"
+    key = env.get("SCORECARD_PSEUDONYM_KEY")
+    try:
+        threshold = float(env.get("SCORECARD_REJECT_THRESHOLD", DEFAULT_REJECT_THRESHOLD))
+        suppression = int(env.get("SCORECARD_SUPPRESSION_THRESHOLD", DEFAULT_SUPPRESSION_THRESHOLD))
+        port = int(env.get("SCORECARD_SMTP_PORT", "0") or 0)
+        settle = float(env.get("SCORECARD_SETTLE_SECONDS", "5"))
+    except ValueError as exc:
+        raise ConfigError(f"a numeric SCORECARD_ setting is not a number: {exc}") from None
+    security = (env.get("SCORECARD_SMTP_SECURITY") or "none").lower()
+    if security not in {"none", "starttls", "ssl"}:
+        raise ConfigError("SCORECARD_SMTP_SECURITY must be none, starttls or ssl")
+    officers = {
+        name[len("SCORECARD_DATA_OFFICER_"):].lower(): value
+        for name, value in env.items()
+        if name.startswith("SCORECARD_DATA_OFFICER_") and value
+    }
+    mail = MailSettings(
+        host=env.get("SCORECARD_SMTP_HOST") or None,
+        port=port or (465 if security == "ssl" else 587 if security == "starttls" else 25),
+        security=security,
+        username=env.get("SCORECARD_SMTP_USER") or None,
+        password=env.get("SCORECARD_SMTP_PASSWORD") or None,
+        sender=env.get("SCORECARD_MAIL_FROM") or "scorecard@lscp.invalid",
+        pmsg_recipients=_split_list(env.get("SCORECARD_PMSG_TO")) or ("pmsg@lscp.invalid",),
+        analyst=env.get("SCORECARD_ANALYST_EMAIL") or None,
+        data_officers=officers,
+    )
+    return Settings(
+        home=home,
+        warehouse_url=url,
+        pseudonym_key=key.encode("utf-8") if key else None,
+        reject_threshold=threshold,
+        suppression_threshold=suppression,
+        settle_seconds=settle,
+        mail=mail,
+    )

@@ -1,0 +1,42 @@
+"""Partner file intake: every file identified, validated, receipted and loaded or rejected."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import Settings
+from ..warehouse import connect_warehouse, init_warehouse
+from .inbox import pending_files
+from .process import FileOutcome, process_file
+from .pseudonym import MissingKey, require_key
+
+__all__ = ["FileOutcome", "IntakeRun", "MissingKey", "pending_files", "process_file", "run_intake"]
+
+
+@dataclass
+class IntakeRun:
+    outcomes: list[FileOutcome] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.status == "accepted"]
+
+
+def run_intake(settings: Settings, files: list[Path] | None = None, progress=None) -> IntakeRun:
+    """Process every ready file in the inbox once (or just ``files``)."""
+    require_key(settings.pseudonym_key)
+    settings.ensure_folders()
+    engine = connect_warehouse(settings.warehouse_url)
+    try:
+        init_warehouse(engine)
+        run = IntakeRun()
+        todo = files if files is not None else pending_files(settings.inbox, settings.settle_seconds)
+        for index, path in enumerate(todo, start=1):
+            outcome = process_file(settings, engine, path)
+            run.outcomes.append(outcome)
+            if progress:
+                progress(index, len(todo), outcome)
+        return run
+    finally:
+        engine.dispose()

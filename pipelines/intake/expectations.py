@@ -1,0 +1,92 @@
+"""Run a source's Great Expectations suite (``expectations/<source>.json``) over typed rows.
+
+GX is imported lazily (it is slow to import) and one ephemeral context is reused per process.
+Returns, for each sheet row number, the reasons it failed, worded for the data officer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import defaultdict
+from datetime import datetime, time
+from functools import lru_cache
+
+from ..resources import expectations_dir
+
+ROW = "__row"
+EARLIEST_DATE = datetime(2000, 1, 1)
+_PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\}")
+
+
+@lru_cache(maxsize=None)
+def suite_document(source: str) -> dict:
+    return json.loads((expectations_dir() / f"{source}.json").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _context():
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    batch_definition = (
+        context.data_sources.add_pandas("partner_rows")
+        .add_dataframe_asset("rows")
+        .add_batch_definition_whole_dataframe("whole_file")
+    )
+    return gx, batch_definition
+
+
+def _suite(gx, source: str):
+    document = suite_document(source)
+    return gx.ExpectationSuite(name=document["name"], expectations=[dict(e) for e in document["expectations"]])
+
+
+def _columns_of(kwargs: dict) -> list[str]:
+    return [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs]
+
+
+def run_suite(
+    source: str, frame, headers: dict[str, str], today: datetime, personal: frozenset[str] = frozenset()
+) -> dict[int, list[tuple[str, str]]]:
+    """Sheet row -> [(column, reason)]. ``headers`` maps canonical names to headers as sent.
+
+    A single-column reason quotes the offending value, except for personal columns.
+    """
+    gx, batch_definition = _context()
+    present = set(frame.columns)
+    suite = _suite(gx, source)
+    # Expectations about columns the file does not have (optional ones) are not applicable.
+    for expectation in list(suite.expectations):
+        if not set(_columns_of(expectation.configuration.kwargs)) <= present:
+            suite.expectations.remove(expectation)
+    failures: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    if not suite.expectations or frame.empty:
+        return failures
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    result = batch.validate(
+        suite,
+        expectation_parameters={
+            "earliest_date": EARLIEST_DATE,
+            "latest_date": datetime.combine(today.date(), time.max),
+        },
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW]},
+    )
+    for outcome in result.results:
+        config = outcome.expectation_config
+        if outcome.exception_info and outcome.exception_info.get("raised_exception"):
+            raise RuntimeError(f"expectation {config.type} could not run: {outcome.exception_info.get('exception_message')}")
+        if outcome.success:
+            continue
+        column = _columns_of(config.kwargs)[0]
+        reason = _PLACEHOLDER.sub(lambda m: headers.get(m.group(1), m.group(1)), config.meta.get("reason", config.type))
+        quote = "column" in config.kwargs and column not in personal
+        for item in outcome.result.get("unexpected_index_list") or []:
+            value = item.get(column)
+            shown = f" (found '{value}')" if quote and value is not None and str(value) not in ("nan", "NaT", "<NA>") else ""
+            failures[int(item[ROW])].append((column, reason + shown))
+    return failures

@@ -1,0 +1,48 @@
+"""Pseudonymisation of personal identifiers with HMAC-SHA256.
+
+The same child gets the same pseudonym in every file and year (so re-referrals link), and the
+raw identifier cannot be recovered from the warehouse without the secret key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+
+class MissingKey(RuntimeError):
+    pass
+
+
+MISSING_KEY_MESSAGE = (
+    "SCORECARD_PSEUDONYM_KEY is not set: intake will not load partner data without the secret "
+    "key used to pseudonymise child identifiers. Set it in the environment (or .env), keeping the "
+    "same value for the life of the warehouse."
+)
+
+
+def pseudonymise(value: str, key: bytes) -> str:
+    """A stable 64-hex-digit pseudonym; identifiers are compared case- and space-insensitively."""
+    normalised = value.strip().upper().encode("utf-8")
+    return hmac.new(key, normalised, hashlib.sha256).hexdigest()
+
+
+def require_key(key: bytes | None) -> bytes:
+    if not key:
+        raise MissingKey(MISSING_KEY_MESSAGE)
+    return key
+
+
+def demo_key(path: Path) -> bytes:
+    """The demo's own key: created once, owner-only (0600), reused afterwards."""
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip().encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    return value.encode("utf-8")

@@ -1,0 +1,136 @@
+"""Receipts: what happened to a file, for the data officer who sent it.
+
+Three files per processed file in ``receipts/``: a readable ``.txt``, a machine-readable
+``.json`` and, when rows were rejected, a ``.rejects.xlsx`` with the original rows, their sheet
+row numbers and every reason. The rejects workbook may hold the agency's own identifiers, so it
+stays on the partnership's server and is never attached to email; the emailed receipt names no
+child identifier.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+
+from ..xlsx import write_rows
+
+_QUOTED = re.compile(r"'[^']*'")
+EXAMPLES = 5
+
+
+@dataclass
+class Receipt:
+    file: str
+    sha256: str
+    received_at: str
+    status: str  # accepted | rejected | duplicate
+    summary: str
+    source: str | None = None
+    source_title: str | None = None
+    sheet: str | None = None
+    header_row: int | None = None
+    mapped: dict[str, str] = field(default_factory=dict)  # header as sent -> canonical column
+    ignored: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    totals_rows: int = 0
+    reasons: list[dict] = field(default_factory=list)  # {reason, rows, examples: [row numbers]}
+    duplicate_of: dict | None = None
+    stored_as: str | None = None
+    rejects_file: str | None = None
+    load_id: int | None = None
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def group_reasons(problems) -> list[dict]:
+    """Rows rejected grouped by reason (values in quotes folded), most frequent first."""
+    groups: "OrderedDict[str, dict]" = OrderedDict()
+    for problem in problems:
+        for reason in problem.reasons:
+            kind = _QUOTED.sub("'…'", reason)
+            group = groups.setdefault(kind, {"reason": kind, "rows": 0, "examples": []})
+            group["rows"] += 1
+            if len(group["examples"]) < EXAMPLES:
+                group["examples"].append({"row": problem.row, "detail": reason})
+    return sorted(groups.values(), key=lambda g: -g["rows"])
+
+
+def render_text(receipt: Receipt) -> str:
+    lines = [
+        f"Receipt for {receipt.file}",
+        f"Received: {receipt.received_at} (UTC)",
+        f"SHA-256: {receipt.sha256}",
+        f"Outcome: {receipt.status.upper()}: {receipt.summary}",
+    ]
+    if receipt.source:
+        lines.append(f"Identified as: {receipt.source_title} ({receipt.source})")
+    if receipt.sheet:
+        lines.append(f"Read from: sheet '{receipt.sheet}', header on row {receipt.header_row}")
+    if receipt.mapped:
+        lines.append("Columns used: " + "; ".join(f"{sent} -> {canonical}" for sent, canonical in receipt.mapped.items()))
+    if receipt.ignored:
+        lines.append("Columns ignored (not loaded): " + "; ".join(receipt.ignored))
+    if receipt.rows_read or receipt.status != "duplicate":
+        lines.append(
+            f"Rows: {receipt.rows_read:,} data rows read, {receipt.rows_loaded:,} loaded, "
+            f"{receipt.rows_rejected:,} rejected"
+            + (f"; {receipt.totals_rows} totals row(s) ignored" if receipt.totals_rows else "")
+        )
+    if receipt.duplicate_of:
+        d = receipt.duplicate_of
+        lines.append(f"This file is identical to '{d['original_name']}', already loaded on {d['received_at']} (load {d['load_id']}); nothing was loaded again.")
+    if receipt.reasons:
+        lines.append("")
+        lines.append("Rejected rows, by reason:")
+        for group in receipt.reasons:
+            rows = ", ".join(str(e["row"]) for e in group["examples"])
+            more = "" if group["rows"] <= len(group["examples"]) else ", ..."
+            lines.append(f"  - {group['reason']}: {group['rows']} row(s), e.g. row {rows}{more}")
+            for example in group["examples"][:2]:
+                if example["detail"] != group["reason"]:
+                    lines.append(f"      row {example['row']}: {example['detail']}")
+    if receipt.rejects_file:
+        lines.append("")
+        lines.append(f"The rejected rows as sent, with row numbers and reasons, are in {Path(receipt.rejects_file).name} "
+                     "on the partnership's server (not emailed, as it may hold personal identifiers).")
+    if receipt.stored_as:
+        lines.append(f"Original kept as: {receipt.stored_as}")
+    return "\n".join(lines) + "\n"
+
+
+def write_receipt(receipt: Receipt, folder: Path, stem: str, header: list[object] | None, problems) -> tuple[Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    if problems:
+        rejects = folder / f"{stem}.rejects.xlsx"
+        columns = [str(h) if h not in (None, "") else f"Column {i + 1}" for i, h in enumerate(header or [])]
+        width = max([len(columns)] + [len(p.cells) for p in problems])
+        columns += [f"Column {i + 1}" for i in range(len(columns), width)]
+        write_rows(
+            rejects,
+            "Rejected rows",
+            ["Row number", "Reasons", *columns],
+            ([p.row, "; ".join(p.reasons), *p.cells] for p in problems),
+        )
+        rejects.chmod(0o600)
+        receipt.rejects_file = str(rejects)
+    text_path = folder / f"{stem}.receipt.txt"
+    json_path = folder / f"{stem}.receipt.json"
+    text_path.write_text(render_text(receipt), encoding="utf-8")
+    json_path.write_text(json.dumps(receipt.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+    return text_path, json_path
+
+
+def receipt_email(receipt: Receipt, text: str, sender: str, recipient: str) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = f"Scorecard intake receipt: {receipt.file}: {receipt.status}"
+    message["From"] = sender
+    message["To"] = recipient
+    message.set_content(text)
+    return message

@@ -1,0 +1,10 @@
+"""The warehouse: SQLite embedded by default, PostgreSQL in production.
+
+Layers: ``load_`` (audit of every file received), ``stg_<source>`` (typed partner rows),
+``ref_<source>`` (reference data), ``mart_`` (computed indicator values).
+"""
+
+from .engine import WarehouseUnavailable, connect_warehouse, init_warehouse
+from .schema import metadata, table_for
+
+__all__ = ["WarehouseUnavailable", "connect_warehouse", "init_warehouse", "metadata", "table_for"]

@@ -1,0 +1,47 @@
+"""Writing cells safely with openpyxl: partner text never becomes a formula."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Iterable
+
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def safe_text(value: str) -> str:
+    """Text that a spreadsheet would read as a formula gets a leading apostrophe-quote."""
+    if value.startswith(FORMULA_STARTS) or value.startswith(("\t", "\r")):
+        return "'" + value
+    return value
+
+
+def cell_value(value: object) -> object:
+    if value is None or isinstance(value, (bool, int, float, datetime, date)):
+        return value
+    return safe_text(str(value))
+
+
+def write_rows(path: Path, title: str, header: list[str], rows: Iterable[Iterable[object]]) -> Path:
+    """A one-sheet workbook (streamed, so large rejects files stay cheap)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title)
+    sheet.freeze_panes = "A2"
+
+    def cells(values):
+        out = []
+        for value in values:
+            cell = WriteOnlyCell(sheet, value=cell_value(value))
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
+            out.append(cell)
+        return out
+
+    sheet.append(cells(header))
+    for row in rows:
+        sheet.append(cells(row))
+    workbook.save(path)
+    return path

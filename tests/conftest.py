@@ -1,0 +1,64 @@
+"""Shared fixtures: a temporary SCORECARD_HOME, and a real warehouse on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+PG_ADMIN_URL = os.environ.get("SCORECARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh, empty PostgreSQL database on the machine's server, dropped afterwards."""
+    name = f"scorecard_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def warehouse_url(request, tmp_path: Path):
+    """Run the test once on an embedded SQLite file and once on the PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'warehouse.db'}"
+    else:
+        yield request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def warehouse(warehouse_url):
+    """An initialised warehouse engine on each engine."""
+    from pipelines.warehouse import connect_warehouse, init_warehouse
+
+    engine = connect_warehouse(warehouse_url)
+    init_warehouse(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def scorecard_home(tmp_path: Path, monkeypatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("SCORECARD_HOME", str(home))
+    monkeypatch.setenv("SCORECARD_PSEUDONYM_KEY", "test-key-not-secret")
+    monkeypatch.setenv("SCORECARD_SETTLE_SECONDS", "0")
+    monkeypatch.delenv("SCORECARD_WAREHOUSE_URL", raising=False)
+    monkeypatch.delenv("SCORECARD_SMTP_HOST", raising=False)
+    return home

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# System services and packages the tests need, installed/started here so a clean machine passes.
+set -euo pipefail
+
+# PostgreSQL: warehouse tests run against the real server on 127.0.0.1:5432.
+if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  if command -v pg_ctlcluster >/dev/null 2>&1; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  fi
+  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null && break; sleep 1; done
+fi
+pg_isready -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not running on 127.0.0.1:5432: the warehouse tests need it" >&2; exit 1; }
