@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -11,6 +14,15 @@ from sqlalchemy import create_engine, text
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TQDM_DISABLE", "1")
+
+# Airflow reads its home when first imported: point it at a throwaway metadata DB before that.
+REPO = Path(__file__).resolve().parent.parent
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="scorecard-airflow-"))
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 
 PG_ADMIN_URL = os.environ.get("SCORECARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -62,3 +74,12 @@ def scorecard_home(tmp_path: Path, monkeypatch) -> Path:
     monkeypatch.delenv("SCORECARD_WAREHOUSE_URL", raising=False)
     monkeypatch.delenv("SCORECARD_SMTP_HOST", raising=False)
     return home
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """An initialised Airflow metadata DB (``airflow db migrate``) for DagBag and dag.test()."""
+    airflow = Path(sys.executable).parent / "airflow"
+    result = subprocess.run([str(airflow), "db", "migrate"], capture_output=True, text=True, env=os.environ.copy())
+    assert result.returncode == 0, result.stderr[-2000:]
+    return _AIRFLOW_HOME

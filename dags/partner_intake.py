@@ -1,0 +1,61 @@
+"""partner_intake: every few minutes, process each file in the inbox (one mapped task per file).
+
+Thin wrapper over ``pipelines.intake``: a file's own problems end in a rejection receipt, not a
+task failure, so one bad file never fails the others; only faults outside the file (the
+warehouse unreachable) fail the task, and those are retried.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, task
+
+DEFAULT_ARGS = {"owner": "lscp-analyst", "retries": 3, "retry_delay": timedelta(minutes=2)}
+
+
+@dag(
+    dag_id="partner_intake",
+    schedule="*/5 * * * *",
+    start_date=pendulum.datetime(2024, 1, 1, tz="Europe/London"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["lscp", "intake"],
+    doc_md=__doc__,
+)
+def partner_intake():
+    @task
+    def list_inbox() -> list[str]:
+        from pipelines.config import load_settings
+        from pipelines.intake import pending_files
+
+        settings = load_settings()
+        return [str(p) for p in pending_files(settings.inbox, settings.settle_seconds)]
+
+    @task(map_index_template="{{ task.op_kwargs['path'].rsplit('/', 1)[-1] }}")
+    def process(path: str) -> dict:
+        from pathlib import Path
+
+        from pipelines.config import load_settings
+        from pipelines.intake import process_file, require_key
+        from pipelines.warehouse import connect_warehouse, init_warehouse
+
+        settings = load_settings()
+        require_key(settings.pseudonym_key)
+        file = Path(path)
+        if not file.exists():  # taken by another run meanwhile
+            return {"file": file.name, "status": "gone"}
+        settings.ensure_folders()
+        engine = connect_warehouse(settings.warehouse_url)
+        try:
+            init_warehouse(engine)
+            return process_file(settings, engine, file).to_dict()
+        finally:
+            engine.dispose()
+
+    process.expand(path=list_inbox())
+
+
+partner_intake()

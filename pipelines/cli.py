@@ -1,0 +1,115 @@
+"""The ``scorecard`` command: demo, generate, intake, build.
+
+Exit status: 0 when the command did its job (rejected files are a normal outcome), 2 for a usage
+error, 1 when the system could not do its job; one-line messages, tracebacks only with --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .config import ConfigError, load_settings
+from .periods import PeriodError, Quarter
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2
+        self.exit(2, f"scorecard: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="scorecard", description="LSCP quarterly performance scorecard.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands.add_parser("demo", help="generate synthetic data, run intake, build and email the latest quarter")
+    generate = commands.add_parser("generate", help="write synthetic partner extracts only")
+    generate.add_argument("--out", required=True, type=Path, help="folder to write into")
+    generate.add_argument("--quarters", type=int, default=12, help="how many quarters (default 12)")
+    generate.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    generate.add_argument("--end-quarter", help="last quarter to generate, e.g. 2024-25Q4 (default: latest complete)")
+    generate.add_argument("--scale", type=float, default=1.0, help="volume multiplier (default 1.0, Leeds-sized)")
+    commands.add_parser("intake", help="process every file now in the inbox once")
+    build = commands.add_parser("build", help="compute, rate, render and email one quarter")
+    build.add_argument("--quarter", required=True, help="financial quarter, e.g. 2024-25Q1")
+    build.add_argument("--no-email", action="store_true", help="do not send or queue the email")
+    return parser
+
+
+def _quarter(text: str) -> Quarter:
+    try:
+        return Quarter.parse(text)
+    except PeriodError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _run(args) -> int:
+    settings = load_settings()
+    if args.command == "demo":
+        from .demo import run_demo
+
+        run_demo(settings)
+        return 0
+    if args.command == "generate":
+        from .generate import generate
+
+        if args.quarters < 1:
+            raise UsageError("--quarters must be at least 1")
+        end = _quarter(args.end_quarter) if args.end_quarter else None
+        result = generate(args.out, quarters=args.quarters, seed=args.seed, end_quarter=end, scale=args.scale)
+        print(f"Wrote {len(result.files)} files for {result.start_quarter.label} to {result.end_quarter.label} into {args.out}")
+        return 0
+    if args.command == "intake":
+        from .intake import run_intake
+
+        run = run_intake(settings, progress=lambda i, n, o: print(f"[{i}/{n}] {o.line()}", flush=True))
+        if not run.outcomes:
+            print(f"No files ready in {settings.inbox}")
+        return 0
+    if args.command == "build":
+        from .build import build_quarter
+
+        quarter = _quarter(args.quarter)
+        result = build_quarter(settings, quarter, email=not args.no_email)
+        print(f"Built {quarter.label}: {len(result.exceptions)} exception(s) ({', '.join(result.exceptions) or 'none'})")
+        print(f"  {result.json}\n  {result.html}\n  {result.xlsx}")
+        if result.email:
+            print(f"  email: {result.email}")
+        return 0
+    raise UsageError(f"unknown command {args.command}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from .intake.pseudonym import MissingKey
+    from .warehouse import WarehouseUnavailable
+
+    try:
+        return _run(args)
+    except UsageError as exc:
+        print(f"scorecard: {exc}", file=sys.stderr)
+        return 2
+    except (ConfigError, MissingKey, WarehouseUnavailable) as exc:
+        if args.debug:
+            raise
+        print(f"scorecard: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("scorecard: interrupted", file=sys.stderr)
+        return 1
+    except Exception as exc:  # the system could not do its job
+        if args.debug:
+            raise
+        print(f"scorecard: failed: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
