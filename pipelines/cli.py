@@ -19,6 +19,10 @@ class UsageError(Exception):
     pass
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2
         self.exit(2, f"scorecard: {message}\n")
@@ -94,12 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args)
     except UsageError as exc:
-        print(f"scorecard: {exc}", file=sys.stderr)
+        print(f"scorecard: {_one_line(exc)}", file=sys.stderr)
         return 2
     except (ConfigError, MissingKey, WarehouseUnavailable) as exc:
         if args.debug:
             raise
-        print(f"scorecard: {exc}", file=sys.stderr)
+        print(f"scorecard: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("scorecard: interrupted", file=sys.stderr)
@@ -107,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the system could not do its job
         if args.debug:
             raise
-        print(f"scorecard: failed: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        print(f"scorecard: failed: {type(exc).__name__}: {_one_line(exc)} (run with --debug for details)", file=sys.stderr)
         return 1
 
 

@@ -90,10 +90,11 @@ def test_file_over_threshold_loads_nothing(settings):
     assert len(list(settings.rejected.iterdir())) == 1
 
 
-def test_same_file_twice_is_a_duplicate(settings):
-    write_xlsx(settings.inbox / "a.xlsx", police_rows(20))
+def test_same_file_twice_is_a_duplicate(settings, tmp_path):
+    original = write_xlsx(tmp_path / "a.xlsx", police_rows(20))
+    (settings.inbox / "a.xlsx").write_bytes(original.read_bytes())
     assert run_intake(settings).outcomes[0].status == "accepted"
-    write_xlsx(settings.inbox / "a.xlsx", police_rows(20))
+    (settings.inbox / "a.xlsx").write_bytes(original.read_bytes())
     [outcome] = run_intake(settings).outcomes
     assert outcome.status == "duplicate"
     assert "already loaded" in outcome.message

@@ -1,0 +1,55 @@
+"""The `scorecard` command: exit codes and one-line messages, run as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SCORECARD = str(Path(sys.executable).parent / "scorecard")
+
+
+def run(args, home: Path, **env) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SCORECARD_")}
+    environment.update(SCORECARD_HOME=str(home), SCORECARD_SETTLE_SECONDS="0", **env)
+    return subprocess.run([SCORECARD, *args], capture_output=True, text=True, env=environment, cwd=home.parent, timeout=300)
+
+
+def test_bad_quarter_is_a_usage_error(tmp_path):
+    result = run(["build", "--quarter", "2024Q1"], tmp_path / "home")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "2024-25Q1" in result.stderr
+    result = run(["build", "--quarter", "2024-26Q1"], tmp_path / "home")
+    assert result.returncode == 2
+
+
+def test_unknown_command_is_a_usage_error(tmp_path):
+    assert run(["frobnicate"], tmp_path / "home").returncode == 2
+
+
+def test_intake_without_key_refuses_with_one_line(tmp_path):
+    result = run(["intake"], tmp_path / "home")
+    assert result.returncode == 1
+    assert "SCORECARD_PSEUDONYM_KEY" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unreachable_warehouse_exits_1_without_traceback(tmp_path):
+    result = run(["intake"], tmp_path / "home", SCORECARD_PSEUDONYM_KEY="k",
+                 SCORECARD_WAREHOUSE_URL="postgresql+psycopg://postgres@127.0.0.1:1/none")
+    assert result.returncode == 1
+    assert "warehouse" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_intake_of_empty_inbox_succeeds(tmp_path):
+    result = run(["intake"], tmp_path / "home", SCORECARD_PSEUDONYM_KEY="k")
+    assert result.returncode == 0, result.stderr
+    assert "No files ready" in result.stdout
+
+
+def test_generate_writes_files(tmp_path):
+    result = run(["generate", "--out", str(tmp_path / "gen"), "--quarters", "1", "--end-quarter", "2024-25Q1", "--scale", "0.1"], tmp_path / "home")
+    assert result.returncode == 0, result.stderr
+    names = sorted(p.name for p in (tmp_path / "gen").iterdir())
+    assert any(n.endswith(".xlsx") for n in names) and any(n.endswith(".csv") for n in names)
