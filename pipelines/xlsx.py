@@ -6,14 +6,17 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Iterable
 
-FORMULA_STARTS = ("=", "+", "-", "@")
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+GUARD = "'"
 
 
-def safe_text(value: str) -> str:
-    """Text that a spreadsheet would read as a formula gets a leading apostrophe-quote."""
-    if value.startswith(FORMULA_STARTS) or value.startswith(("\t", "\r")):
-        return "'" + value
-    return value
+def safe_text(value: object) -> str:
+    """Text that Excel will never read as a formula (a visible leading apostrophe), with the
+    control characters an xlsx file cannot hold removed."""
+    text = ILLEGAL_CHARACTERS_RE.sub("", str(value))
+    return GUARD + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def cell_value(value: object) -> object:

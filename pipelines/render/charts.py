@@ -1,0 +1,89 @@
+"""SPC sparklines as PNG bytes: the monthly series with its mean, limits, target and signals.
+
+Drawn with matplotlib's Agg canvas directly (no pyplot), so it needs no display, keeps no
+global state between charts and is safe in an Airflow worker. There are deliberately no axis
+numbers: the figures are in the table, and a chart of a suppressed indicator must not let a
+reader recover a small count from the axis.
+"""
+
+from __future__ import annotations
+
+from io import BytesIO
+from typing import Any, Mapping
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+# Displayed at 160 x 48 CSS pixels; drawn at twice that for sharp text-free lines on HiDPI screens.
+WIDTH_IN, HEIGHT_IN, DPI = 1.6, 0.48, 200
+
+LINE = "#505A5F"
+MEAN = "#0B0C0C"
+LIMIT = "#6F777B"
+TARGET = "#B10E1E"
+CONCERN = "#F47738"
+IMPROVEMENT = "#1D70B8"
+NEUTRAL = "#6F2C91"
+
+
+def render_charts(scorecard: Mapping[str, Any]) -> dict[str, bytes]:
+    """Indicator id -> PNG bytes, for every indicator with at least one point in its series."""
+    charts: dict[str, bytes] = {}
+    for indicator in scorecard.get("indicators") or []:
+        png = spc_chart(indicator)
+        if png is not None:
+            charts[str(indicator.get("id"))] = png
+    return charts
+
+
+def spc_chart(indicator: Mapping[str, Any]) -> bytes | None:
+    """One sparkline, or None when the indicator has no monthly values."""
+    spc = indicator.get("spc") or {}
+    points = [p for p in spc.get("series") or [] if p.get("value") is not None]
+    if not points:
+        return None
+    values = [float(p["value"]) for p in points]
+    xs = list(range(len(values)))
+    mean, lower, upper = spc.get("mean"), spc.get("lower_limit"), spc.get("upper_limit")
+    target = indicator.get("target") if indicator.get("polarity") in ("up", "down") else None
+
+    fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.02, 0.08, 0.96, 0.84))
+    ax.set_axis_off()
+
+    for level, style, colour, width in (
+        (upper, (0, (3, 2)), LIMIT, 0.8),
+        (lower, (0, (3, 2)), LIMIT, 0.8),
+        (mean, "solid", MEAN, 0.8),
+        (target, (0, (1, 1.5)), TARGET, 1.0),
+    ):
+        if level is not None:
+            ax.axhline(float(level), linestyle=style, color=colour, linewidth=width, zorder=1)
+
+    ax.plot(xs, values, color=LINE, linewidth=1.0, zorder=2)
+    ax.scatter(xs, values, s=3, color=LINE, zorder=3, linewidths=0)
+    special = [(x, v) for x, v, p in zip(xs, values, points) if p.get("special_cause")]
+    if special:
+        colours = [_signal_colour(indicator.get("polarity"), v, mean) for _, v in special]
+        ax.scatter([x for x, _ in special], [v for _, v in special], s=14, c=colours,
+                   edgecolors=MEAN, linewidths=0.3, zorder=4)
+
+    levels = values + [float(v) for v in (mean, lower, upper, target) if v is not None]
+    low, high = min(levels), max(levels)
+    pad = (high - low) * 0.08 or max(abs(high) * 0.05, 1.0)
+    ax.set_ylim(low - pad, high + pad)
+    ax.set_xlim(-0.5, max(len(values) - 0.5, 0.5))
+
+    buffer = BytesIO()
+    # No Software metadata: the same series always gives the same bytes.
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None}, facecolor="white")
+    return buffer.getvalue()
+
+
+def _signal_colour(polarity: Any, value: float, mean: Any) -> str:
+    """Orange for concern, blue for improvement, purple where no direction is better."""
+    if mean is None or polarity not in ("up", "down") or value == float(mean):
+        return NEUTRAL
+    above = value > float(mean)
+    return IMPROVEMENT if above == (polarity == "up") else CONCERN

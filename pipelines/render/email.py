@@ -1,0 +1,83 @@
+"""The PMSG email: the HTML scorecard itself, a plain-text alternative and the workbook.
+
+Structure (what Outlook and Gmail both show inline)::
+
+    multipart/mixed
+      multipart/related
+        multipart/alternative
+          text/plain
+          text/html            (images referenced as cid:...)
+        image/png ...          (Content-ID, inline)
+      application/vnd.openxmlformats-officedocument.spreadsheetml.sheet  (attachment)
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from email.message import EmailMessage, MIMEPart
+from email.policy import default
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from .formatting import DEFAULT_SUPPRESSION_THRESHOLD
+from .html import render_html
+from .sentences import subject_for
+from .text import render_text
+
+XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+MSGID_DOMAIN = "scorecard.lscp.invalid"
+
+
+def build_scorecard_email(
+    scorecard: Mapping[str, Any],
+    *,
+    sender: str,
+    recipients: Sequence[str],
+    workbook: Path,
+    charts: Mapping[str, bytes],
+    suppression_threshold: int = DEFAULT_SUPPRESSION_THRESHOLD,
+) -> EmailMessage:
+    """The message, ready for :func:`pipelines.mail.deliver`; charts are PNG bytes by indicator id."""
+    if not recipients:
+        raise ValueError("the scorecard email needs at least one recipient (SCORECARD_PMSG_TO)")
+    # Short, unique Content-IDs: a header under 78 characters is never folded, which some
+    # clients mishandle when matching cid: references.
+    batch = secrets.token_hex(4)
+    cids = {ind_id: f"<chart-{_safe_id(ind_id)}-{batch}@{MSGID_DOMAIN}>" for ind_id in charts}
+    html = render_html(
+        scorecard,
+        charts={ind_id: "cid:" + cid.strip("<>") for ind_id, cid in cids.items()},
+        suppression_threshold=suppression_threshold,
+    )
+    text = render_text(scorecard, suppression_threshold=suppression_threshold)
+
+    msg = EmailMessage(policy=default)
+    msg["MIME-Version"] = "1.0"
+    msg["Subject"] = subject_for(scorecard)
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = make_msgid(idstring="scorecard", domain=MSGID_DOMAIN)
+    msg["Auto-Submitted"] = "auto-generated"  # tells out-of-office replies not to answer
+
+    alternative = MIMEPart(policy=default)
+    alternative.set_content(text, subtype="plain", charset="utf-8")
+    alternative.add_alternative(html, subtype="html", charset="utf-8")
+    msg.make_related()  # empty: the alternative goes in first, then the images it refers to
+    msg.set_param("type", "multipart/alternative")  # RFC 2387: the root part's type
+    msg.attach(alternative)
+    for ind_id, png in charts.items():
+        msg.add_related(png, maintype="image", subtype="png", cid=cids[ind_id],
+                        filename=f"{_safe_id(ind_id)}.png", disposition="inline")
+
+    workbook = Path(workbook)
+    quarter = _safe_id(str(scorecard.get("quarter") or "scorecard"))
+    msg.add_attachment(workbook.read_bytes(), maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1],
+                       filename=f"LSCP-scorecard-{quarter}.xlsx")
+    return msg
+
+
+def _safe_id(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"

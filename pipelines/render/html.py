@@ -1,0 +1,25 @@
+"""The HTML scorecard: the page on disk and the body of the PMSG email.
+
+Email-safe by construction: every style is an inline attribute (Outlook and Gmail drop
+``<style>`` blocks), layout is tables, there are no scripts and no remote resources; charts are
+given as ``src`` values (a file beside the page, or ``cid:`` parts of the email).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .formatting import DEFAULT_SUPPRESSION_THRESHOLD
+from .templating import render
+from .view import build_view
+
+
+def render_html(
+    scorecard: Mapping[str, Any],
+    *,
+    charts: Mapping[str, str] | None = None,
+    suppression_threshold: int = DEFAULT_SUPPRESSION_THRESHOLD,
+) -> str:
+    """The scorecard page; ``charts`` maps indicator id to an image ``src``."""
+    view = build_view(scorecard, charts=charts, suppression_threshold=suppression_threshold)
+    return render("scorecard.html.j2", autoescape=True, v=view)

@@ -1,0 +1,222 @@
+"""Delivering email: to a real SMTP server on localhost (plain, login, STARTTLS, SSL) or the outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import ipaddress
+import logging
+import re
+import socket
+import ssl
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from pipelines.config import MailSettings
+from pipelines.mail import MailError, deliver
+
+SENDER = "scorecard@lscp.invalid"
+RECIPIENTS = ("pmsg@lscp.invalid", "chair@lscp.invalid")
+PASSWORD = "s3cret-do-not-log"
+
+
+class Catcher:
+    """An aiosmtpd handler that keeps every envelope it receives."""
+
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def message(subject: str = "LSCP performance scorecard 2024-25 Q1: 2 exceptions") -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = SENDER
+    msg["To"] = ", ".join(RECIPIENTS)
+    msg.set_content("Ratings: 2 red.")
+    msg.add_alternative("<p>Ratings: 2 red.</p>", subtype="html")
+    return msg
+
+
+@pytest.fixture
+def smtp_server():
+    """Start a real SMTP server on a free localhost port; yields (catcher, port, start)."""
+    controllers = []
+
+    def start(**kwargs):
+        catcher = Catcher()
+        port = free_port()
+        controller = Controller(catcher, hostname="127.0.0.1", port=port, **kwargs)
+        controller.start()
+        controllers.append(controller)
+        return catcher, port
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+@pytest.fixture
+def tls_files(tmp_path, monkeypatch):
+    """A self-signed certificate for 127.0.0.1 that the client is told to trust."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(ski, critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    # ssl.create_default_context() reads SSL_CERT_FILE, so the client trusts exactly this certificate.
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_path))
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert_path, key_path)
+    return server_context
+
+
+def received(catcher: Catcher):
+    assert len(catcher.envelopes) == 1
+    envelope = catcher.envelopes[0]
+    parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+    return envelope, parsed
+
+
+def test_sends_to_a_real_smtp_server(smtp_server, tmp_path):
+    catcher, port = smtp_server()
+    where = deliver(message(), MailSettings(host="127.0.0.1", port=port, sender=SENDER), tmp_path / "outbox")
+    assert where == f"sent to 127.0.0.1:{port}"
+    envelope, parsed = received(catcher)
+    assert envelope.mail_from == SENDER
+    assert sorted(envelope.rcpt_tos) == sorted(RECIPIENTS)
+    assert parsed["Subject"] == "LSCP performance scorecard 2024-25 Q1: 2 exceptions"
+    assert not (tmp_path / "outbox").exists()  # nothing written when a server is configured
+
+
+def test_logs_in_when_a_username_is_set_and_never_logs_the_password(smtp_server, tmp_path, caplog):
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        assert isinstance(auth_data, LoginPassword)
+        logins.append((auth_data.login.decode(), auth_data.password.decode()))
+        # handled=False: aiosmtpd itself answers 535 on failure (True would leave the client waiting)
+        return AuthResult(success=auth_data.password.decode() == PASSWORD, handled=False)
+
+    catcher, port = smtp_server(authenticator=authenticator, auth_require_tls=False)
+    settings = MailSettings(host="127.0.0.1", port=port, username="scorecard", password=PASSWORD)
+    caplog.set_level(logging.DEBUG)
+    assert deliver(message(), settings, tmp_path) == f"sent to 127.0.0.1:{port}"
+    assert logins == [("scorecard", PASSWORD)]
+    assert len(catcher.envelopes) == 1
+    assert PASSWORD not in caplog.text and PASSWORD not in repr(settings)
+
+    wrong = MailSettings(host="127.0.0.1", port=port, username="scorecard", password="wrong-password")
+    with pytest.raises(MailError, match="rejected the login for user 'scorecard'") as info:
+        deliver(message(), wrong, tmp_path)
+    assert "wrong-password" not in str(info.value)
+
+
+def test_starttls(smtp_server, tls_files, tmp_path):
+    catcher, port = smtp_server(tls_context=tls_files, require_starttls=True)
+    settings = MailSettings(host="127.0.0.1", port=port, security="starttls")
+    assert deliver(message(), settings, tmp_path) == f"sent to 127.0.0.1:{port}"
+    envelope, parsed = received(catcher)
+    assert sorted(envelope.rcpt_tos) == sorted(RECIPIENTS)
+
+    # The same server refuses a client that does not upgrade: the error says why.
+    with pytest.raises(MailError, match="did not accept the email"):
+        deliver(message(), MailSettings(host="127.0.0.1", port=port, security="none"), tmp_path)
+
+
+def test_implicit_ssl(smtp_server, tls_files, tmp_path):
+    catcher, port = smtp_server(ssl_context=tls_files)
+    settings = MailSettings(host="127.0.0.1", port=port, security="ssl")
+    assert deliver(message(), settings, tmp_path) == f"sent to 127.0.0.1:{port}"
+    received(catcher)
+
+
+def test_untrusted_certificate_is_a_clear_error(smtp_server, tls_files, tmp_path, monkeypatch):
+    _catcher, port = smtp_server(ssl_context=tls_files)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "nothing.pem"))
+    with pytest.raises(MailError, match="secure connection"):
+        deliver(message(), MailSettings(host="127.0.0.1", port=port, security="ssl"), tmp_path, timeout=5)
+
+
+def test_server_down_raises_mail_error(tmp_path):
+    port = free_port()  # nothing listens here now
+    with pytest.raises(MailError) as info:
+        deliver(message(), MailSettings(host="127.0.0.1", port=port), tmp_path, timeout=5)
+    text = str(info.value)
+    assert f"127.0.0.1:{port}" in text and "connection refused" in text
+
+
+def test_writes_eml_to_the_outbox_when_no_host(tmp_path):
+    outbox = tmp_path / "out" / "outbox"
+    first = deliver(message(), MailSettings(host=None), outbox)
+    second = deliver(message(), MailSettings(host=None), outbox)
+    assert first != second
+    path = Path(first)
+    assert path.parent == outbox and path.suffix == ".eml"
+    assert re.fullmatch(r"\d{8}T\d{12}Z-lscp-performance-scorecard-2024-25-q1-2-exceptions(-\d+)?\.eml", path.name)
+    parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert parsed["Subject"] == "LSCP performance scorecard 2024-25 Q1: 2 exceptions"
+    assert parsed["To"] == ", ".join(RECIPIENTS)
+    assert sorted(p.name for p in outbox.iterdir()) == sorted([path.name, Path(second).name])  # no .part left
+
+
+def test_the_scorecard_email_goes_through_smtp_intact(smtp_server, tmp_path):
+    from pipelines.render import build_scorecard_email, render_charts, write_workbook
+
+    points = [{"month": f"2023-{m:02d}", "value": 20.0 + m % 3, "special_cause": False} for m in range(1, 13)]
+    sc = {
+        "quarter": "2024-25Q1", "label": "2024-25 Q1", "generated_at": "2024-07-15T06:00:03+01:00",
+        "returns": [{"source": "csws_referrals", "status": "received", "rows": 2100}],
+        "exceptions": ["CS03"],
+        "indicators": [{
+            "id": "CS03", "name": "Re-referrals within 12 months", "priority": "Identification and assessment of need",
+            "oba": "Is anyone better off?", "unit": "%", "decimals": 1, "polarity": "down", "value": 25.7,
+            "numerator": 540, "denominator": 2100, "data_status": "complete", "target": 22.0, "tolerance": 3.0,
+            "rag": "red", "previous_quarter": 23.1, "same_quarter_last_year": 21.9, "direction": "worsening",
+            "benchmarks": {"england": 22.4}, "disclosive": True, "suppressed": False,
+            "spc": {"variation": "common_cause", "assurance": "fail", "points": 12, "mean": 21.0,
+                    "lower_limit": 18.0, "upper_limit": 24.0, "series": points},
+        }],
+    }
+    msg = build_scorecard_email(sc, sender=SENDER, recipients=RECIPIENTS,
+                                workbook=write_workbook(sc, tmp_path / "s.xlsx"), charts=render_charts(sc))
+    catcher, port = smtp_server()
+    deliver(msg, MailSettings(host="127.0.0.1", port=port), tmp_path)
+    envelope, parsed = received(catcher)
+    assert sorted(envelope.rcpt_tos) == sorted(RECIPIENTS)
+    assert parsed["Subject"] == "LSCP performance scorecard 2024-25 Q1: 1 exception"
+    kinds = [p.get_content_type() for p in parsed.walk()]
+    assert kinds.count("image/png") == 1 and kinds[-1].endswith("spreadsheetml.sheet")
