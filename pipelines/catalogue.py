@@ -1,0 +1,180 @@
+"""The indicator catalogue, read from ``definitions/indicators.yaml``.
+
+The catalogue is data so an analyst changes a target or adds an indicator by editing YAML and
+SQL, never Python. Loading validates every entry and names the bad one, because a typo in a
+target or polarity would otherwise surface as a wrong RAG on the board's scorecard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .resources import definitions_dir, sql_dir
+
+OBA_QUESTIONS = ("How much did we do?", "How well did we do it?", "Is anyone better off?")
+UNITS = ("count", "per day", "%", "per 10,000", "per 100")
+POLARITIES = ("up", "down", "neutral")
+FIELDS = (
+    "id", "name", "priority", "oba", "source", "definition", "unit", "decimals", "polarity",
+    "target", "tolerance", "disclosive", "scale", "sql",
+)
+
+
+class CatalogueError(ValueError):
+    """The catalogue file is malformed; the message names the entry and the field."""
+
+
+@dataclass(frozen=True)
+class Indicator:
+    id: str
+    name: str
+    priority: str
+    oba: str
+    source: str
+    definition: str
+    unit: str
+    decimals: int
+    polarity: str
+    target: float | None
+    tolerance: float | None
+    disclosive: bool
+    scale: float | None
+    sql: str
+
+    @property
+    def is_count(self) -> bool:
+        """A count's value is its numerator; it has no denominator."""
+        return self.scale is None
+
+    @property
+    def rated(self) -> bool:
+        """Only indicators with a better direction and a target get a RAG (and SPC assurance)."""
+        return self.polarity in ("up", "down") and self.target is not None
+
+    @property
+    def sql_path(self) -> Path:
+        return sql_dir() / self.sql
+
+    def sql_text(self) -> str:
+        return self.sql_path.read_text(encoding="utf-8")
+
+
+def catalogue_path() -> Path:
+    return definitions_dir() / "indicators.yaml"
+
+
+def _read(path: Path | None) -> dict:
+    path = path or catalogue_path()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogueError(f"the indicator catalogue {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise CatalogueError(f"the indicator catalogue {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("priorities"), list) or not isinstance(raw.get("indicators"), list):
+        raise CatalogueError(f"the indicator catalogue {path} must have lists 'priorities' and 'indicators'")
+    return raw
+
+
+def load_priorities(path: Path | None = None) -> list[str]:
+    """Partnership priorities in the order the scorecard shows them."""
+    priorities = _read(path)["priorities"]
+    if not all(isinstance(p, str) and p.strip() for p in priorities):
+        raise CatalogueError("every entry of 'priorities' must be a non-empty name")
+    if len(set(priorities)) != len(priorities):
+        raise CatalogueError("'priorities' lists a priority twice")
+    return list(priorities)
+
+
+def _number(value, what: str, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CatalogueError(f"{where}: {what} must be a number or null, not {value!r}")
+    return float(value)
+
+
+def _indicator(raw, index: int, priorities: list[str], partner_sources: set[str] | None) -> Indicator:
+    where = f"indicator #{index + 1}"
+    if not isinstance(raw, dict):
+        raise CatalogueError(f"{where} is not a mapping of fields")
+    if raw.get("id"):
+        where = f"indicator {raw['id']}"
+    missing = [f for f in FIELDS if f not in raw]
+    if missing:
+        raise CatalogueError(f"{where} lacks field(s): {', '.join(missing)}")
+    unknown = sorted(set(raw) - set(FIELDS))
+    if unknown:
+        raise CatalogueError(f"{where} has unknown field(s): {', '.join(unknown)}")
+    for name in ("id", "name", "priority", "oba", "source", "definition", "unit", "polarity", "sql"):
+        if not isinstance(raw[name], str) or not raw[name].strip():
+            raise CatalogueError(f"{where}: {name} must be non-empty text")
+    if raw["priority"] not in priorities:
+        raise CatalogueError(f"{where}: priority {raw['priority']!r} is not one of 'priorities'")
+    if raw["oba"] not in OBA_QUESTIONS:
+        raise CatalogueError(f"{where}: oba must be one of {', '.join(OBA_QUESTIONS)}")
+    if raw["unit"] not in UNITS:
+        raise CatalogueError(f"{where}: unit {raw['unit']!r} must be one of {', '.join(UNITS)}")
+    if raw["polarity"] not in POLARITIES:
+        raise CatalogueError(f"{where}: polarity {raw['polarity']!r} must be up, down or neutral")
+    if partner_sources is not None and raw["source"] not in partner_sources:
+        raise CatalogueError(f"{where}: source {raw['source']!r} is not a partner source")
+    decimals = raw["decimals"]
+    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 6:
+        raise CatalogueError(f"{where}: decimals must be a whole number from 0 to 6")
+    if not isinstance(raw["disclosive"], bool):
+        raise CatalogueError(f"{where}: disclosive must be true or false")
+    target = _number(raw["target"], "target", where)
+    tolerance = _number(raw["tolerance"], "tolerance", where)
+    scale = _number(raw["scale"], "scale", where)
+    if target is not None and raw["polarity"] == "neutral":
+        raise CatalogueError(f"{where}: a neutral indicator cannot have a target")
+    if tolerance is not None and (target is None or tolerance < 0):
+        raise CatalogueError(f"{where}: tolerance needs a target and must not be negative")
+    if target is not None and tolerance is None:
+        raise CatalogueError(f"{where}: a target needs a tolerance (0 for none)")
+    if (raw["unit"] == "count") != (scale is None):
+        raise CatalogueError(f"{where}: scale must be null for a count and a number otherwise")
+    if scale is not None and scale <= 0:
+        raise CatalogueError(f"{where}: scale must be positive")
+    if not (sql_dir() / raw["sql"]).is_file():
+        raise CatalogueError(f"{where}: SQL file {raw['sql']!r} not found under {sql_dir()}")
+    return Indicator(
+        id=raw["id"], name=raw["name"], priority=raw["priority"], oba=raw["oba"],
+        source=raw["source"], definition=raw["definition"].strip(), unit=raw["unit"],
+        decimals=decimals, polarity=raw["polarity"], target=target, tolerance=tolerance,
+        disclosive=raw["disclosive"], scale=scale, sql=raw["sql"],
+    )
+
+
+def _partner_source_names() -> set[str] | None:
+    try:
+        from .sources import partner_sources
+
+        return {s.name for s in partner_sources()}
+    except Exception:  # source definitions unreadable: the sources module reports that itself
+        return None
+
+
+def load_catalogue(path: Path | None = None) -> list[Indicator]:
+    """Every indicator, validated, in catalogue order (the order the scorecard shows)."""
+    raw = _read(path)
+    priorities = load_priorities(path)
+    sources = _partner_source_names()
+    indicators = [_indicator(entry, i, priorities, sources) for i, entry in enumerate(raw["indicators"])]
+    seen: set[str] = set()
+    for ind in indicators:
+        if ind.id in seen:
+            raise CatalogueError(f"indicator {ind.id} appears twice in the catalogue")
+        seen.add(ind.id)
+    return indicators
+
+
+def indicator_by_id(indicator_id: str, path: Path | None = None) -> Indicator:
+    for ind in load_catalogue(path):
+        if ind.id == indicator_id:
+            return ind
+    raise KeyError(indicator_id)

@@ -1,0 +1,7 @@
+-- AT02 Overall absence, secondary: sessions absent over sessions possible, secondary rows with
+-- period_end in the period.
+SELECT COALESCE(SUM(sessions_absent), 0) AS numerator,
+       COALESCE(SUM(sessions_possible), 0) AS denominator
+FROM stg_school_attendance
+WHERE period_end >= :period_start AND period_end < :period_end
+  AND phase = 'secondary'
