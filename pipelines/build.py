@@ -13,12 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
-
 from .config import Settings
 from .periods import Quarter
 from .warehouse import connect_warehouse, init_warehouse
-from .warehouse.schema import mart_indicator_quarter
 
 
 @dataclass
@@ -35,27 +32,11 @@ class BuildResult:
         return {k: str(v) if isinstance(v, Path) else v for k, v in self.__dict__.items()}
 
 
-def _history(engine) -> list[dict]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(
-                mart_indicator_quarter.c.quarter,
-                mart_indicator_quarter.c.indicator_id,
-                mart_indicator_quarter.c.value,
-                mart_indicator_quarter.c.numerator,
-                mart_indicator_quarter.c.denominator,
-                mart_indicator_quarter.c.data_status,
-                mart_indicator_quarter.c.suppressed,
-            ).order_by(mart_indicator_quarter.c.quarter, mart_indicator_quarter.c.indicator_id)
-        ).mappings()
-        return [dict(r) for r in rows]
-
-
 def build_quarter(settings: Settings, quarter: Quarter, *, email: bool = True, generated_at: datetime | None = None) -> BuildResult:
     from .catalogue import load_catalogue
     from .mail import deliver
     from .render import build_scorecard_email, render_charts, render_html, write_workbook
-    from .scorecard import build_scorecard, store_scorecard
+    from .scorecard import build_scorecard, indicator_history, store_scorecard
 
     settings.ensure_folders()
     engine = connect_warehouse(settings.warehouse_url)
@@ -65,7 +46,7 @@ def build_quarter(settings: Settings, quarter: Quarter, *, email: bool = True, g
             engine, quarter, suppression_threshold=settings.suppression_threshold, generated_at=generated_at
         )
         store_scorecard(engine, scorecard)
-        history = _history(engine)
+        history = indicator_history(engine, quarter, suppression_threshold=settings.suppression_threshold)
     finally:
         engine.dispose()
 
@@ -83,7 +64,13 @@ def build_quarter(settings: Settings, quarter: Quarter, *, email: bool = True, g
             suppression_threshold=settings.suppression_threshold,
         )
         (staging / "scorecard.html").write_text(html, encoding="utf-8")
-        write_workbook(scorecard, staging / "scorecard.xlsx", catalogue=load_catalogue(), history=history)
+        write_workbook(
+            scorecard,
+            staging / "scorecard.xlsx",
+            catalogue=load_catalogue(),
+            history=history,
+            suppression_threshold=settings.suppression_threshold,
+        )
         if final.exists():
             shutil.rmtree(final)
         staging.rename(final)
@@ -99,6 +86,7 @@ def build_quarter(settings: Settings, quarter: Quarter, *, email: bool = True, g
             recipients=settings.mail.pmsg_recipients,
             workbook=final / "scorecard.xlsx",
             charts=charts,
+            suppression_threshold=settings.suppression_threshold,
         )
         where = deliver(message, settings.mail, settings.outbox)
     return BuildResult(

@@ -4,7 +4,9 @@ from the generated files (openpyxl/csv and dateutil here, never the product's ow
 from __future__ import annotations
 
 import csv
+import html as htmllib
 import io
+import re
 import json
 from collections import defaultdict
 from datetime import date, datetime, timedelta
@@ -68,7 +70,8 @@ def _when(value) -> datetime:
         return value
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
-    return dateparser.parse(str(value), dayfirst=True)
+    text = str(value).strip()
+    return dateparser.parse(text, dayfirst=not re.match(r"^\d{4}-", text))
 
 
 def _truth(value):
@@ -115,7 +118,7 @@ def test_every_quarter_builds_all_outputs(built):
     latest = json.loads(results[END.code].json.read_text())
     with_values = [i["id"] for i in latest["indicators"] if i["value"] is not None]
     assert len(with_values) == 23, [i["id"] for i in latest["indicators"] if i["value"] is None]
-    html = results[END.code].html.read_text()
+    html = htmllib.unescape(results[END.code].html.read_text())
     for indicator in latest["indicators"]:
         assert indicator["name"] in html
     assert len(list(settings.outbox.glob("*.eml"))) >= 1
