@@ -45,8 +45,13 @@ class FileOutcome:
         return asdict(self)
 
     def line(self) -> str:
-        what = f"{self.rows_loaded:,} rows loaded, {self.rows_rejected:,} rejected"
-        return f"{self.status.upper():9} {self.file} [{self.source or 'unknown source'}] {what}: {self.message} (receipt: {self.receipt})"
+        """One line for the terminal: outcome, file, source, counts (or why), receipt."""
+        source = self.source or "unknown source"
+        if self.status == "accepted":
+            what = f"{self.rows_loaded:,} rows loaded, {self.rows_rejected:,} rejected"
+        else:
+            what = self.message
+        return f"{self.status.upper():9} {self.file} [{source}]: {what} (receipt: {self.receipt})"
 
 
 def process_file(settings: Settings, engine: Engine, path: Path) -> FileOutcome:

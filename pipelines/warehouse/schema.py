@@ -66,6 +66,8 @@ def _source_table(source: Source) -> Table:
             String(64) if c.personal else _TYPES[c.type](),
             primary_key=c.name in source.key,
             nullable=c.name not in source.key,
+            # every indicator filters on the event date; re-referrals join on the pseudonym
+            index=(c.name == source.period_column or c.personal) and c.name not in source.key,
         )
         for c in source.columns
     ]
