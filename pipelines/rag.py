@@ -35,14 +35,6 @@ def round_half_away(value: float | int | None, decimals: int) -> float | int | N
     return int(rounded) if decimals == 0 else float(rounded)
 
 
-def format_value(value: float | int | None, decimals: int) -> str:
-    """The value as people see it (no unit); an empty string for null."""
-    rounded = round_half_away(value, decimals)
-    if rounded is None:
-        return ""
-    return f"{rounded:,.{decimals}f}"
-
-
 def rag(indicator: Indicator, value: float | int | None) -> str:
     """green / amber / red for rated indicators; ``none`` for neutral, no target or null value."""
     if value is None or not indicator.rated:

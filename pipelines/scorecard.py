@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from .catalogue import Indicator, load_catalogue
+from .disclosure import is_small
 from .indicators import compute_indicator, compute_series, series_months, source_rows
 from .periods import Quarter
 from .rag import RED, change, direction, rag
@@ -65,7 +66,7 @@ def _benchmarks(conn: Connection, quarter: Quarter) -> dict[str, dict[str, float
 
 def _suppressed(indicator: Indicator, numerator, threshold: int) -> bool:
     """Disclosive with a numerator of 1..threshold: outputs leaving the warehouse show ``c``."""
-    return bool(indicator.disclosive and numerator is not None and 1 <= numerator <= threshold)
+    return bool(indicator.disclosive) and is_small(numerator, threshold)
 
 
 def _indicator_entry(conn, ind: Indicator, quarter: Quarter, cache: dict, benchmarks: dict, threshold: int) -> dict:

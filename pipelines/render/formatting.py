@@ -6,34 +6,18 @@ these functions, so a value reads the same everywhere and a disclosive figure is
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Mapping
 
-SUPPRESSED = "c"
-DEFAULT_SUPPRESSION_THRESHOLD = 5
+from ..config import DEFAULT_SUPPRESSION_THRESHOLD
+from ..disclosure import SUPPRESSED, is_small
+# The number shown is the number the RAG was judged on: one rounding rule, in pipelines.rag.
+from ..rag import round_half_away
 
-# Float noise is removed at this many places before the real rounding, so 1901/2000*100
-# (stored as 95.04999999999999716) rounds like the exact 95.05 it stands for. The same rule
-# as pipelines.rag, so the number shown is the number the RAG was judged on.
-_NOISE_PLACES = Decimal("1e-10")
+__all__ = ["DEFAULT_SUPPRESSION_THRESHOLD", "SUPPRESSED", "is_small", "round_half_away"]
 
 # Units written straight after the number ("25.7%"); others follow a space ("3.2 per day").
 _TIGHT_UNITS = {"%"}
 _NO_SUFFIX_UNITS = {"count", "", None}
-
-
-def round_half_away(value: float | int | None, decimals: int) -> float | int | None:
-    """Round half away from zero (2.25 -> 2.3, -2.25 -> -2.3), as partnership reports do.
-
-    Python's ``round`` rounds half to even on the binary float, so it would show 2.25 as 2.2.
-    """
-    if value is None:
-        return None
-    exact = Decimal(repr(float(value))).quantize(_NOISE_PLACES, rounding=ROUND_HALF_UP)
-    rounded = exact.quantize(Decimal(1).scaleb(-int(decimals)), rounding=ROUND_HALF_UP)
-    if rounded == 0:
-        rounded = abs(rounded)  # never show "-0.0"
-    return int(rounded) if int(decimals) <= 0 else float(rounded)
 
 
 def format_number(value: float | int | None, decimals: int, *, trim: bool = False) -> str:
@@ -73,16 +57,6 @@ def format_change(value: float | int | None, unit: str | None, decimals: int) ->
     if unit == "%":
         return f"{text} pts"
     return with_unit(text, unit)
-
-
-def is_small(number: Any, threshold: int = DEFAULT_SUPPRESSION_THRESHOLD) -> bool:
-    """A count between 1 and the threshold inclusive, the range that could identify a child."""
-    if number is None or isinstance(number, bool):
-        return False
-    try:
-        return 1 <= float(number) <= threshold
-    except (TypeError, ValueError):
-        return False
 
 
 def is_suppressed(indicator: Mapping[str, Any], threshold: int = DEFAULT_SUPPRESSION_THRESHOLD) -> bool:
