@@ -51,9 +51,12 @@ def partner_intake():
         engine = connect_warehouse(settings.warehouse_url)
         try:
             init_warehouse(engine)
-            return process_file(settings, engine, file).to_dict()
+            outcome = process_file(settings, engine, file).to_dict()
         finally:
             engine.dispose()
+        if outcome["status"] == "error":  # the warehouse refused it: retry, then alert
+            raise RuntimeError(f"{file.name}: {outcome['message']}")
+        return outcome
 
     process.expand(path=list_inbox())
 

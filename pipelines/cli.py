@@ -75,6 +75,10 @@ def _run(args) -> int:
         run = run_intake(settings, progress=lambda i, n, o: print(f"[{i}/{n}] {o.line()}", flush=True))
         if not run.outcomes:
             print(f"No files ready in {settings.inbox}")
+        errors = [o for o in run.outcomes if o.status == "error"]
+        if errors:
+            print(f"scorecard: {len(errors)} file(s) could not be loaded and stay in the inbox: see the lines above", file=sys.stderr)
+            return 1
         return 0
     if args.command == "build":
         from .build import build_quarter

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 from ..config import Settings
 from ..sources import load_sources
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class FileOutcome:
     file: str
-    status: str  # accepted | rejected | duplicate
+    status: str  # accepted | rejected | duplicate | error (left in the inbox for the next run)
     source: str | None
     rows_loaded: int
     rows_rejected: int
@@ -51,7 +51,8 @@ class FileOutcome:
             what = f"{self.rows_loaded:,} rows loaded, {self.rows_rejected:,} rejected"
         else:
             what = self.message
-        return f"{self.status.upper():9} {self.file} [{source}]: {what} (receipt: {self.receipt})"
+        where = f"(receipt: {self.receipt})" if self.receipt else "(no receipt: still in the inbox)"
+        return f"{self.status.upper():9} {self.file} [{source}]: {what} {where}"
 
 
 def process_file(settings: Settings, engine: Engine, path: Path) -> FileOutcome:
@@ -124,10 +125,33 @@ def process_file(settings: Settings, engine: Engine, path: Path) -> FileOutcome:
     try:
         receipt.load_id = load_rows(engine, layout.source, checked.records, audit)
     except SQLAlchemyError as exc:
-        raise WarehouseUnavailable(
-            f"the warehouse failed while loading {path.name} ({type(exc).__name__}); nothing from it was kept and it stays in the inbox"
-        ) from None
+        if _is_connection_fault(exc):
+            raise WarehouseUnavailable(
+                f"the warehouse was lost while loading {path.name}; nothing from it was kept and it stays in the inbox"
+            ) from None
+        # The transaction was rolled back: nothing from the file is in the warehouse. Leave the
+        # file where it is (no receipt yet: it has not been dealt with) for the analyst.
+        reason = _database_reason(exc)
+        log.error("the warehouse refused %s: %s; it stays in the inbox", path.name, reason)
+        return FileOutcome(
+            file=path.name, status="error", source=layout.source.name, rows_loaded=0,
+            rows_rejected=len(checked.problems), receipt="", stored_as=str(path),
+            message=f"the warehouse refused the rows ({reason}); nothing was loaded and the file stays in the inbox",
+        )
     return _finish(settings, engine, path, receipt, stem, audit, checked, settings.archive, recorded=True)
+
+
+def _is_connection_fault(exc: SQLAlchemyError) -> bool:
+    return isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+
+
+def _database_reason(exc: SQLAlchemyError) -> str:
+    """The driver's own first line (never the statement or its parameters)."""
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    return f"{type(original).__name__}: {lines[0] if lines else ''}"[:300]
 
 
 def _finish(settings, engine, path, receipt: Receipt, stem, audit, checked, folder: Path, recorded: bool = False) -> FileOutcome:

@@ -28,16 +28,21 @@ class Sheet:
     rows: list[list[object]]  # rows[i] is sheet row i + 1
 
 
-def _signature_problem(head: bytes, suffix: str) -> str | None:
+_ENCRYPTED_STREAM = "EncryptionInfo".encode("utf-16-le")
+
+
+def _signature_problem(path: Path, head: bytes, suffix: str) -> str | None:
     if not head:
         return "the file is empty"
     if head.startswith(b"%PDF"):
         return f"the file is a PDF document, not a spreadsheet, although its name ends in {suffix}"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
-        return (
-            "the workbook is password-protected (encrypted) or saved in the old .xls format; "
-            "please remove the password or save it as .xlsx and send it again"
-        )
+        # An encrypted .xlsx is an OLE container holding an EncryptionInfo stream; any other
+        # OLE file here is an old binary workbook (.xls) renamed.
+        with path.open("rb") as handle:
+            if _ENCRYPTED_STREAM in handle.read(1 << 20):
+                return "the workbook is password-protected; please remove the password and send it again"
+        return "the file is an old-format Excel workbook (.xls); please save it as .xlsx and send it again"
     if suffix in SPREADSHEET_SUFFIXES and not head.startswith(b"PK"):
         return f"the file is not a real Excel workbook, although its name ends in {suffix}"
     return None
@@ -51,7 +56,7 @@ def read_file(path: Path) -> list[Sheet]:
         )
     with path.open("rb") as handle:
         head = handle.read(8)
-    problem = _signature_problem(head, suffix)
+    problem = _signature_problem(path, head, suffix)
     if problem:
         raise UnreadableFile(problem)
     if suffix in SPREADSHEET_SUFFIXES:

@@ -76,7 +76,17 @@ def parse_bool(raw: object) -> bool | None:
     raise InvalidValue(f"'{_show(raw)}' is not yes or no (use Y/N, Yes/No, True/False or 1/0)")
 
 
+_INT_LIMIT = 2**63 - 1  # the warehouse's BIGINT
+
+
 def parse_int(raw: object) -> int | None:
+    value = _parse_int(raw)
+    if value is not None and abs(value) > _INT_LIMIT:
+        raise InvalidValue(f"'{_show(raw)}' is too large to be a count")
+    return value
+
+
+def _parse_int(raw: object) -> int | None:
     if is_blank(raw):
         return None
     if isinstance(raw, bool):
