@@ -124,6 +124,15 @@ def test_every_quarter_builds_all_outputs(built):
     assert len(list(settings.outbox.glob("*.eml"))) >= 1
 
 
+def test_generated_data_scorecards_validate_against_the_schema(built):
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parent.parent / "schemas" / "scorecard.schema.json").read_text())
+    _, _, _, results = built
+    for result in results.values():
+        jsonschema.Draft202012Validator(schema).validate(json.loads(result.json.read_text()))
+
+
 def _indicator(result, indicator_id) -> dict:
     scorecard = json.loads(result.json.read_text())
     return next(i for i in scorecard["indicators"] if i["id"] == indicator_id)
