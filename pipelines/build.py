@@ -25,6 +25,7 @@ class BuildResult:
     json: Path
     html: Path
     xlsx: Path
+    index: Path
     exceptions: list[str]
     email: str | None  # where the email went: "sent to host:port" or the .eml path
 
@@ -35,7 +36,7 @@ class BuildResult:
 def build_quarter(settings: Settings, quarter: Quarter, *, email: bool = True, generated_at: datetime | None = None) -> BuildResult:
     from .catalogue import load_catalogue
     from .mail import deliver
-    from .render import build_scorecard_email, render_charts, render_html, write_workbook
+    from .render import build_scorecard_email, render_charts, render_html, write_archive_index, write_workbook
     from .scorecard import build_scorecard, indicator_history, store_scorecard
 
     settings.ensure_folders()
@@ -77,6 +78,7 @@ def build_quarter(settings: Settings, quarter: Quarter, *, email: bool = True, g
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    write_archive_index(settings.out)
 
     where = None
     if email:
@@ -95,6 +97,7 @@ def build_quarter(settings: Settings, quarter: Quarter, *, email: bool = True, g
         json=final / "scorecard.json",
         html=final / "scorecard.html",
         xlsx=final / "scorecard.xlsx",
+        index=settings.out / "index.html",
         exceptions=list(scorecard["exceptions"]),
         email=where,
     )

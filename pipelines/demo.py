@@ -41,6 +41,7 @@ def run_demo(settings: Settings, *, quarters: int = DEMO_QUARTERS, seed: int = D
     say(f"  HTML : {result.html}   (open it in a browser)")
     say(f"  Excel: {result.xlsx}")
     say(f"  Email: {result.email}")
+    say(f"  Every built quarter: {result.index}")
     say(f"  Receipts: {settings.receipts}   Archive: {settings.archive}   Rejected: {settings.rejected}")
     say(f"  Warehouse: {settings.warehouse_url}")
     return run, result

@@ -10,3 +10,11 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null && break; sleep 1; done
 fi
 pg_isready -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not running on 127.0.0.1:5432: the warehouse tests need it" >&2; exit 1; }
+
+# Debian's Chromium for the rendering test (headless, no downloaded browser builds).
+if ! command -v chromium >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium >/dev/null
+fi
+command -v chromium >/dev/null || { echo "chromium could not be installed: the rendering test needs it" >&2; exit 1; }

@@ -122,6 +122,9 @@ def test_every_quarter_builds_all_outputs(built):
     for indicator in latest["indicators"]:
         assert indicator["name"] in html
     assert len(list(settings.outbox.glob("*.eml"))) >= 1
+    index = (settings.out / "index.html").read_text()
+    for code in results:
+        assert f'href="{code}/scorecard.html"' in index
 
 
 def test_generated_data_scorecards_validate_against_the_schema(built):

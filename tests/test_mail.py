@@ -193,30 +193,68 @@ def test_writes_eml_to_the_outbox_when_no_host(tmp_path):
     assert sorted(p.name for p in outbox.iterdir()) == sorted([path.name, Path(second).name])  # no .part left
 
 
-def test_the_scorecard_email_goes_through_smtp_intact(smtp_server, tmp_path):
-    from pipelines.render import build_scorecard_email, render_charts, write_workbook
-
+def _scorecard() -> dict:
     points = [{"month": f"2023-{m:02d}", "value": 20.0 + m % 3, "special_cause": False} for m in range(1, 13)]
-    sc = {
+    base = {
+        "priority": "Identification and assessment of need", "oba": "Is anyone better off?", "unit": "%",
+        "decimals": 1, "polarity": "down", "data_status": "complete", "target": 22.0, "tolerance": 3.0,
+        "previous_quarter": 23.1, "same_quarter_last_year": 21.9, "direction": "worsening",
+        "benchmarks": {"england": 22.4}, "disclosive": True, "suppressed": False,
+        "spc": {"variation": "common_cause", "assurance": "fail", "points": 12, "mean": 21.0,
+                "lower_limit": 18.0, "upper_limit": 24.0, "series": points},
+    }
+    return {
         "quarter": "2024-25Q1", "label": "2024-25 Q1", "generated_at": "2024-07-15T06:00:03+01:00",
         "returns": [{"source": "csws_referrals", "status": "received", "rows": 2100}],
         "exceptions": ["CS03"],
-        "indicators": [{
-            "id": "CS03", "name": "Re-referrals within 12 months", "priority": "Identification and assessment of need",
-            "oba": "Is anyone better off?", "unit": "%", "decimals": 1, "polarity": "down", "value": 25.7,
-            "numerator": 540, "denominator": 2100, "data_status": "complete", "target": 22.0, "tolerance": 3.0,
-            "rag": "red", "previous_quarter": 23.1, "same_quarter_last_year": 21.9, "direction": "worsening",
-            "benchmarks": {"england": 22.4}, "disclosive": True, "suppressed": False,
-            "spc": {"variation": "common_cause", "assurance": "fail", "points": 12, "mean": 21.0,
-                    "lower_limit": 18.0, "upper_limit": 24.0, "series": points},
-        }],
+        "indicators": [
+            {**base, "id": "CS03", "name": "Re-referrals within 12 months", "value": 25.7,
+             "numerator": 540, "denominator": 2100, "rag": "red"},
+            {**base, "id": "CS05", "name": "Referrals ending in no further action", "value": 19.0,
+             "numerator": 399, "denominator": 2100, "target": 20.0, "rag": "green", "oba": "How well did we do it?"},
+        ],
     }
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["plain", "starttls-login"])
+def test_the_scorecard_email_goes_through_smtp_intact(smtp_server, tls_files, tmp_path, secure):
+    """Multipart text+HTML, inline charts referenced by cid:, the workbook attached, the subject."""
+    import io
+
+    import openpyxl
+
+    from pipelines.render import build_scorecard_email, render_charts, write_workbook
+
+    sc = _scorecard()
     msg = build_scorecard_email(sc, sender=SENDER, recipients=RECIPIENTS,
                                 workbook=write_workbook(sc, tmp_path / "s.xlsx"), charts=render_charts(sc))
-    catcher, port = smtp_server()
-    deliver(msg, MailSettings(host="127.0.0.1", port=port), tmp_path)
+    logins = []
+    if secure:
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            logins.append((auth_data.login.decode(), auth_data.password.decode()))
+            return AuthResult(success=auth_data.password.decode() == PASSWORD, handled=False)
+
+        catcher, port = smtp_server(tls_context=tls_files, require_starttls=True, authenticator=authenticator,
+                                    auth_require_tls=True)
+        settings = MailSettings(host="127.0.0.1", port=port, security="starttls", username="scorecard", password=PASSWORD)
+    else:
+        catcher, port = smtp_server()
+        settings = MailSettings(host="127.0.0.1", port=port)
+    assert deliver(msg, settings, tmp_path) == f"sent to 127.0.0.1:{port}"
+    assert logins == ([("scorecard", PASSWORD)] if secure else [])
+
     envelope, parsed = received(catcher)
     assert sorted(envelope.rcpt_tos) == sorted(RECIPIENTS)
     assert parsed["Subject"] == "LSCP performance scorecard 2024-25 Q1: 1 exception"
-    kinds = [p.get_content_type() for p in parsed.walk()]
-    assert kinds.count("image/png") == 1 and kinds[-1].endswith("spreadsheetml.sheet")
+    assert parsed.is_multipart()
+    text = parsed.get_body(preferencelist=("plain",)).get_content()
+    html = parsed.get_body(preferencelist=("html",)).get_content()
+    assert "Re-referrals within 12 months" in text and "Re-referrals within 12 months" in html
+    assert "<script" not in html.lower()
+    images = {p["Content-ID"].strip("<>"): p for p in parsed.walk() if p.get_content_type() == "image/png"}
+    cids = set(re.findall(r'src="cid:([^"]+)"', html))
+    assert cids and cids == set(images), (cids, set(images))
+    assert all(p.get_content()[:8] == b"\x89PNG\r\n\x1a\n" for p in images.values())
+    [attachment] = [p for p in parsed.iter_attachments() if p.get_content_type().endswith("spreadsheetml.sheet")]
+    workbook = openpyxl.load_workbook(io.BytesIO(attachment.get_content()))
+    assert "CS03" in [c.value for row in workbook.worksheets[0].iter_rows() for c in row]

@@ -4,6 +4,7 @@ Only the dict is needed (the catalogue is optional, for the workbook's definitio
 output can be rebuilt from a stored ``scorecard.json`` without the warehouse.
 """
 
+from .archive import write_archive_index
 from .charts import render_charts
 from .email import build_scorecard_email
 from .excel import write_workbook
@@ -20,5 +21,6 @@ __all__ = [
     "render_text",
     "round_half_away",
     "subject_for",
+    "write_archive_index",
     "write_workbook",
 ]
