@@ -1,8 +1,10 @@
-"""partner_intake: every few minutes, process each file in the inbox (one mapped task per file).
+"""partner_intake: every 5 minutes, process each file in the inbox (one mapped task per file).
 
-Thin wrapper over ``pipelines.intake``: a file's own problems end in a rejection receipt, not a
-task failure, so one bad file never fails the others; only faults outside the file (the
-warehouse unreachable) fail the task, and those are retried.
+Thin wrapper over ``pipelines.intake``. A file's own problems end in a rejection receipt, not a
+task failure, so one bad file never fails the others and is never retried; only faults outside
+the file (the warehouse unreachable or refusing the load) fail the task, and those are retried.
+Each accepted load emits an Asset event for its source (``scorecard://warehouse/<source>``),
+through the ``partner-loads`` alias, so downstream DAGs can be scheduled on fresh data.
 """
 
 from __future__ import annotations
@@ -10,9 +12,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import Asset, AssetAlias, dag, task
 
+LOADS = AssetAlias("partner-loads")
 DEFAULT_ARGS = {"owner": "lscp-analyst", "retries": 3, "retry_delay": timedelta(minutes=2)}
+
+
+def source_asset(source: str) -> Asset:
+    return Asset(name=f"stg_{source}", uri=f"scorecard://warehouse/{source}", group="partner_data")
 
 
 @dag(
@@ -28,21 +35,23 @@ DEFAULT_ARGS = {"owner": "lscp-analyst", "retries": 3, "retry_delay": timedelta(
 def partner_intake():
     @task
     def list_inbox() -> list[str]:
-        from pipelines.config import load_settings
+        from airflow_settings import scorecard_settings
+
         from pipelines.intake import pending_files
 
-        settings = load_settings()
+        settings = scorecard_settings()
         return [str(p) for p in pending_files(settings.inbox, settings.settle_seconds)]
 
-    @task(map_index_template="{{ task.op_kwargs['path'].rsplit('/', 1)[-1] }}")
-    def process(path: str) -> dict:
+    @task(outlets=[LOADS], map_index_template="{{ task.op_kwargs['path'].rsplit('/', 1)[-1] }}")
+    def process(path: str, outlet_events=None) -> dict:
         from pathlib import Path
 
-        from pipelines.config import load_settings
+        from airflow_settings import scorecard_settings
+
         from pipelines.intake import process_file, require_key
         from pipelines.warehouse import connect_warehouse, init_warehouse
 
-        settings = load_settings()
+        settings = scorecard_settings()
         require_key(settings.pseudonym_key)
         file = Path(path)
         if not file.exists():  # taken by another run meanwhile
@@ -56,6 +65,11 @@ def partner_intake():
             engine.dispose()
         if outcome["status"] == "error":  # the warehouse refused it: retry, then alert
             raise RuntimeError(f"{file.name}: {outcome['message']}")
+        if outcome["status"] == "accepted":
+            outlet_events[LOADS].add(
+                source_asset(outcome["source"]),
+                extra={"load_id": outcome["load_id"], "rows": outcome["rows_loaded"], "file": outcome["file"]},
+            )
         return outcome
 
     process.expand(path=list_inbox())

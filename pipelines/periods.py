@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
+UK = ZoneInfo("Europe/London")
 _QUARTER_RE = re.compile(r"^\s*(\d{4})-(\d{2})\s*Q([1-4])\s*$", re.IGNORECASE)
 
 
@@ -89,6 +91,14 @@ class Quarter:
     def latest_complete(cls, today: date) -> "Quarter":
         """The latest quarter that ended before ``today``."""
         return cls.containing(today).shift(-1)
+
+    @classmethod
+    def for_run(cls, moment: datetime) -> "Quarter":
+        """The quarter a scheduled build at ``moment`` reports: the latest one that ended before
+        the run, judged on the UK date of the moment (a naive moment is taken as UTC)."""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return cls.latest_complete(moment.astimezone(UK).date())
 
     @property
     def code(self) -> str:

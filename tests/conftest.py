@@ -83,3 +83,20 @@ def airflow_db():
     result = subprocess.run([str(airflow), "db", "migrate"], capture_output=True, text=True, env=os.environ.copy())
     assert result.returncode == 0, result.stderr[-2000:]
     return _AIRFLOW_HOME
+
+
+@pytest.fixture
+def smtp_server():
+    """Start real SMTP servers on free localhost ports: ``start(**aiosmtpd_options) -> (catcher, port)``."""
+    from tests.smtp_server import start_server
+
+    controllers = []
+
+    def start(**kwargs):
+        catcher, port, controller = start_server(**kwargs)
+        controllers.append(controller)
+        return catcher, port
+
+    yield start
+    for controller in controllers:
+        controller.stop()

@@ -1,13 +1,19 @@
-"""The Airflow DAGs: integrity (imports, tags, owners, retries) and whole runs with dag.test()."""
+"""The Airflow DAGs: integrity, the quarterly schedule, and whole runs with dag.test() against
+a temporary metadata DB, the real warehouse and a real SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
 import json
+import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
+import pendulum
 import pytest
+from sqlalchemy import create_engine, func, select
 
 from pipelines.periods import Quarter
+from pipelines.warehouse.schema import table_for
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -16,7 +22,28 @@ REPO = Path(__file__).resolve().parent.parent
 def dagbag(airflow_db):
     from airflow.dag_processing.dagbag import DagBag
 
+    sys.path.insert(0, str(REPO / "dags"))  # as Airflow does for the DAGs folder
     return DagBag(dag_folder=str(REPO / "dags"))
+
+
+def smtp_connection(monkeypatch, port: int) -> None:
+    """Airflow's smtp_default connection, pointing at the test's SMTP server."""
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
+        "conn_type": "smtp", "host": "127.0.0.1", "port": port,
+        "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "scorecard@lscp.example"},
+    }))
+
+
+def warehouse_connection(monkeypatch, url: str) -> None:
+    """Airflow's scorecard_warehouse connection for a PostgreSQL test database."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    monkeypatch.setenv("AIRFLOW_CONN_SCORECARD_WAREHOUSE", json.dumps({
+        "conn_type": "postgres", "host": parsed.host, "port": parsed.port, "login": parsed.username,
+        "schema": parsed.database,
+    }))
+    monkeypatch.delenv("SCORECARD_WAREHOUSE_URL", raising=False)
 
 
 def test_every_dag_imports_with_tags_owners_and_retries(dagbag):
@@ -25,57 +52,172 @@ def test_every_dag_imports_with_tags_owners_and_retries(dagbag):
     for dag_id in dagbag.dag_ids:
         dag = dagbag.get_dag(dag_id)
         assert dag.tags, dag_id
+        assert dag.catchup is False, dag_id
         for task in dag.tasks:
             assert task.owner == "lscp-analyst", (dag_id, task.task_id)
             assert task.retries >= 1, (dag_id, task.task_id)
 
 
-def test_dags_folder_keeps_logic_out_of_airflow():
-    """The package never imports Airflow: the DAGs are thin wrappers over it."""
+def test_the_package_never_imports_airflow():
+    """The DAGs are thin wrappers: all logic lives in pipelines/, importable without Airflow."""
     for path in (REPO / "pipelines").rglob("*.py"):
         text = path.read_text()
         assert "import airflow" not in text and "from airflow" not in text, path
 
 
-def test_partner_intake_dag_run(dagbag, scorecard_home, monkeypatch, tmp_path):
+def test_quarterly_schedule_runs_on_the_15th_at_six_uk_time_and_maps_to_quarters(dagbag):
+    from airflow.timetables.base import TimeRestriction
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    configured = dagbag.get_dag("quarterly_scorecard").timetable
+    timetable = CronTriggerTimetable(configured.expression, timezone=configured.timezone)
+    restriction = TimeRestriction(earliest=pendulum.datetime(2024, 12, 1, tz="UTC"), latest=None, catchup=True)
+    runs, last = [], None
+    for _ in range(5):
+        info = timetable.next_dagrun_info(last_automated_data_interval=last, restriction=restriction)
+        runs.append(info.run_after)
+        last = info.data_interval
+    assert [r.in_timezone("UTC").strftime("%Y-%m-%d %H:%M") for r in runs] == [
+        "2025-01-15 06:00",  # GMT
+        "2025-04-15 05:00",  # British Summer Time: still 06:00 in the UK
+        "2025-07-15 05:00",
+        "2025-10-15 05:00",
+        "2026-01-15 06:00",
+    ]
+    assert {r.in_timezone("Europe/London").strftime("%H:%M") for r in runs} == {"06:00"}
+    assert [Quarter.for_run(r).code for r in runs] == [
+        "2024-25Q3",  # October-December 2024
+        "2024-25Q4",  # January-March 2025: the financial year boundary
+        "2025-26Q1",
+        "2025-26Q2",
+        "2025-26Q3",
+    ]
+
+
+def test_quarter_for_a_run_is_judged_on_the_uk_date():
+    # 00:30 on 1 April 2025 in the UK (BST) is still 31 March in UTC: Q4 has ended in the UK.
+    assert Quarter.for_run(datetime(2025, 3, 31, 23, 30, tzinfo=timezone.utc)).code == "2024-25Q4"
+    assert Quarter.for_run(datetime(2025, 3, 31, 22, 30, tzinfo=timezone.utc)).code == "2024-25Q3"
+
+
+def test_partner_intake_dag_run(dagbag, scorecard_home, warehouse_url, smtp_server, monkeypatch):
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
     from pipelines.config import load_settings
     from tests.test_intake import police_rows, write_xlsx
 
+    catcher, port = smtp_server()
+    smtp_connection(monkeypatch, port)
+    monkeypatch.setenv("SCORECARD_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("AIRFLOW_VAR_SCORECARD_DATA_OFFICERS", json.dumps({"police_domestic_incidents": "wyp@police.example"}))
     settings = load_settings()
     settings.ensure_folders()
     write_xlsx(settings.inbox / "good.xlsx", police_rows(40))
     (settings.inbox / "bad.xlsx").write_bytes(b"%PDF-1.7 junk")
+    (settings.inbox / "~$good.xlsx").write_bytes(b"lock")
+
     run = dagbag.get_dag("partner_intake").test()
     assert run.state == "success"
     assert [p.name.split("_", 2)[2] for p in settings.archive.iterdir()] == ["good.xlsx"]
     assert [p.name.split("_", 2)[2] for p in settings.rejected.iterdir()] == ["bad.xlsx"]
-    from sqlalchemy import create_engine, func, select
-
-    from pipelines.warehouse.schema import table_for
-
-    engine = create_engine(settings.warehouse_url)
+    assert [p.name for p in settings.inbox.iterdir()] == ["~$good.xlsx"]  # a lock file waits
+    engine = create_engine(warehouse_url)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(table_for("police_domestic_incidents"))).scalar_one() == 40
     engine.dispose()
-    assert len(list(settings.outbox.glob("*.eml"))) == 2  # a receipt for each file
+
+    # Receipts went through Airflow's SMTP connection to the configured data officer.
+    receipts = {m["Subject"]: m for m in catcher.messages()}
+    assert set(receipts) == {"Scorecard intake receipt: good.xlsx: accepted", "Scorecard intake receipt: bad.xlsx: rejected"}
+    assert receipts["Scorecard intake receipt: good.xlsx: accepted"]["To"] == "wyp@police.example"
+    assert list(settings.outbox.glob("*.eml")) == []
+
+    # The accepted load emitted an Asset event for its source, with the load's counts.
+    with create_session() as session:
+        events = session.execute(
+            select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.uri == "scorecard://warehouse/police_domestic_incidents", AssetEvent.source_run_id == run.run_id)
+        ).scalars().all()
+        assert [(e.extra["rows"], e.extra["file"]) for e in events] == [(40, "good.xlsx")]
 
 
-def test_quarterly_scorecard_dag_run(dagbag, scorecard_home, tmp_path):
-    from pipelines.config import load_settings
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
     from pipelines.generate import generate
+
+    folder = tmp_path_factory.mktemp("generated")
+    generate(folder, quarters=5, seed=7, end_quarter=Quarter.parse("2024-25Q2"), scale=0.2)
+    return folder
+
+
+def test_quarterly_scorecard_dag_run_emails_the_sub_group(dagbag, scorecard_home, pg_url, smtp_server, monkeypatch, generated):
+    from pipelines.config import load_settings
     from pipelines.intake import run_intake
 
-    quarter = Quarter.parse("2024-25Q2")
+    catcher, port = smtp_server()
+    smtp_connection(monkeypatch, port)
+    warehouse_connection(monkeypatch, pg_url)
+    monkeypatch.setenv("AIRFLOW_VAR_SCORECARD_PMSG_TO", "pmsg@lscp.example, chair@lscp.example")
+    settings = load_settings({**dict(__import__("os").environ), "SCORECARD_WAREHOUSE_URL": pg_url})
+    settings.ensure_folders()
+    for path in generated.iterdir():
+        (settings.inbox / path.name).write_bytes(path.read_bytes())
+    run_intake(settings, files=sorted(settings.inbox.iterdir()))
+
+    run = dagbag.get_dag("quarterly_scorecard").test(run_conf={"quarter": "2024-25Q2"})
+    assert run.state == "success"
+    folder = settings.out / "2024-25Q2"
+    scorecard = json.loads((folder / "scorecard.json").read_text())
+    assert scorecard["quarter"] == "2024-25Q2" and len(scorecard["indicators"]) == 23
+    assert (folder / "scorecard.html").stat().st_size > 0 and (folder / "scorecard.xlsx").stat().st_size > 0
+    mails = [m for m in catcher.messages() if m["Subject"].startswith("LSCP performance scorecard 2024-25 Q2")]
+    assert len(mails) == 1
+    assert sorted(catcher.envelopes[-1].rcpt_tos) == ["chair@lscp.example", "pmsg@lscp.example"]
+    # The values are in the PostgreSQL warehouse named by the Airflow connection.
+    engine = create_engine(pg_url)
+    with engine.connect() as conn:
+        from pipelines.warehouse.schema import mart_indicator_quarter
+
+        assert conn.execute(select(func.count()).select_from(mart_indicator_quarter)).scalar_one() == 23
+    engine.dispose()
+
+
+def test_scheduled_run_builds_the_quarter_its_date_points_at(dagbag, scorecard_home, smtp_server, monkeypatch, generated):
+    """A scheduled (or backfilled) run on 15 Oct 2024 builds 2024-25 Q2."""
+    from pipelines.config import load_settings
+    from pipelines.intake import run_intake
+
+    catcher, port = smtp_server()
+    smtp_connection(monkeypatch, port)
     settings = load_settings()
     settings.ensure_folders()
-    generate(settings.inbox, quarters=2, seed=7, end_quarter=quarter, scale=0.2)
-    run_intake(settings, files=sorted(p for p in settings.inbox.rglob("*") if p.is_file()))
-    run = dagbag.get_dag("quarterly_scorecard").test(run_conf={"quarter": quarter.code})
+    for path in generated.iterdir():
+        (settings.inbox / path.name).write_bytes(path.read_bytes())
+    run_intake(settings, files=sorted(settings.inbox.iterdir()))
+    moment = pendulum.datetime(2024, 10, 15, 6, 0, tz="Europe/London")
+    run = dagbag.get_dag("quarterly_scorecard").test(logical_date=moment, run_after=moment)
     assert run.state == "success"
-    folder = settings.out / quarter.code
-    scorecard = json.loads((folder / "scorecard.json").read_text())
-    assert scorecard["quarter"] == "2024-25Q2"
-    assert (folder / "scorecard.html").stat().st_size > 0 and (folder / "scorecard.xlsx").stat().st_size > 0
-    emails = [p.read_text(errors="replace") for p in settings.outbox.glob("*.eml")]
-    scorecards = [e for e in emails if "Subject: LSCP performance scorecard 2024-25 Q2" in e]
-    assert len(scorecards) == 1
+    assert json.loads((settings.out / "2024-25Q2" / "scorecard.json").read_text())["quarter"] == "2024-25Q2"
+
+
+def test_a_bad_quarter_parameter_is_refused(dagbag):
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    with pytest.raises(ParamValidationError):
+        dagbag.get_dag("quarterly_scorecard").test(run_conf={"quarter": "2024Q1"})
+
+
+def test_a_failed_build_emails_the_analyst(dagbag, scorecard_home, smtp_server, monkeypatch):
+    catcher, port = smtp_server()
+    smtp_connection(monkeypatch, port)
+    monkeypatch.setenv("AIRFLOW_VAR_SCORECARD_ANALYST_EMAIL", "analyst@lscp.example")
+    monkeypatch.setenv("SCORECARD_WAREHOUSE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/unreachable")
+    dag = dagbag.get_dag("quarterly_scorecard")
+    for task in dag.tasks:
+        monkeypatch.setattr(task, "retries", 0)  # fail at once instead of waiting for retries
+    run = dag.test(run_conf={"quarter": "2024-25Q1"})
+    assert run.state == "failed"
+    alerts = [m for m in catcher.messages() if "failed" in m["Subject"]]
+    assert len(alerts) == 1 and alerts[0]["To"] == "analyst@lscp.example"
+    assert "build" in alerts[0]["Subject"] and "2024-25Q1" in alerts[0]["Subject"]

@@ -8,38 +8,20 @@ import email.policy
 import ipaddress
 import logging
 import re
-import socket
 import ssl
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from pipelines.config import MailSettings
 from pipelines.mail import MailError, deliver
+from tests.smtp_server import Catcher, free_port
 
 SENDER = "scorecard@lscp.invalid"
 RECIPIENTS = ("pmsg@lscp.invalid", "chair@lscp.invalid")
 PASSWORD = "s3cret-do-not-log"
-
-
-class Catcher:
-    """An aiosmtpd handler that keeps every envelope it receives."""
-
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def message(subject: str = "LSCP performance scorecard 2024-25 Q1: 2 exceptions") -> EmailMessage:
@@ -50,24 +32,6 @@ def message(subject: str = "LSCP performance scorecard 2024-25 Q1: 2 exceptions"
     msg.set_content("Ratings: 2 red.")
     msg.add_alternative("<p>Ratings: 2 red.</p>", subtype="html")
     return msg
-
-
-@pytest.fixture
-def smtp_server():
-    """Start a real SMTP server on a free localhost port; yields (catcher, port, start)."""
-    controllers = []
-
-    def start(**kwargs):
-        catcher = Catcher()
-        port = free_port()
-        controller = Controller(catcher, hostname="127.0.0.1", port=port, **kwargs)
-        controller.start()
-        controllers.append(controller)
-        return catcher, port
-
-    yield start
-    for controller in controllers:
-        controller.stop()
 
 
 @pytest.fixture
