@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--end-quarter", help="last quarter to generate, e.g. 2024-25Q4 (default: latest complete)")
     generate.add_argument("--scale", type=float, default=1.0, help="volume multiplier (default 1.0, Leeds-sized)")
     commands.add_parser("intake", help="process every file now in the inbox once")
+    commands.add_parser("migrate", help="bring the warehouse schema to the latest migration (done on start anyway)")
     build = commands.add_parser("build", help="compute, rate, render and email one quarter")
     build.add_argument("--quarter", required=True, help="financial quarter, e.g. 2024-25Q1")
     build.add_argument("--no-email", action="store_true", help="do not send or queue the email")
@@ -79,6 +80,17 @@ def _run(args) -> int:
         if errors:
             print(f"scorecard: {len(errors)} file(s) could not be loaded and stay in the inbox: see the lines above", file=sys.stderr)
             return 1
+        return 0
+    if args.command == "migrate":
+        from .warehouse import connect_warehouse, init_warehouse
+        from .warehouse.migrate import current_revision
+
+        engine = connect_warehouse(settings.warehouse_url)
+        try:
+            init_warehouse(engine)
+            print(f"Warehouse at migration {current_revision(engine)}: {engine.url.render_as_string(hide_password=True)}")
+        finally:
+            engine.dispose()
         return 0
     if args.command == "build":
         from .build import build_quarter

@@ -53,3 +53,9 @@ def test_generate_writes_files(tmp_path):
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in (tmp_path / "gen").iterdir())
     assert any(n.endswith(".xlsx") for n in names) and any(n.endswith(".csv") for n in names)
+
+
+def test_migrate_reports_the_revision(tmp_path):
+    result = run(["migrate"], tmp_path / "home")
+    assert result.returncode == 0, result.stderr
+    assert "Warehouse at migration 0002" in result.stdout

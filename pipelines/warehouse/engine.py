@@ -15,7 +15,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from ..resources import sql_dir
-from .schema import metadata
 
 
 class WarehouseUnavailable(RuntimeError):
@@ -69,9 +68,11 @@ def connect_warehouse(url: str) -> Engine:
 
 
 def init_warehouse(engine: Engine) -> None:
-    """Create any missing tables (and, on PostgreSQL, the SQL helper functions)."""
+    """Bring the schema to the latest migration (and, on PostgreSQL, create the SQL helpers)."""
+    from .migrate import upgrade
+
     try:
-        metadata.create_all(engine)
+        upgrade(engine)
         if engine.dialect.name == "postgresql":
             ddl = (sql_dir() / "functions" / "postgresql.sql").read_text(encoding="utf-8")
             with engine.begin() as conn:

@@ -48,6 +48,8 @@ load_files = Table(
     Column("rows_loaded", Integer, nullable=False, default=0),
     Column("rows_rejected", Integer, nullable=False, default=0),
     Column("message", Text),
+    Column("receipt", Text),  # the receipt as JSON, so a run after a crash can finish the file's steps
+    Column("original_deleted_at", DateTime),  # when retention deleted the original (kept: the record)
     comment="Every file received, accepted or not, with its counts: the intake audit trail.",
 )
 
