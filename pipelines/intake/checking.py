@@ -111,11 +111,14 @@ def check_rows(layout: Layout, today: datetime | None = None) -> Checked:
 
 
 def _frame(layout: Layout, candidates) -> pd.DataFrame:
+    # Every column of the source, those the file lacks as blanks: a row rule may depend on an
+    # absent optional column ("an interview date only when a return date is given").
+    names = [c.name for c in layout.source.columns]
     data = {ROW: [c[0] for c in candidates]}
-    for name in layout.mapped:
+    for name in names:
         data[name] = [c[2].get(name) for c in candidates]
     frame = pd.DataFrame(data)
-    for name in layout.mapped:
+    for name in names:
         kind = layout.source.column(name).type
         if kind in _PANDAS_TYPES:
             frame[name] = frame[name].astype(_PANDAS_TYPES[kind]) if kind in ("int", "number") else pd.to_datetime(frame[name])

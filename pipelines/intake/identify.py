@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..sources import Source
+from ..sources import Source, load_sources, normalise_header
 from .reading import Sheet
 
 HEADER_SEARCH_ROWS = 20
@@ -46,7 +46,7 @@ def _match(source: Source, row: list[object]) -> tuple[dict[int, str], dict[str,
 
 
 def identify(sheets: list[Sheet], sources: list[Source]) -> Layout:
-    best: tuple[int, Source, list[str]] | None = None
+    best: tuple[int, Source, list[str]] | None = None  # (columns matched, source, required columns missing)
     for sheet in sheets:
         for index, row in enumerate(sheet.rows[:HEADER_SEARCH_ROWS]):
             complete = []
@@ -55,7 +55,8 @@ def identify(sheets: list[Sheet], sources: list[Source]) -> Layout:
                 missing = [c.name for c in source.required if c.name not in mapped]
                 if not missing:
                     complete.append(Layout(source, sheet, index, columns, mapped, ignored))
-                elif best is None or len(mapped) > best[0]:
+                elif best is None or (len(mapped), -len(missing)) > (best[0], -len(best[2])):
+                    # closest: most columns matched, then fewest required columns still missing
                     best = (len(mapped), source, missing)
             if len(complete) == 1:
                 return complete[0]
@@ -69,11 +70,16 @@ def identify(sheets: list[Sheet], sources: list[Source]) -> Layout:
 
 
 def _headers_found(sheets: list[Sheet]) -> list[str]:
-    """The most header-like row: the one with most text cells near the top of the first sheet."""
+    """The most header-like row near the top of the first sheet: the one with most cells that are
+    known headers of any source, then most text cells. Ranking known headers first keeps a data
+    row (which may hold child identifiers or names) out of the receipt and its email."""
+    known = {key for source in load_sources().values() for column in source.columns for key in column.header_keys}
     best: list[str] = []
+    best_score = (0, 0)
     for sheet in sheets[:1]:
         for row in sheet.rows[:HEADER_SEARCH_ROWS]:
             texts = [str(c).strip() for c in row if isinstance(c, str) and c.strip()]
-            if len(texts) > len(best):
-                best = texts
+            score = (sum(normalise_header(t) in known for t in texts), len(texts))
+            if score > best_score:
+                best, best_score = texts, score
     return best

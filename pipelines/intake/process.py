@@ -60,7 +60,6 @@ def process_file(settings: Settings, engine: Engine, path: Path) -> FileOutcome:
     sources = load_sources()
     received = datetime.now(timezone.utc).replace(microsecond=0)
     sha = sha256_of(path)
-    stem = Path(stamped_name(path.name, sha, received)).stem
     receipt = Receipt(file=path.name, sha256=sha, received_at=received.strftime("%Y-%m-%d %H:%M:%S"), status="rejected", summary="")
     audit = {"original_name": path.name, "sha256": sha, "received_at": received.replace(tzinfo=None)}
 
@@ -73,12 +72,15 @@ def process_file(settings: Settings, engine: Engine, path: Path) -> FileOutcome:
         receipt.source = duplicate["source"]
         receipt.duplicate_of = {k: str(duplicate[k]) for k in ("load_id", "original_name", "received_at")}
         receipt.summary = f"identical to {duplicate['original_name']}, already loaded; nothing loaded again"
-        return _finish(settings, engine, path, receipt, stem, audit, None, settings.rejected)
+        return _finish(settings, engine, path, receipt, audit, None, settings.rejected)
 
     checked: Checked | None = None
+    folder_source = source_from_folder(settings.inbox, path, sources)
+    if folder_source:  # the sender said which source: their data officer gets the receipt
+        receipt.source = folder_source
+        receipt.source_title = sources[folder_source].title
     try:
         sheets = read_file(path)
-        folder_source = source_from_folder(settings.inbox, path, sources)
         candidates = [sources[folder_source]] if folder_source else list(sources.values())
         layout = identify(sheets, candidates)
         receipt.source = layout.source.name
@@ -90,7 +92,7 @@ def process_file(settings: Settings, engine: Engine, path: Path) -> FileOutcome:
         checked = check_rows(layout)
     except (UnreadableFile, Unidentified) as exc:
         receipt.summary = str(exc)
-        return _finish(settings, engine, path, receipt, stem, audit, None, settings.rejected)
+        return _finish(settings, engine, path, receipt, audit, None, settings.rejected)
 
     receipt.rows_read = checked.data_rows
     receipt.rows_rejected = len(checked.problems)
@@ -100,7 +102,7 @@ def process_file(settings: Settings, engine: Engine, path: Path) -> FileOutcome:
 
     if checked.data_rows == 0:
         receipt.summary = "the file has a header but no data rows"
-        return _finish(settings, engine, path, receipt, stem, audit, checked, settings.rejected)
+        return _finish(settings, engine, path, receipt, audit, checked, settings.rejected)
     if checked.rejected_share > settings.reject_threshold:
         receipt.summary = (
             f"{len(checked.problems):,} of {checked.data_rows:,} rows ({checked.rejected_share:.0%}) failed checks, "
@@ -108,7 +110,7 @@ def process_file(settings: Settings, engine: Engine, path: Path) -> FileOutcome:
             "this usually means a systematic problem such as a shifted column or month-first dates"
         )
         receipt.rows_rejected = checked.data_rows
-        return _finish(settings, engine, path, receipt, stem, audit, checked, settings.rejected)
+        return _finish(settings, engine, path, receipt, audit, checked, settings.rejected)
 
     personal = [c.name for c in layout.source.columns if c.personal]
     for record in checked.records:
@@ -138,7 +140,7 @@ def process_file(settings: Settings, engine: Engine, path: Path) -> FileOutcome:
             rows_rejected=len(checked.problems), receipt="", stored_as=str(path),
             message=f"the warehouse refused the rows ({reason}); nothing was loaded and the file stays in the inbox",
         )
-    return _finish(settings, engine, path, receipt, stem, audit, checked, settings.archive, recorded=True)
+    return _finish(settings, engine, path, receipt, audit, checked, settings.archive, recorded=True)
 
 
 def _is_connection_fault(exc: SQLAlchemyError) -> bool:
@@ -154,8 +156,9 @@ def _database_reason(exc: SQLAlchemyError) -> str:
     return f"{type(original).__name__}: {lines[0] if lines else ''}"[:300]
 
 
-def _finish(settings, engine, path, receipt: Receipt, stem, audit, checked, folder: Path, recorded: bool = False) -> FileOutcome:
+def _finish(settings, engine, path, receipt: Receipt, audit, checked, folder: Path, recorded: bool = False) -> FileOutcome:
     stored = move_to(path, folder, stamped_name(path.name, receipt.sha256, datetime.strptime(receipt.received_at, "%Y-%m-%d %H:%M:%S")))
+    stem = stored.stem  # unique, as the stored name is: receipts never overwrite each other
     receipt.stored_as = str(stored.relative_to(settings.home)) if stored.is_relative_to(settings.home) else str(stored)
     if not recorded:
         audit.update(status=receipt.status, stored_name=stored.name, rows_rejected=receipt.rows_rejected, message=receipt.summary)

@@ -71,7 +71,9 @@ def _read_workbook(path: Path) -> list[Sheet]:
         workbook = calamine.CalamineWorkbook.from_path(str(path))
         sheets = []
         for meta in workbook.sheets_metadata:
-            if "Visible" not in str(meta.visible) or "WorkSheet" not in str(meta.typ):
+            # hidden and very hidden sheets are skipped (str(meta.visible) is "SheetVisibleEnum.Hidden",
+            # which contains "Visible": compare the enum members, not their names)
+            if meta.visible != calamine.SheetVisibleEnum.Visible or meta.typ != calamine.SheetTypeEnum.WorkSheet:
                 continue
             rows = workbook.get_sheet_by_name(meta.name).to_python(skip_empty_area=False)
             sheets.append(Sheet(name=meta.name, rows=[list(r) for r in rows]))

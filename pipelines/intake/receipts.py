@@ -105,8 +105,17 @@ def render_text(receipt: Receipt) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _free_stem(folder: Path, stem: str) -> str:
+    """The stem, or stem-1, stem-2...: a receipt never overwrites another file's receipt."""
+    candidate, counter = stem, 1
+    while (folder / f"{candidate}.receipt.json").exists() or (folder / f"{candidate}.receipt.txt").exists():
+        candidate, counter = f"{stem}-{counter}", counter + 1
+    return candidate
+
+
 def write_receipt(receipt: Receipt, folder: Path, stem: str, header: list[object] | None, problems) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
+    stem = _free_stem(folder, stem)
     if problems:
         rejects = folder / f"{stem}.rejects.xlsx"
         columns = [str(h) if h not in (None, "") else f"Column {i + 1}" for i, h in enumerate(header or [])]
