@@ -12,6 +12,9 @@ from pathlib import Path
 
 DEFAULT_REJECT_THRESHOLD = 0.10
 DEFAULT_SUPPRESSION_THRESHOLD = 5
+DEFAULT_MAX_FILE_MB = 100.0
+DEFAULT_RETENTION_DAYS = 400
+DEFAULT_CLAIM_TIMEOUT_MINUTES = 60.0
 
 
 class ConfigError(RuntimeError):
@@ -43,6 +46,9 @@ class Settings:
     reject_threshold: float = DEFAULT_REJECT_THRESHOLD
     suppression_threshold: int = DEFAULT_SUPPRESSION_THRESHOLD
     settle_seconds: float = 5.0
+    max_file_mb: float = DEFAULT_MAX_FILE_MB
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    claim_timeout_minutes: float = DEFAULT_CLAIM_TIMEOUT_MINUTES
     mail: MailSettings = field(default_factory=MailSettings)
 
     @property
@@ -70,11 +76,16 @@ class Settings:
         return self.out / "outbox"
 
     @property
+    def processing(self) -> Path:
+        """Claims on files being processed (one lock file per file's SHA-256)."""
+        return self.home / "processing"
+
+    @property
     def key_file(self) -> Path:
         return self.home / "pseudonym.key"
 
     def ensure_folders(self) -> None:
-        for folder in (self.home, self.inbox, self.archive, self.rejected, self.receipts, self.out, self.outbox):
+        for folder in (self.home, self.inbox, self.archive, self.rejected, self.receipts, self.out, self.outbox, self.processing):
             folder.mkdir(parents=True, exist_ok=True)
             try:
                 folder.chmod(0o700)
@@ -122,6 +133,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         suppression = int(env.get("SCORECARD_SUPPRESSION_THRESHOLD", DEFAULT_SUPPRESSION_THRESHOLD))
         port = int(env.get("SCORECARD_SMTP_PORT", "0") or 0)
         settle = float(env.get("SCORECARD_SETTLE_SECONDS", "5"))
+        max_file_mb = float(env.get("SCORECARD_MAX_FILE_MB", DEFAULT_MAX_FILE_MB))
+        retention = int(env.get("SCORECARD_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
+        claim_timeout = float(env.get("SCORECARD_CLAIM_TIMEOUT_MINUTES", DEFAULT_CLAIM_TIMEOUT_MINUTES))
     except ValueError as exc:
         raise ConfigError(f"a numeric SCORECARD_ setting is not a number: {exc}") from None
     security = (env.get("SCORECARD_SMTP_SECURITY") or "none").lower()
@@ -150,5 +164,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         reject_threshold=threshold,
         suppression_threshold=suppression,
         settle_seconds=settle,
+        max_file_mb=max_file_mb,
+        retention_days=retention,
+        claim_timeout_minutes=claim_timeout,
         mail=mail,
     )
