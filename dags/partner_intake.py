@@ -35,11 +35,20 @@ def source_asset(source: str) -> Asset:
 def partner_intake():
     @task
     def list_inbox() -> list[str]:
+        """Housekeeping (queued mail, retention), then the files ready to process."""
         from airflow_settings import scorecard_settings
 
-        from pipelines.intake import pending_files
+        from pipelines.intake import housekeeping, pending_files
+        from pipelines.warehouse import connect_warehouse, init_warehouse
 
         settings = scorecard_settings()
+        settings.ensure_folders()
+        engine = connect_warehouse(settings.warehouse_url)
+        try:
+            init_warehouse(engine)
+            housekeeping(settings, engine)
+        finally:
+            engine.dispose()
         return [str(p) for p in pending_files(settings.inbox, settings.settle_seconds)]
 
     @task(outlets=[LOADS], map_index_template="{{ task.op_kwargs['path'].rsplit('/', 1)[-1] }}")
@@ -60,9 +69,12 @@ def partner_intake():
         engine = connect_warehouse(settings.warehouse_url)
         try:
             init_warehouse(engine)
-            outcome = process_file(settings, engine, file).to_dict()
+            result = process_file(settings, engine, file)
         finally:
             engine.dispose()
+        if result is None:  # another run holds this content and will finish it
+            return {"file": file.name, "status": "taken by another run"}
+        outcome = result.to_dict()
         if outcome["status"] == "error":  # the warehouse refused it: retry, then alert
             raise RuntimeError(f"{file.name}: {outcome['message']}")
         if outcome["status"] == "accepted":

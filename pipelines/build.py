@@ -1,11 +1,14 @@
 """Build one quarter's scorecard: compute and store, render JSON/HTML/Excel/charts, email it.
 
-Files are written to a temporary folder and swapped into ``out/<quarter>/`` at the end, so a
-rebuild replaces the quarter's files and a failed build never leaves half a scorecard.
+Files are written to a temporary folder and swapped into ``out/<quarter>/`` at the end, under a
+lock per quarter, so a rebuild replaces the quarter's files, two builds at once never mix their
+files, and a failed build never leaves half a scorecard.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import shutil
 import tempfile
@@ -14,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .config import Settings
+from .faults import checkpoint
 from .periods import Quarter
 from .warehouse import connect_warehouse, init_warehouse
 
@@ -27,32 +31,28 @@ class BuildResult:
     xlsx: Path
     index: Path
     exceptions: list[str]
-    email: str | None  # where the email went: "sent to host:port" or the .eml path
+    email: str | None  # where the email went: "sent to host:port", the .eml path, or "queued in ..."
 
     def to_dict(self) -> dict:
         return {k: str(v) if isinstance(v, Path) else v for k, v in self.__dict__.items()}
 
 
-def build_quarter(settings: Settings, quarter: Quarter, *, email: bool = True, generated_at: datetime | None = None) -> BuildResult:
+@contextlib.contextmanager
+def _quarter_lock(out: Path, quarter: Quarter):
+    with open(out / f".{quarter.code}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _publish(settings: Settings, scorecard: dict, history: list[dict], final: Path) -> dict[str, bytes]:
+    """Render every file into a temporary folder, then swap it in; returns the chart images."""
     from .catalogue import load_catalogue
-    from .mail import deliver
-    from .render import build_scorecard_email, render_charts, render_html, write_archive_index, write_workbook
-    from .scorecard import build_scorecard, indicator_history, store_scorecard
+    from .render import render_charts, render_html, write_workbook
 
-    settings.ensure_folders()
-    engine = connect_warehouse(settings.warehouse_url)
-    try:
-        init_warehouse(engine)
-        scorecard = build_scorecard(
-            engine, quarter, suppression_threshold=settings.suppression_threshold, generated_at=generated_at
-        )
-        store_scorecard(engine, scorecard)
-        history = indicator_history(engine, quarter, suppression_threshold=settings.suppression_threshold)
-    finally:
-        engine.dispose()
-
-    final = settings.out / quarter.code
-    staging = Path(tempfile.mkdtemp(prefix=f".{quarter.code}-", dir=settings.out))
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     try:
         (staging / "scorecard.json").write_text(json.dumps(scorecard, indent=2) + "\n", encoding="utf-8")
         charts = render_charts(scorecard)
@@ -72,13 +72,43 @@ def build_quarter(settings: Settings, quarter: Quarter, *, email: bool = True, g
             history=history,
             suppression_threshold=settings.suppression_threshold,
         )
+        staging.chmod(0o700)
         if final.exists():
-            shutil.rmtree(final)
-        staging.rename(final)
+            retired = final.with_name(f".{final.name}-old")
+            shutil.rmtree(retired, ignore_errors=True)
+            final.rename(retired)
+            staging.rename(final)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            staging.rename(final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    write_archive_index(settings.out)
+    return charts
+
+
+def build_quarter(settings: Settings, quarter: Quarter, *, email: bool = True, generated_at: datetime | None = None) -> BuildResult:
+    from .mail import deliver_or_queue, flush_queue
+    from .render import build_scorecard_email, write_archive_index
+    from .scorecard import build_scorecard, indicator_history, store_scorecard
+
+    settings.ensure_folders()
+    engine = connect_warehouse(settings.warehouse_url)
+    try:
+        init_warehouse(engine)
+        scorecard = build_scorecard(
+            engine, quarter, suppression_threshold=settings.suppression_threshold, generated_at=generated_at
+        )
+        store_scorecard(engine, scorecard)
+        checkpoint("after_marts_stored")
+        history = indicator_history(engine, quarter, suppression_threshold=settings.suppression_threshold)
+    finally:
+        engine.dispose()
+
+    final = settings.out / quarter.code
+    with _quarter_lock(settings.out, quarter):
+        charts = _publish(settings, scorecard, history, final)
+        write_archive_index(settings.out)
 
     where = None
     if email:
@@ -90,7 +120,8 @@ def build_quarter(settings: Settings, quarter: Quarter, *, email: bool = True, g
             charts=charts,
             suppression_threshold=settings.suppression_threshold,
         )
-        where = deliver(message, settings.mail, settings.outbox)
+        flush_queue(settings.mail, settings.outbox)
+        where = deliver_or_queue(message, settings.mail, settings.outbox)
     return BuildResult(
         quarter=quarter.code,
         folder=final,

@@ -117,3 +117,39 @@ def _reason(exc: BaseException) -> str:
             arg = arg.decode("utf-8", "replace")
         parts.append(str(arg))
     return " ".join(" ".join(parts).split()) or type(exc).__name__
+
+
+QUEUE_FOLDER = "queued"
+
+
+def deliver_or_queue(message: EmailMessage, mail: MailSettings, outbox: Path, *, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Deliver, or, when the configured server is down or refuses, keep the message in
+    ``<outbox>/queued/`` so a later run sends it (``flush_queue``): an outage never loses mail."""
+    try:
+        return deliver(message, mail, outbox, timeout=timeout)
+    except MailError as exc:
+        path = write_eml(message, Path(outbox) / QUEUE_FOLDER)
+        log.warning("mail not sent (%s); queued as %s for the next run", exc, path.name)
+        return f"queued in {path} ({exc})"
+
+
+def flush_queue(mail: MailSettings, outbox: Path, *, timeout: float = DEFAULT_TIMEOUT) -> int:
+    """Send queued messages, oldest first; stop at the first failure (the server is still down).
+    Returns how many were sent. Each sent message leaves the queue."""
+    queue = Path(outbox) / QUEUE_FOLDER
+    if not mail.host or not queue.is_dir():
+        return 0
+    import email
+    import email.policy
+
+    sent = 0
+    for path in sorted(queue.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        try:
+            send_smtp(message, mail, timeout=timeout)
+        except MailError as exc:
+            log.warning("queued mail still not sent (%s); %d message(s) wait", exc, len(list(queue.glob("*.eml"))))
+            break
+        path.unlink()
+        sent += 1
+    return sent

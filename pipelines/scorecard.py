@@ -12,7 +12,7 @@ import json
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from .catalogue import Indicator, load_catalogue
@@ -165,6 +165,9 @@ def _utc_naive(iso: str) -> datetime:
     return moment.astimezone(timezone.utc).replace(tzinfo=None)
 
 
+MART_LOCK = 727_274_0002  # advisory lock key for writing the marts
+
+
 def store_scorecard(engine: Engine, scorecard: dict) -> None:
     """Write the quarter's marts in one transaction, replacing any earlier build of it.
 
@@ -215,6 +218,11 @@ def store_scorecard(engine: Engine, scorecard: dict) -> None:
     ]
     window = [m.code for m in series_months(quarter)]
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Builds running at once (of one quarter, or of neighbours whose 24-month windows
+            # overlap) take turns here, so none sees another's half-replaced rows and none
+            # inserts a row another just inserted. SQLite serialises writers by itself.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MART_LOCK})
         conn.execute(delete(mart_indicator_quarter).where(mart_indicator_quarter.c.quarter == quarter.code))
         if quarter_rows:
             conn.execute(insert(mart_indicator_quarter), quarter_rows)

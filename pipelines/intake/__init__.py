@@ -10,8 +10,9 @@ from ..warehouse import connect_warehouse, init_warehouse
 from .inbox import pending_files
 from .process import FileOutcome, process_file
 from .pseudonym import MissingKey, require_key
+from .retention import apply_retention
 
-__all__ = ["FileOutcome", "IntakeRun", "MissingKey", "pending_files", "process_file", "run_intake"]
+__all__ = ["FileOutcome", "IntakeRun", "MissingKey", "housekeeping", "pending_files", "process_file", "run_intake"]
 
 
 @dataclass
@@ -23,17 +24,34 @@ class IntakeRun:
         return [o for o in self.outcomes if o.status == "accepted"]
 
 
+def housekeeping(settings: Settings, engine) -> None:
+    """Before each intake run: sweep claims left by runs that died, send mail queued during an
+    outage, delete originals past retention."""
+    from ..mail import flush_queue
+    from .claims import sweep_stale
+
+    sweep_stale(settings.processing, settings.claim_timeout_minutes * 60)
+    flush_queue(settings.mail, settings.outbox)
+    apply_retention(engine, settings.archive, settings.rejected, settings.retention_days)
+
+
 def run_intake(settings: Settings, files: list[Path] | None = None, progress=None) -> IntakeRun:
-    """Process every ready file in the inbox once (or just ``files``)."""
+    """Process every ready file in the inbox once (or just ``files``).
+
+    First does the housekeeping; a file another run is working on at the same time is left to
+    that run."""
     require_key(settings.pseudonym_key)
     settings.ensure_folders()
     engine = connect_warehouse(settings.warehouse_url)
     try:
         init_warehouse(engine)
+        housekeeping(settings, engine)
         run = IntakeRun()
         todo = files if files is not None else pending_files(settings.inbox, settings.settle_seconds)
         for index, path in enumerate(todo, start=1):
             outcome = process_file(settings, engine, path)
+            if outcome is None:
+                continue
             run.outcomes.append(outcome)
             if progress:
                 progress(index, len(todo), outcome)

@@ -8,7 +8,9 @@ ever overwritten.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import re
 import shutil
 import time
@@ -66,12 +68,29 @@ def stamped_name(original: str, sha256: str, when: datetime | None = None) -> st
     return f"{when.strftime('%Y%m%dT%H%M%SZ')}_{sha256[:12]}_{safe_name(original)}"
 
 
-def move_to(path: Path, folder: Path, name: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / name
-    counter = 1
-    while target.exists():
-        target = folder / f"{Path(name).stem}-{counter}{Path(name).suffix}"
-        counter += 1
-    shutil.move(str(path), str(target))
+def unique_name(folders, name: str) -> str:
+    """``name``, or ``name-1``, ``name-2``...: one not used in any of ``folders``."""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    candidate, counter = name, 1
+    while any((folder / candidate).exists() for folder in folders):
+        candidate, counter = f"{stem}-{counter}{suffix}", counter + 1
+    return candidate
+
+
+def move_into(path: Path, target: Path) -> Path:
+    """Move a file to ``target`` (owner-only); across volumes, copy to a temporary name, sync,
+    rename, then remove the original, so a crash never leaves half a file under the real name."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(path, target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        partial_copy = target.with_name(f".{target.name}.part")
+        shutil.copyfile(path, partial_copy)
+        with partial_copy.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(partial_copy, target)
+        path.unlink()
+    target.chmod(0o600)
     return target

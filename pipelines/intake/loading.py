@@ -29,6 +29,22 @@ def accepted_load_with_hash(engine: Engine, sha256: str) -> dict | None:
     return dict(row) if row else None
 
 
+def unfinished_load(engine: Engine, sha256: str, archive, rejected) -> dict | None:
+    """A load record for this content whose original never reached archive/ or rejected/: a
+    run crashed after recording it. (An original deleted by retention is not unfinished.)"""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(load_files)
+            .where(load_files.c.sha256 == sha256, load_files.c.original_deleted_at.is_(None), load_files.c.stored_name.is_not(None))
+            .order_by(load_files.c.load_id.desc())
+        ).mappings().all()
+    for row in rows:
+        folder = archive if row["status"] == "accepted" else rejected
+        if not (folder / row["stored_name"]).exists():
+            return dict(row)
+    return None
+
+
 def record_load(engine: Engine, audit: dict) -> int:
     """Record a file that loaded nothing (rejected or duplicate)."""
     with engine.begin() as conn:
@@ -36,23 +52,53 @@ def record_load(engine: Engine, audit: dict) -> int:
 
 
 def load_rows(engine: Engine, source: Source, records: list[dict], audit: dict) -> int:
-    """Insert the load record and upsert ``records`` (canonical names) atomically; returns load_id."""
+    """Insert the load record and upsert ``records`` (canonical names) in one transaction;
+    returns the load_id. PostgreSQL: COPY into a temporary table, then one upsert from it;
+    SQLite: batched executemany of the upsert."""
     table = table_for(source.name)
     names = {c.name: warehouse_column_name(c) for c in source.columns}
-    stmt = _upsert_statement(engine, table)
+    columns = [*names.values(), "load_id"]
     with engine.begin() as conn:
         load_id = conn.execute(insert(load_files).values(**audit)).inserted_primary_key[0]
-        batch = []
-        for record in records:
-            row = {warehouse: record.get(canonical) for canonical, warehouse in names.items()}
-            row["load_id"] = load_id
-            batch.append(row)
-            if len(batch) >= CHUNK:
-                conn.execute(stmt, batch)
-                batch = []
-        if batch:
-            conn.execute(stmt, batch)
+        rows = ([record.get(canonical) for canonical in names] + [load_id] for record in records)
+        if engine.dialect.name == "postgresql":
+            _copy_upsert(conn, table, columns, rows)
+        else:
+            _batched_upsert(conn, engine, table, columns, rows)
     return load_id
+
+
+def _batched_upsert(conn, engine: Engine, table, columns: list[str], rows) -> None:
+    stmt = _upsert_statement(engine, table)
+    batch = []
+    for row in rows:
+        batch.append(dict(zip(columns, row)))
+        if len(batch) >= CHUNK:
+            conn.execute(stmt, batch)
+            batch = []
+    if batch:
+        conn.execute(stmt, batch)
+
+
+def _copy_upsert(conn, table, columns: list[str], rows) -> None:
+    """COPY the rows into a temporary copy of the table, then upsert them all in one statement
+    (keys are unique within a file: duplicates were rejected before loading)."""
+    staging = f"copy_{table.name}"
+    keys = [c.name for c in table.primary_key.columns]
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in keys)
+    conn.exec_driver_sql(f'CREATE TEMPORARY TABLE "{staging}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP')
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        with cursor.copy(f'COPY "{staging}" ({quoted}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(row)
+    finally:
+        cursor.close()
+    conn.exec_driver_sql(
+        f'INSERT INTO "{table.name}" ({quoted}) SELECT {quoted} FROM "{staging}" '
+        f'ON CONFLICT ({", ".join(keys)}) DO UPDATE SET {updates}'
+    )
 
 
 def now_utc() -> datetime:

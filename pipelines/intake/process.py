@@ -7,24 +7,28 @@ file in the inbox for the next run.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 from ..config import Settings
+from ..faults import checkpoint
 from ..sources import load_sources
 from ..warehouse import WarehouseUnavailable
 from .checking import Checked, check_rows
+from .claims import claim
 from .identify import Unidentified, identify
-from .inbox import move_to, sha256_of, source_from_folder, stamped_name
-from .loading import accepted_load_with_hash, load_rows, record_load
+from .inbox import move_into, sha256_of, source_from_folder, stamped_name, unique_name
+from .loading import accepted_load_with_hash, load_rows, record_load, unfinished_load
 from .pseudonym import pseudonymise, require_key
 from .reading import UnreadableFile, read_file
-from .receipts import Receipt, group_reasons, receipt_email, render_text, write_receipt
+from .receipts import Receipt, group_reasons, receipt_email, write_receipt
 
 log = logging.getLogger(__name__)
 
@@ -55,24 +59,45 @@ class FileOutcome:
         return f"{self.status.upper():9} {self.file} [{source}]: {what} {where}"
 
 
-def process_file(settings: Settings, engine: Engine, path: Path) -> FileOutcome:
-    key = require_key(settings.pseudonym_key)
-    sources = load_sources()
-    received = datetime.now(timezone.utc).replace(microsecond=0)
-    sha = sha256_of(path)
-    receipt = Receipt(file=path.name, sha256=sha, received_at=received.strftime("%Y-%m-%d %H:%M:%S"), status="rejected", summary="")
-    audit = {"original_name": path.name, "sha256": sha, "received_at": received.replace(tzinfo=None)}
-
+def process_file(settings: Settings, engine: Engine, path: Path) -> FileOutcome | None:
+    """Process ``path`` once; ``None`` when another run holds (and will finish) the same content."""
+    require_key(settings.pseudonym_key)
     try:
-        duplicate = accepted_load_with_hash(engine, sha)
+        sha = sha256_of(path)
+    except FileNotFoundError:  # taken and finished by another run meanwhile
+        return None
+    held = claim(settings.processing, sha, path, settings.claim_timeout_minutes * 60)
+    if held is None:
+        return None
+    try:
+        if not path.exists():
+            return None
+        return _process(settings, engine, path, sha)
+    finally:
+        held.release()
+
+
+def _process(settings: Settings, engine: Engine, path: Path, sha: str) -> FileOutcome:
+    key = settings.pseudonym_key
+    sources = load_sources()
+    try:
+        previous = unfinished_load(engine, sha, settings.archive, settings.rejected)
+        duplicate = None if previous else accepted_load_with_hash(engine, sha)
     except SQLAlchemyError as exc:
         raise WarehouseUnavailable(f"the warehouse could not be reached: {type(exc).__name__}") from None
+    # A crash after the load was recorded left this file unfinished: finish it under the same
+    # record, name and time, and never load or record it twice.
+    received = previous["received_at"] if previous else datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
+    receipt = Receipt(file=path.name, sha256=sha, received_at=received.strftime("%Y-%m-%d %H:%M:%S"), status="rejected", summary="")
+    audit = {"original_name": path.name, "sha256": sha, "received_at": received}
+    finish = partial(_finish, settings, engine, path, receipt, audit, previous=previous)
+
     if duplicate:
         receipt.status = "duplicate"
         receipt.source = duplicate["source"]
         receipt.duplicate_of = {k: str(duplicate[k]) for k in ("load_id", "original_name", "received_at")}
         receipt.summary = f"identical to {duplicate['original_name']}, already loaded; nothing loaded again"
-        return _finish(settings, engine, path, receipt, audit, None, settings.rejected)
+        return finish(None)
 
     checked: Checked | None = None
     folder_source = source_from_folder(settings.inbox, path, sources)
@@ -92,7 +117,7 @@ def process_file(settings: Settings, engine: Engine, path: Path) -> FileOutcome:
         checked = check_rows(layout)
     except (UnreadableFile, Unidentified) as exc:
         receipt.summary = str(exc)
-        return _finish(settings, engine, path, receipt, audit, None, settings.rejected)
+        return finish(None)
 
     receipt.rows_read = checked.data_rows
     receipt.rows_rejected = len(checked.problems)
@@ -102,7 +127,7 @@ def process_file(settings: Settings, engine: Engine, path: Path) -> FileOutcome:
 
     if checked.data_rows == 0:
         receipt.summary = "the file has a header but no data rows"
-        return _finish(settings, engine, path, receipt, audit, checked, settings.rejected)
+        return finish(checked)
     if checked.rejected_share > settings.reject_threshold:
         receipt.summary = (
             f"{len(checked.problems):,} of {checked.data_rows:,} rows ({checked.rejected_share:.0%}) failed checks, "
@@ -110,20 +135,23 @@ def process_file(settings: Settings, engine: Engine, path: Path) -> FileOutcome:
             "this usually means a systematic problem such as a shifted column or month-first dates"
         )
         receipt.rows_rejected = checked.data_rows
-        return _finish(settings, engine, path, receipt, audit, checked, settings.rejected)
+        return finish(checked)
 
-    personal = [c.name for c in layout.source.columns if c.personal]
-    for record in checked.records:
-        for name in personal:
-            if record.get(name) is not None:
-                record[name] = pseudonymise(str(record[name]), key)
     receipt.status = "accepted"
     receipt.rows_loaded = len(checked.records)
     receipt.summary = f"{len(checked.records):,} rows loaded" + (
         f", {len(checked.problems):,} rows rejected (see below)" if checked.problems else ""
     )
-    stored = stamped_name(path.name, sha, received)
-    audit.update(status="accepted", stored_name=stored, rows_loaded=len(checked.records), rows_rejected=len(checked.problems), message=receipt.summary)
+    if previous:  # the rows were committed before the crash
+        return finish(checked)
+    personal = [c.name for c in layout.source.columns if c.personal]
+    for record in checked.records:
+        for name in personal:
+            if record.get(name) is not None:
+                record[name] = pseudonymise(str(record[name]), key)
+    stored = _stored_name(settings, receipt)
+    audit.update(status="accepted", stored_name=stored, rows_loaded=len(checked.records),
+                 rows_rejected=len(checked.problems), message=receipt.summary, receipt=_receipt_json(receipt))
     try:
         receipt.load_id = load_rows(engine, layout.source, checked.records, audit)
     except SQLAlchemyError as exc:
@@ -140,7 +168,7 @@ def process_file(settings: Settings, engine: Engine, path: Path) -> FileOutcome:
             rows_rejected=len(checked.problems), receipt="", stored_as=str(path),
             message=f"the warehouse refused the rows ({reason}); nothing was loaded and the file stays in the inbox",
         )
-    return _finish(settings, engine, path, receipt, audit, checked, settings.archive, recorded=True)
+    return finish(checked, stored=stored)
 
 
 def _is_connection_fault(exc: SQLAlchemyError) -> bool:
@@ -156,19 +184,50 @@ def _database_reason(exc: SQLAlchemyError) -> str:
     return f"{type(original).__name__}: {lines[0] if lines else ''}"[:300]
 
 
-def _finish(settings, engine, path, receipt: Receipt, audit, checked, folder: Path, recorded: bool = False) -> FileOutcome:
-    stored = move_to(path, folder, stamped_name(path.name, receipt.sha256, datetime.strptime(receipt.received_at, "%Y-%m-%d %H:%M:%S")))
-    stem = stored.stem  # unique, as the stored name is: receipts never overwrite each other
-    receipt.stored_as = str(stored.relative_to(settings.home)) if stored.is_relative_to(settings.home) else str(stored)
-    if not recorded:
-        audit.update(status=receipt.status, stored_name=stored.name, rows_rejected=receipt.rows_rejected, message=receipt.summary)
+def _destination(settings: Settings, status: str) -> Path:
+    return settings.archive if status == "accepted" else settings.rejected
+
+
+def _stored_name(settings: Settings, receipt: Receipt) -> str:
+    """Timestamp + SHA-256 prefix + original name, unused in archive/ and rejected/ alike."""
+    received = datetime.strptime(receipt.received_at, "%Y-%m-%d %H:%M:%S")
+    name = unique_name((settings.archive, settings.rejected), stamped_name(receipt.file, receipt.sha256, received))
+    receipt.stored_as = f"{_destination(settings, receipt.status).name}/{name}"
+    return name
+
+
+def _receipt_json(receipt: Receipt) -> str:
+    return json.dumps(receipt.to_dict(), default=str)
+
+
+def _finish(settings, engine, path: Path, receipt: Receipt, audit: dict, checked, *, previous=None, stored: str | None = None) -> FileOutcome:
+    """Record (unless already recorded), write the receipt, send it, then move the original.
+
+    Each step is safe to repeat, so a crash between any two is finished by the next run."""
+    folder = _destination(settings, receipt.status)
+    if previous:
+        stored = previous["stored_name"]
+        receipt.load_id = previous["load_id"]
+        receipt.stored_as = f"{folder.name}/{stored}"
+    elif stored is None:
+        stored = _stored_name(settings, receipt)
+        audit.update(status=receipt.status, stored_name=stored, rows_rejected=receipt.rows_rejected,
+                     message=receipt.summary, receipt=_receipt_json(receipt))
         try:
             receipt.load_id = record_load(engine, audit)
-        except SQLAlchemyError:
-            log.warning("could not record the %s outcome of a file in the load audit", receipt.status)
+        except SQLAlchemyError as exc:
+            if _is_connection_fault(exc):
+                raise WarehouseUnavailable(
+                    f"the warehouse could not record the outcome of {path.name}; it stays in the inbox"
+                ) from None
+            raise
+    checkpoint("after_load_committed")
     header = checked.layout.sheet.rows[checked.layout.header_index] if checked else None
-    text_path, _ = write_receipt(receipt, settings.receipts, stem, header, checked.problems if checked else [])
+    text_path, _ = write_receipt(receipt, settings.receipts, Path(stored).stem, header, checked.problems if checked else [])
+    checkpoint("after_receipt_written")
     _send_receipt(settings, receipt, text_path)
+    target = move_into(path, folder / stored)
+    checkpoint("after_file_moved")
     log.info("%s: %s (%s)", receipt.status, receipt.file, receipt.summary)
     return FileOutcome(
         file=receipt.file,
@@ -177,19 +236,16 @@ def _finish(settings, engine, path, receipt: Receipt, audit, checked, folder: Pa
         rows_loaded=receipt.rows_loaded,
         rows_rejected=receipt.rows_rejected,
         receipt=str(text_path),
-        stored_as=str(stored),
-        message=receipt.summary,
+        stored_as=str(target),
+        message=receipt.summary + (" (finished after an interrupted run)" if previous else ""),
         load_id=receipt.load_id,
     )
 
 
 def _send_receipt(settings: Settings, receipt: Receipt, text_path: Path) -> None:
-    from ..mail import MailError, deliver
+    from ..mail import deliver_or_queue
 
     mail = settings.mail
     recipient = mail.data_officers.get(receipt.source or "", None) or mail.analyst or f"data-officer.{receipt.source or 'unknown'}@lscp.invalid"
     message = receipt_email(receipt, text_path.read_text(encoding="utf-8"), mail.sender, recipient)
-    try:
-        deliver(message, mail, settings.outbox)
-    except MailError as exc:
-        log.warning("receipt for %s not sent: %s", receipt.file, exc)
+    deliver_or_queue(message, mail, settings.outbox)

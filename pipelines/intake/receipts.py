@@ -105,17 +105,10 @@ def render_text(receipt: Receipt) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _free_stem(folder: Path, stem: str) -> str:
-    """The stem, or stem-1, stem-2...: a receipt never overwrites another file's receipt."""
-    candidate, counter = stem, 1
-    while (folder / f"{candidate}.receipt.json").exists() or (folder / f"{candidate}.receipt.txt").exists():
-        candidate, counter = f"{stem}-{counter}", counter + 1
-    return candidate
-
-
 def write_receipt(receipt: Receipt, folder: Path, stem: str, header: list[object] | None, problems) -> tuple[Path, Path]:
+    """Receipt files named after the stored original (unique), so writing them again after an
+    interrupted run replaces them rather than adding copies."""
     folder.mkdir(parents=True, exist_ok=True)
-    stem = _free_stem(folder, stem)
     if problems:
         rejects = folder / f"{stem}.rejects.xlsx"
         columns = [str(h) if h not in (None, "") else f"Column {i + 1}" for i, h in enumerate(header or [])]
@@ -131,8 +124,11 @@ def write_receipt(receipt: Receipt, folder: Path, stem: str, header: list[object
         receipt.rejects_file = str(rejects)
     text_path = folder / f"{stem}.receipt.txt"
     json_path = folder / f"{stem}.receipt.json"
-    text_path.write_text(render_text(receipt), encoding="utf-8")
-    json_path.write_text(json.dumps(receipt.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+    for path, content in ((text_path, render_text(receipt)), (json_path, json.dumps(receipt.to_dict(), indent=2, default=str) + "\n")):
+        temporary = path.with_name(f".{path.name}.part")
+        temporary.write_text(content, encoding="utf-8")
+        temporary.chmod(0o600)
+        temporary.replace(path)
     return text_path, json_path
 
 

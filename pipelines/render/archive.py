@@ -37,7 +37,8 @@ def _entry(folder: Path) -> dict | None:
 
 def write_archive_index(out_dir: Path) -> Path:
     """Write ``out_dir/index.html``, newest quarter first."""
-    entries = [e for e in (_entry(f) for f in out_dir.iterdir() if (f / "scorecard.json").is_file()) if e]
+    folders = [f for f in out_dir.iterdir() if not f.name.startswith(".") and (f / "scorecard.json").is_file()]
+    entries = [e for e in (_entry(f) for f in folders) if e]
     entries.sort(key=lambda e: e["quarter"], reverse=True)
     path = out_dir / "index.html"
     temporary = path.with_name(".index.html.part")
