@@ -85,7 +85,11 @@ class Settings:
         return self.home / "pseudonym.key"
 
     def ensure_folders(self) -> None:
-        for folder in (self.home, self.inbox, self.archive, self.rejected, self.receipts, self.out, self.outbox, self.processing):
+        """Create the folders; every folder the product writes to is owner-only (0700). The
+        inbox is created but its permissions are left alone: partners drop files into it, so
+        the operator decides who may (see docs/operator-guide.md)."""
+        self.inbox.mkdir(parents=True, exist_ok=True)
+        for folder in (self.home, self.archive, self.rejected, self.receipts, self.out, self.outbox, self.processing):
             folder.mkdir(parents=True, exist_ok=True)
             try:
                 folder.chmod(0o700)

@@ -11,10 +11,17 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
 fi
 pg_isready -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not running on 127.0.0.1:5432: the warehouse tests need it" >&2; exit 1; }
 
-# Debian's Chromium for the rendering test (headless, no downloaded browser builds).
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian packages, one apt-get update for all that are missing:
+# - Chromium for the rendering test (headless, no downloaded browser builds);
+# - docker-compose (Debian's 1.29) for tests/test_compose.py: `docker-compose config` validates
+#   and resolves docker-compose.yml without a Docker engine.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+if (( ${#missing[@]} )); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq chromium >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 command -v chromium >/dev/null || { echo "chromium could not be installed: the rendering test needs it" >&2; exit 1; }
+command -v docker-compose >/dev/null || { echo "docker-compose could not be installed: tests/test_compose.py needs it" >&2; exit 1; }
