@@ -6,6 +6,7 @@ here; the source's row rules run as its Great Expectations suite (see ``expectat
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -31,6 +32,7 @@ class Checked:
     records: list[dict] = field(default_factory=list)  # canonical column -> typed value, plus ROW
     problems: list[RowProblem] = field(default_factory=list)
     totals_rows: int = 0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds: map_type, validate
 
     @property
     def data_rows(self) -> int:
@@ -50,6 +52,7 @@ def _is_totals_row(cells: list[object]) -> bool:
 
 def check_rows(layout: Layout, today: datetime | None = None) -> Checked:
     today = today or datetime.now()
+    started = time.perf_counter()
     source = layout.source
     checked = Checked(layout=layout)
     key_positions = [p for p, name in layout.columns.items() if name in source.key]
@@ -86,6 +89,8 @@ def check_rows(layout: Layout, today: datetime | None = None) -> Checked:
                 seen_keys[key] = row_number
         candidates.append((row_number, cells, record, errors))
 
+    checked.timings["map_type"] = time.perf_counter() - started
+    started = time.perf_counter()
     if candidates:
         frame = _frame(layout, candidates)
         failures = run_suite(
@@ -107,6 +112,7 @@ def check_rows(layout: Layout, today: datetime | None = None) -> Checked:
             record[ROW] = row_number
             checked.records.append(record)
     checked.problems.sort(key=lambda p: p.row)
+    checked.timings["validate"] = time.perf_counter() - started
     return checked
 
 

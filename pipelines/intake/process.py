@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from functools import partial
@@ -44,6 +45,7 @@ class FileOutcome:
     stored_as: str
     message: str
     load_id: int | None = None
+    timings: dict[str, float] | None = None  # seconds per stage: read, map_type, validate, pseudonymise, load
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -104,8 +106,11 @@ def _process(settings: Settings, engine: Engine, path: Path, sha: str) -> FileOu
     if folder_source:  # the sender said which source: their data officer gets the receipt
         receipt.source = folder_source
         receipt.source_title = sources[folder_source].title
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
     try:
         sheets = read_file(path)
+        timings["read"] = time.perf_counter() - started
         candidates = [sources[folder_source]] if folder_source else list(sources.values())
         layout = identify(sheets, candidates)
         receipt.source = layout.source.name
@@ -115,6 +120,7 @@ def _process(settings: Settings, engine: Engine, path: Path, sha: str) -> FileOu
         receipt.mapped = {sent: canonical for canonical, sent in layout.mapped.items()}
         receipt.ignored = layout.ignored
         checked = check_rows(layout)
+        timings.update(checked.timings)
     except (UnreadableFile, Unidentified) as exc:
         receipt.summary = str(exc)
         return finish(None)
@@ -144,16 +150,20 @@ def _process(settings: Settings, engine: Engine, path: Path, sha: str) -> FileOu
     )
     if previous:  # the rows were committed before the crash
         return finish(checked)
+    started = time.perf_counter()
     personal = [c.name for c in layout.source.columns if c.personal]
     for record in checked.records:
         for name in personal:
             if record.get(name) is not None:
                 record[name] = pseudonymise(str(record[name]), key)
+    timings["pseudonymise"] = time.perf_counter() - started
     stored = _stored_name(settings, receipt)
     audit.update(status="accepted", stored_name=stored, rows_loaded=len(checked.records),
                  rows_rejected=len(checked.problems), message=receipt.summary, receipt=_receipt_json(receipt))
+    started = time.perf_counter()
     try:
         receipt.load_id = load_rows(engine, layout.source, checked.records, audit)
+        timings["load"] = time.perf_counter() - started
     except SQLAlchemyError as exc:
         if _is_connection_fault(exc):
             raise WarehouseUnavailable(
@@ -168,7 +178,9 @@ def _process(settings: Settings, engine: Engine, path: Path, sha: str) -> FileOu
             rows_rejected=len(checked.problems), receipt="", stored_as=str(path),
             message=f"the warehouse refused the rows ({reason}); nothing was loaded and the file stays in the inbox",
         )
-    return finish(checked, stored=stored)
+    outcome = finish(checked, stored=stored)
+    outcome.timings = timings
+    return outcome
 
 
 def _is_connection_fault(exc: SQLAlchemyError) -> bool:
