@@ -10,13 +10,18 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 GUARD = "'"
+CELL_LIMIT = 32_767  # characters Excel holds in a cell; a longer one makes it "repair" the file
 
 
 def safe_text(value: object) -> str:
     """Text that Excel will never read as a formula (a visible leading apostrophe), with the
-    control characters an xlsx file cannot hold removed."""
+    control characters an xlsx file cannot hold removed, cut to what a cell can hold."""
     text = ILLEGAL_CHARACTERS_RE.sub("", str(value))
-    return GUARD + text if text.startswith(FORMULA_PREFIXES) else text
+    text = GUARD + text if text.startswith(FORMULA_PREFIXES) else text
+    if len(text) > CELL_LIMIT:
+        note = f" [cut: {len(text):,} characters in all]"
+        text = text[: CELL_LIMIT - len(note)] + note
+    return text
 
 
 def cell_value(value: object) -> object:

@@ -75,7 +75,7 @@ def check_rows(layout: Layout, today: datetime | None = None) -> Checked:
         for position, name in layout.columns.items():
             raw = cells[position] if position < len(cells) else None
             try:
-                record[name] = parse_value(raw, source.column(name))
+                record[name] = parse_value(raw, source.column(name), key=name in source.key)
             except InvalidValue as exc:
                 record[name] = None
                 errors.setdefault(name, []).append(f"{layout.mapped[name]}: {exc}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..sources import Source, load_sources, normalise_header
+from .inbox import display_name
 from .reading import Sheet
 
 HEADER_SEARCH_ROWS = 20
@@ -38,7 +39,7 @@ def _match(source: Source, row: list[object]) -> tuple[dict[int, str], dict[str,
             continue
         name = source.match_header(text)
         if name is None or name in mapped:
-            ignored.append(text)
+            ignored.append(display_name(text))  # shown in receipts: control characters visible, length bounded
             continue
         columns[position] = name
         mapped[name] = text
@@ -78,7 +79,7 @@ def _headers_found(sheets: list[Sheet]) -> list[str]:
     best_score = (0, 0)
     for sheet in sheets[:1]:
         for row in sheet.rows[:HEADER_SEARCH_ROWS]:
-            texts = [str(c).strip() for c in row if isinstance(c, str) and c.strip()]
+            texts = [display_name(c.strip()) for c in row if isinstance(c, str) and c.strip()]
             score = (sum(normalise_header(t) in known for t in texts), len(texts))
             if score > best_score:
                 best, best_score = texts, score

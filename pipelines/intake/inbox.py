@@ -14,10 +14,15 @@ import os
 import re
 import shutil
 import time
+import unicodedata
 from datetime import datetime, timezone
 from pathlib import Path
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+_DOTS = re.compile(r"\.{2,}")
+SAFE_NAME_LENGTH = 120
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # controls, formatting (RTL override), undecodable
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def sha256_of(path: Path) -> str:
@@ -59,8 +64,55 @@ def source_from_folder(inbox: Path, path: Path, source_names) -> str | None:
 
 
 def safe_name(name: str) -> str:
-    cleaned = _UNSAFE.sub("_", name).strip(" .") or "file"
-    return cleaned[:120]
+    """A partner's file name as one harmless path component: ASCII letters, digits, ``_ - .`` and
+    spaces only (no separator, ``..``, control character or leading dot), at most 120
+    characters, keeping its extension."""
+    cleaned = _DOTS.sub(".", _UNSAFE.sub("_", name)).strip(" .") or "file"
+    if len(cleaned) <= SAFE_NAME_LENGTH:
+        return cleaned
+    stem, dot, suffix = cleaned.rpartition(".")
+    if not dot or len(suffix) > 10:
+        stem, suffix = cleaned, ""
+    stem = stem[: SAFE_NAME_LENGTH - len(suffix) - bool(suffix)].rstrip(" .") or "file"
+    return f"{stem}.{suffix}" if suffix else stem
+
+
+def visible(text: str) -> str:
+    """``text`` with control, formatting and undecodable characters written as escapes (a newline
+    as ``\\n``, ESC as ``\\x1b``, a right-to-left override as ``\\u202e``), so text from a
+    partner can neither forge lines or colours on a terminal nor disguise a file's extension."""
+    if text.isprintable():
+        return text
+    return "".join(_escape(ch) if unicodedata.category(ch) in _INVISIBLE else ch for ch in text)
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if ch in _ESCAPES:
+        return _ESCAPES[ch]
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of a name that was not valid UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def text_name(name: str) -> str:
+    """A file name as text any database, JSON file or email can hold: bytes of the name that were
+    not UTF-8 (which Python keeps as lone surrogates, and which a UTF-8 encoder refuses) written
+    as ``\\xNN``; any other name unchanged."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def display_name(name: str, limit: int = 120) -> str:
+    """A file (or sheet, or header) name fit to show a person in a terminal line, receipt or
+    email subject: ``visible``, and at most ``limit`` characters, keeping the start and the end
+    (where the extension is)."""
+    if len(name) > 4 * limit:
+        name = name[: 2 * limit] + name[-2 * limit:]
+    shown = visible(name)
+    if len(shown) > limit:
+        tail = (limit - 1) // 3
+        shown = shown[: limit - 1 - tail] + "\u2026" + shown[len(shown) - tail:]
+    return shown
 
 
 def stamped_name(original: str, sha256: str, when: datetime | None = None) -> str:

@@ -25,7 +25,7 @@ from ..warehouse import WarehouseUnavailable
 from .checking import Checked, check_rows
 from .claims import claim
 from .identify import Unidentified, identify
-from .inbox import move_into, sha256_of, source_from_folder, stamped_name, unique_name
+from .inbox import display_name, move_into, sha256_of, source_from_folder, stamped_name, text_name, unique_name
 from .loading import accepted_load_with_hash, load_rows, record_load, unfinished_load
 from .pseudonym import pseudonymise, require_key
 from .reading import UnreadableFile, read_file
@@ -58,7 +58,7 @@ class FileOutcome:
         else:
             what = self.message
         where = f"(receipt: {self.receipt})" if self.receipt else "(no receipt: still in the inbox)"
-        return f"{self.status.upper():9} {self.file} [{source}]: {what} {where}"
+        return f"{self.status.upper():9} {display_name(self.file)} [{source}]: {what} {where}"
 
 
 def process_file(settings: Settings, engine: Engine, path: Path) -> FileOutcome | None:
@@ -90,8 +90,8 @@ def _process(settings: Settings, engine: Engine, path: Path, sha: str) -> FileOu
     # A crash after the load was recorded left this file unfinished: finish it under the same
     # record, name and time, and never load or record it twice.
     received = previous["received_at"] if previous else datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
-    receipt = Receipt(file=path.name, sha256=sha, received_at=received.strftime("%Y-%m-%d %H:%M:%S"), status="rejected", summary="")
-    audit = {"original_name": path.name, "sha256": sha, "received_at": received}
+    receipt = Receipt(file=text_name(path.name), sha256=sha, received_at=received.strftime("%Y-%m-%d %H:%M:%S"), status="rejected", summary="")
+    audit = {"original_name": text_name(path.name), "sha256": sha, "received_at": received}
     finish = partial(_finish, settings, engine, path, receipt, audit, previous=previous)
 
     if duplicate:
@@ -109,7 +109,7 @@ def _process(settings: Settings, engine: Engine, path: Path, sha: str) -> FileOu
     timings: dict[str, float] = {}
     started = time.perf_counter()
     try:
-        sheets = read_file(path)
+        sheets = read_file(path, settings.max_file_mb)
         timings["read"] = time.perf_counter() - started
         candidates = [sources[folder_source]] if folder_source else list(sources.values())
         layout = identify(sheets, candidates)
@@ -183,10 +183,20 @@ def _process(settings: Settings, engine: Engine, path: Path, sha: str) -> FileOu
     return outcome
 
 
+# SQLSTATE classes meaning the server or connection went away (08 connection exception,
+# 53 insufficient resources, 57 operator intervention such as pg_terminate_backend, 58 system error).
+_CONNECTION_SQLSTATES = ("08", "53", "57", "58")
+
+
 def _is_connection_fault(exc: SQLAlchemyError) -> bool:
-    return isinstance(exc, (OperationalError, InterfaceError)) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    )
+    """The warehouse is unreachable (stop the run; retry later), as opposed to refusing this
+    file's rows (that file alone stays in the inbox)."""
+    if isinstance(exc, InterfaceError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return True
+    if isinstance(exc, OperationalError):
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        return sqlstate is None or sqlstate[:2] in _CONNECTION_SQLSTATES  # SQLite's have none
+    return False
 
 
 def _database_reason(exc: SQLAlchemyError) -> str:

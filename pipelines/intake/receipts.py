@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from ..xlsx import write_rows
+from .inbox import display_name
 
 _QUOTED = re.compile(r"'[^']*'")
 EXAMPLES = 5
@@ -64,7 +65,7 @@ def group_reasons(problems) -> list[dict]:
 
 def render_text(receipt: Receipt) -> str:
     lines = [
-        f"Receipt for {receipt.file}",
+        f"Receipt for {display_name(receipt.file)}",
         f"Received: {receipt.received_at} (UTC)",
         f"SHA-256: {receipt.sha256}",
         f"Outcome: {receipt.status.upper()}: {receipt.summary}",
@@ -134,7 +135,7 @@ def write_receipt(receipt: Receipt, folder: Path, stem: str, header: list[object
 
 def receipt_email(receipt: Receipt, text: str, sender: str, recipient: str) -> EmailMessage:
     message = EmailMessage()
-    message["Subject"] = f"Scorecard intake receipt: {receipt.file}: {receipt.status}"
+    message["Subject"] = f"Scorecard intake receipt: {display_name(receipt.file)}: {receipt.status}"
     message["From"] = sender
     message["To"] = recipient
     message.set_content(text)

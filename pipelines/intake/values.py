@@ -12,6 +12,7 @@ import re
 from datetime import date, datetime, time
 
 from ..sources import Column, normalise_header
+from .inbox import visible
 
 
 class InvalidValue(ValueError):
@@ -47,7 +48,7 @@ def is_blank(raw: object) -> bool:
 
 
 def _show(raw: object) -> str:
-    text = str(raw)
+    text = visible(str(raw)[:80])
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -86,6 +87,9 @@ def parse_int(raw: object) -> int | None:
     return value
 
 
+_DIGITS_LIMIT = 19  # more digits than a BIGINT holds (and Python refuses int() over 4,300)
+
+
 def _parse_int(raw: object) -> int | None:
     if is_blank(raw):
         return None
@@ -100,10 +104,11 @@ def _parse_int(raw: object) -> int | None:
     text = str(raw).strip()
     if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+", text):
         text = text.replace(",", "")
-    if re.fullmatch(r"[+-]?\d+", text):
-        return int(text)
-    if re.fullmatch(r"[+-]?\d+\.0+", text):
-        return int(text.split(".")[0])
+    if re.fullmatch(r"[+-]?\d+(\.0+)?", text):
+        digits = text.split(".")[0]
+        if len(digits.lstrip("+-").lstrip("0")) > _DIGITS_LIMIT:
+            raise InvalidValue(f"'{_show(raw)}' is too large to be a count")
+        return int(digits)
     raise InvalidValue(f"'{_show(raw)}' is not a whole number")
 
 
@@ -175,7 +180,23 @@ def parse_enum(raw: object, column: Column) -> str | None:
     return column.enum_lookup.get(normalise_header(text), text)
 
 
-def parse_value(raw: object, column: Column):
+MAX_TEXT_CHARS = 10_000  # far beyond any real value; keeps receipts, rejects and the warehouse sane
+MAX_KEY_CHARS = 255  # a key is indexed: PostgreSQL refuses index entries over about 2,700 bytes
+
+
+def check_text(raw: str, limit: int) -> None:
+    """Refuse text no column should hold: longer than ``limit``, or with NUL characters (binary
+    data, which PostgreSQL cannot store)."""
+    length = len(raw.strip())
+    if length > limit:
+        raise InvalidValue(f"the value is {length:,} characters long, more than the {limit:,} allowed")
+    if "\x00" in raw:
+        raise InvalidValue("the value contains a NUL character (binary data), which cannot be stored")
+
+
+def parse_value(raw: object, column: Column, key: bool = False):
+    if isinstance(raw, str) and not is_blank(raw):
+        check_text(raw, MAX_KEY_CHARS if key else MAX_TEXT_CHARS)
     kind = column.type
     if kind == "text":
         return parse_text(raw)
