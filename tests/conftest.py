@@ -100,3 +100,14 @@ def smtp_server():
     yield start
     for controller in controllers:
         controller.stop()
+
+
+@pytest.fixture
+def settings(scorecard_home, warehouse_url, monkeypatch):
+    """Intake settings in a temporary SCORECARD_HOME, on each warehouse engine."""
+    from pipelines.config import load_settings
+
+    monkeypatch.setenv("SCORECARD_WAREHOUSE_URL", warehouse_url)
+    s = load_settings()
+    s.ensure_folders()
+    return s

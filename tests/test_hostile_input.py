@@ -30,6 +30,7 @@ from pipelines.config import load_settings
 from pipelines.intake import run_intake
 from pipelines.intake.inbox import text_name
 from pipelines.warehouse.schema import load_files, table_for
+from tests.test_intake_corpus import assert_outcomes
 from tests.test_intake import HEADER, police_rows, write_xlsx
 
 REPO = Path(__file__).resolve().parent.parent
@@ -344,13 +345,7 @@ def test_hostile_corpus_is_refused_plainly_and_stops_nothing(settings, tmp_path,
     run = run_intake(settings, files=sorted(settings.inbox.iterdir()))
 
     # each case: the expected outcome, in plain English; the run went through all of them
-    outcomes = {o.file: o for o in run.outcomes}
-    assert set(outcomes) == set(expected)
-    for name, (status, words) in expected.items():
-        outcome = outcomes[name]
-        assert outcome.status == status, (name, outcome.message)
-        for word in words:
-            assert word in outcome.message, (name, outcome.message)
+    outcomes = assert_outcomes(run, expected)
     # the warehouse holds exactly the good files' good rows
     engine = create_engine(settings.warehouse_url)
     try:

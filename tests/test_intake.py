@@ -40,14 +40,6 @@ def write_xlsx(path: Path, rows: list[list], title_rows: int = 2, totals: bool =
     return path
 
 
-@pytest.fixture
-def settings(scorecard_home, warehouse_url, monkeypatch):
-    monkeypatch.setenv("SCORECARD_WAREHOUSE_URL", warehouse_url)
-    s = load_settings()
-    s.ensure_folders()
-    return s
-
-
 def count(url: str, table) -> int:
     engine = create_engine(url)
     try:

@@ -120,6 +120,18 @@ def settings(scorecard_home, warehouse_url, monkeypatch):
     return s
 
 
+def assert_outcomes(run, expected: dict[str, tuple[str, list[str]]]) -> dict:
+    """Every file has an outcome, with the expected status and words in its plain-English message."""
+    outcomes = {o.file: o for o in run.outcomes}
+    assert set(outcomes) == set(expected)
+    for name, (status, words) in expected.items():
+        outcome = outcomes[name]
+        assert outcome.status == status, (name, outcome.message)
+        for word in words:
+            assert word in outcome.message, (name, outcome.message)
+    return outcomes
+
+
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -130,13 +142,7 @@ def test_every_file_ends_once_with_a_receipt_and_bad_files_stop_nothing(settings
     caplog.set_level(logging.DEBUG)
     run = run_intake(settings, files=sorted(settings.inbox.iterdir()))
 
-    outcomes = {o.file: o for o in run.outcomes}
-    assert set(outcomes) == set(expected)
-    for name, (status, words) in expected.items():
-        outcome = outcomes[name]
-        assert outcome.status == status, (name, outcome.message)
-        for word in words:
-            assert word in outcome.message, (name, outcome.message)
+    outcomes = assert_outcomes(run, expected)
     assert (outcomes["police_three_bad_of_500.xlsx"].rows_loaded, outcomes["police_three_bad_of_500.xlsx"].rows_rejected) == (497, 3)
     assert (outcomes["missing_good.csv"].rows_loaded, outcomes["missing_good.csv"].rows_rejected) == (38, 2)
 

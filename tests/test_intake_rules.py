@@ -211,14 +211,6 @@ def write_source(path: Path, source: str, records: list[dict], **kwargs) -> Path
 # --------------------------------------------------------------------------------------------
 # Settings, running, and reading results
 # --------------------------------------------------------------------------------------------
-@pytest.fixture
-def settings(scorecard_home, warehouse_url, monkeypatch):
-    """Settings on both warehouse engines (for tests where the engine matters)."""
-    monkeypatch.setenv("SCORECARD_WAREHOUSE_URL", warehouse_url)
-    s = load_settings()
-    s.ensure_folders()
-    return s
-
 
 @pytest.fixture
 def lite(scorecard_home, tmp_path, monkeypatch):
