@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     generate.add_argument("--end-quarter", help="last quarter to generate, e.g. 2024-25Q4 (default: latest complete)")
     generate.add_argument("--scale", type=float, default=1.0, help="volume multiplier (default 1.0, Leeds-sized)")
+    generate.add_argument("--source", help="write ONE big file of this source instead (missing_episodes: csv, "
+                          "police_domestic_incidents: xlsx); needs --rows")
+    generate.add_argument("--rows", type=int, help="data rows in the one file written with --source")
     commands.add_parser("intake", help="process every file now in the inbox once")
     commands.add_parser("migrate", help="bring the warehouse schema to the latest migration (done on start anyway)")
     build = commands.add_parser("build", help="compute, rate, render and email one quarter")
@@ -67,6 +70,16 @@ def _run(args) -> int:
         if args.quarters < 1:
             raise UsageError("--quarters must be at least 1")
         end = _quarter(args.end_quarter) if args.end_quarter else None
+        if args.source is not None or args.rows is not None:
+            from .generate.bulk import BULK_SOURCES, write_bulk
+
+            if args.source not in BULK_SOURCES or args.rows is None:
+                raise UsageError(f"--source and --rows go together; --source is one of {', '.join(BULK_SOURCES)}")
+            if args.rows < 1:
+                raise UsageError("--rows must be at least 1")
+            path = write_bulk(args.out, args.source, args.rows, seed=args.seed, end_quarter=end)
+            print(f"Wrote {args.rows:,} rows of {args.source} to {path}")
+            return 0
         result = generate(args.out, quarters=args.quarters, seed=args.seed, end_quarter=end, scale=args.scale)
         print(f"Wrote {len(result.files)} files for {result.start_quarter.label} to {result.end_quarter.label} into {args.out}")
         return 0

@@ -59,3 +59,18 @@ def test_migrate_reports_the_revision(tmp_path):
     result = run(["migrate"], tmp_path / "home")
     assert result.returncode == 0, result.stderr
     assert "Warehouse at migration 0002" in result.stdout
+
+
+def test_generate_one_big_file_of_a_source(tmp_path):
+    import csv
+
+    result = run(["generate", "--out", str(tmp_path / "big"), "--source", "missing_episodes", "--rows", "1500",
+                  "--end-quarter", "2024-25Q1"], tmp_path / "home")
+    assert result.returncode == 0, result.stderr
+    [path] = list((tmp_path / "big").iterdir())
+    raw = path.read_bytes()
+    text = raw.decode("utf-8-sig") if raw[:3] == b"\xef\xbb\xbf" else raw.decode("cp1252")
+    delimiter = ";" if text.splitlines()[0].count(";") > text.splitlines()[0].count(",") else ","
+    rows = [r for r in csv.reader(text.splitlines(), delimiter=delimiter) if any(r)]
+    assert len(rows) == 1 + 1500  # the header and exactly the rows asked for
+    assert run(["generate", "--out", str(tmp_path / "x"), "--source", "nonsense", "--rows", "5"], tmp_path / "home").returncode == 2
