@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -61,6 +62,15 @@ def warehouse_column_name(source_column) -> str:
     return source_column.name
 
 
+def _indexed(source: Source, column) -> bool:
+    """Every indicator filters on the event date, so the period column has its own index
+    unless the primary key already starts with it (a later key column, like attendance's
+    ``period_end``, is no help to a range on it)."""
+    if column.name == source.period_column:
+        return source.key[:1] != (column.name,)
+    return column.personal and column.name not in source.key and not source.period_column
+
+
 def _source_table(source: Source) -> Table:
     columns = [
         Column(
@@ -68,13 +78,21 @@ def _source_table(source: Source) -> Table:
             String(64) if c.personal else _TYPES[c.type](),
             primary_key=c.name in source.key,
             nullable=c.name not in source.key,
-            # every indicator filters on the event date; re-referrals join on the pseudonym
-            index=(c.name == source.period_column or c.personal) and c.name not in source.key,
+            index=_indexed(source, c),
         )
         for c in source.columns
     ]
     columns.append(Column("load_id", Integer, ForeignKey("load_files.load_id"), nullable=False, index=True))
-    return Table(source.table, metadata, *columns, comment=source.title)
+    # A child's rows by date: re-referrals look up a child's earlier referrals within a year,
+    # which this index answers from the index alone (the pseudonym alone would read every
+    # earlier referral of the child from the table).
+    indexes = [
+        Index(f"ix_{source.table}_{warehouse_column_name(c)}_{source.period_column}",
+              warehouse_column_name(c), source.period_column)
+        for c in source.columns
+        if c.personal and c.name not in source.key and source.period_column
+    ]
+    return Table(source.table, metadata, *columns, *indexes, comment=source.title)
 
 
 SOURCE_TABLES: dict[str, Table] = {name: _source_table(s) for name, s in load_sources().items()}
