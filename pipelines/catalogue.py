@@ -7,7 +7,9 @@ target or polarity would otherwise surface as a wrong RAG on the board's scoreca
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -66,10 +68,18 @@ def catalogue_path() -> Path:
     return definitions_dir() / "indicators.yaml"
 
 
+@lru_cache(maxsize=8)
+def _parse(text: str):
+    return yaml.safe_load(text)
+
+
 def _read(path: Path | None) -> dict:
+    """The catalogue file as parsed YAML. Parsing is cached by the file's text (a build asks for
+    the catalogue several times, and parsing takes a noticeable fraction of a second), so an
+    edit is always seen; callers get their own copy."""
     path = path or catalogue_path()
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = copy.deepcopy(_parse(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise CatalogueError(f"the indicator catalogue {path} does not exist") from None
     except yaml.YAMLError as exc:
