@@ -96,12 +96,16 @@ def build_quarter(settings: Settings, quarter: Quarter, *, email: bool = True, g
     engine = connect_warehouse(settings.warehouse_url)
     try:
         init_warehouse(engine)
+        values: dict = {}  # every value computed for the scorecard, reused by the history sheet
         scorecard = build_scorecard(
-            engine, quarter, suppression_threshold=settings.suppression_threshold, generated_at=generated_at
+            engine, quarter, suppression_threshold=settings.suppression_threshold, generated_at=generated_at,
+            values_cache=values,
         )
         store_scorecard(engine, scorecard)
         checkpoint("after_marts_stored")
-        history = indicator_history(engine, quarter, suppression_threshold=settings.suppression_threshold)
+        history = indicator_history(
+            engine, quarter, suppression_threshold=settings.suppression_threshold, values_cache=values
+        )
     finally:
         engine.dispose()
 

@@ -7,11 +7,12 @@ the unrounded value is the same on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Union
+from typing import Iterable, Union
 
 from sqlalchemy import Date, Integer, bindparam, text
 from sqlalchemy.engine import Connection, Engine
@@ -24,6 +25,13 @@ Period = Union[Quarter, Month]
 
 COMPLETE, MISSING, NO_DATA = "complete", "missing", "no_data"
 SERIES_MONTHS = 24
+BIND_TYPES = {
+    "period_start": Date, "period_end": Date, "rolling_start": Date,
+    "period_days": Integer, "population_year": Integer,
+}
+_BIND = re.compile(r"(?<![:\w]):(" + "|".join(BIND_TYPES) + r")(?!\w)")
+# Periods per statement: SQLite allows 500 arms in a compound SELECT (and 32,766 parameters).
+BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -56,17 +64,52 @@ def _read_sql(path: Path, mtime_ns: int) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def _statement(path: Path):
+def _statement(path: Path, dialect: str = ""):
     """Parse a SQL file and type the binds that appear in it (dates as DATE, so both engines
     compare a DATE parameter with stored dates and datetimes correctly)."""
     sql = _read_sql(path, path.stat().st_mtime_ns)
     stmt = text(sql)
-    types = {
-        "period_start": Date, "period_end": Date, "rolling_start": Date,
-        "period_days": Integer, "population_year": Integer,
-    }
-    present = [bindparam(name, type_=t) for name, t in types.items() if f":{name}" in sql]
+    present = [bindparam(name, type_=t) for name, t in BIND_TYPES.items() if f":{name}" in sql]
     return stmt.bindparams(*present) if present else stmt
+
+
+@lru_cache(maxsize=256)
+def _batched(path: Path, mtime_ns: int, count: int, dialect: str):
+    """The file's SQL run for ``count`` periods in one statement: each copy gets its own binds
+    (``:period_start`` becomes ``:period_start_3``) and its rows are tagged with the copy's
+    position, ``UNION ALL``. The file stays the only definition of the formula; each copy is
+    exactly the per-period statement, so the values are those of running it period by period."""
+    sql = _read_sql(path, mtime_ns).strip().rstrip(";").strip()
+    names = [name for name in BIND_TYPES if f":{name}" in sql]
+    arms = []
+    for i in range(count):
+        copy = _BIND.sub(lambda m: f":{m.group(1)}_{i}", sql)
+        arms.append(f"SELECT {i} AS scorecard_period, q.* FROM (\n{copy}\n) q")
+    stmt = text("\nUNION ALL\n".join(arms))
+    binds = [bindparam(f"{name}_{i}", type_=BIND_TYPES[name]) for i in range(count) for name in names]
+    return stmt.bindparams(*binds) if binds else stmt, tuple(names)
+
+
+def _run_many(conn: Connection, path: Path, periods: list[Period]) -> list:
+    """One result row per period, in order: the file's SQL for each period, in as few
+    statements as the engine allows."""
+    out: list = []
+    mtime_ns = path.stat().st_mtime_ns
+    for first in range(0, len(periods), BATCH):
+        chunk = periods[first:first + BATCH]
+        stmt, names = _batched(path, mtime_ns, len(chunk), conn.dialect.name)
+        params = {}
+        for i, period in enumerate(chunk):
+            binds = period_binds(period)
+            params.update({f"{name}_{i}": binds[name] for name in names})
+        rows: list[list] = [[] for _ in chunk]
+        for row in conn.execute(stmt, params).mappings():
+            rows[row["scorecard_period"]].append(row)
+        for period, found in zip(chunk, rows):
+            if len(found) != 1:
+                raise ValueError(f"{path.name} returned {len(found)} rows for {period.code}: it must return exactly one")
+        out.extend(found[0] for found in rows)
+    return out
 
 
 def _params(path: Path, binds: dict) -> dict:
@@ -87,13 +130,25 @@ def _plain(number):
 
 def _run(conn: Connection, path: Path, period: Period):
     binds = period_binds(period)
-    return conn.execute(_statement(path), _params(path, binds))
+    return conn.execute(_statement(path, conn.dialect.name), _params(path, binds))
 
 
 def source_rows(conn: Connection, source: str, period: Period) -> int:
     """Rows of a partner source whose event date lies in the period (0: the return is missing)."""
     path = sql_dir() / "returns" / f"{source}.sql"
     return int(_run(conn, path, period).scalar_one() or 0)
+
+
+def source_rows_many(conn: Connection, source: str, periods: list[Period], rows_cache: dict | None = None) -> list[int]:
+    """``source_rows`` for each period, asking the warehouse only about periods not in
+    ``rows_cache`` (keyed by source and period code), in one statement."""
+    cache = {} if rows_cache is None else rows_cache
+    wanted = list({p.code: p for p in periods if (source, p.code) not in cache}.values())
+    if wanted:
+        path = sql_dir() / "returns" / f"{source}.sql"
+        for period, row in zip(wanted, _run_many(conn, path, wanted)):
+            cache[(source, period.code)] = int(row["n_rows"] or 0)
+    return [cache[(source, p.code)] for p in periods]
 
 
 def value_of(indicator: Indicator, numerator, denominator):
@@ -114,23 +169,38 @@ def compute_indicator(
 ) -> IndicatorValue:
     """One indicator for one quarter or month. ``rows_cache`` shares the source-row counts
     between indicators of the same source (a build asks the same question many times)."""
+    return compute_periods(bind, indicator, [period], rows_cache=rows_cache)[0]
+
+
+def compute_periods(
+    bind: Engine | Connection,
+    indicator: Indicator,
+    periods: Iterable[Period],
+    *,
+    rows_cache: dict | None = None,
+    values_cache: dict | None = None,
+) -> list[IndicatorValue]:
+    """``compute_indicator`` for each of ``periods`` (quarters and months may be mixed), in
+    order, with one statement for the source's row counts and one for the indicator instead
+    of one each per period. ``values_cache`` (keyed by indicator id and period code) holds
+    values already computed on the same data, which are not asked again."""
+    periods = list(periods)
     if isinstance(bind, Engine):
         with bind.connect() as conn:
-            return compute_indicator(conn, indicator, period, rows_cache=rows_cache)
+            return compute_periods(conn, indicator, periods, rows_cache=rows_cache, values_cache=values_cache)
     conn = bind
-    key = (indicator.source, period.code)
-    if rows_cache is not None and key in rows_cache:
-        rows = rows_cache[key]
-    else:
-        rows = source_rows(conn, indicator.source, period)
-        if rows_cache is not None:
-            rows_cache[key] = rows
-    if rows == 0:
-        return IndicatorValue(indicator.id, period.code, None, None, None, MISSING)
-    row = _run(conn, indicator.sql_path, period).mappings().one()
-    numerator, denominator = _plain(row["numerator"]), _plain(row["denominator"])
-    value, status = value_of(indicator, numerator, denominator)
-    return IndicatorValue(indicator.id, period.code, value, numerator, denominator, status)
+    values = {} if values_cache is None else values_cache
+    todo = list({p.code: p for p in periods if (indicator.id, p.code) not in values}.values())
+    if todo:
+        rows = source_rows_many(conn, indicator.source, todo, rows_cache)
+        present = [p for p, n in zip(todo, rows) if n]
+        for period in todo:
+            values[(indicator.id, period.code)] = IndicatorValue(indicator.id, period.code, None, None, None, MISSING)
+        for period, row in zip(present, _run_many(conn, indicator.sql_path, present) if present else []):
+            numerator, denominator = _plain(row["numerator"]), _plain(row["denominator"])
+            value, status = value_of(indicator, numerator, denominator)
+            values[(indicator.id, period.code)] = IndicatorValue(indicator.id, period.code, value, numerator, denominator, status)
+    return [values[(indicator.id, p.code)] for p in periods]
 
 
 def series_months(quarter: Quarter, months: int = SERIES_MONTHS) -> list[Month]:
@@ -145,18 +215,13 @@ def compute_series(
     quarter: Quarter,
     *,
     rows_cache: dict | None = None,
+    values_cache: dict | None = None,
     include_null: bool = False,
 ) -> list[tuple[Month, IndicatorValue]]:
     """The monthly series for SPC, oldest first. Months with a null value (missing return, no
     data) are left out unless ``include_null``. CS02's SQL already makes each month the rolling
     12 months ending with it, because ``:rolling_start`` follows the period."""
-    if isinstance(bind, Engine):
-        with bind.connect() as conn:
-            return compute_series(conn, indicator, quarter, rows_cache=rows_cache, include_null=include_null)
-    out = []
-    for month in series_months(quarter):
-        result = compute_indicator(bind, indicator, month, rows_cache=rows_cache)
-        if include_null or result.value is not None:
-            out.append((month, result))
-    return out
+    months = series_months(quarter)
+    results = compute_periods(bind, indicator, months, rows_cache=rows_cache, values_cache=values_cache)
+    return [(month, result) for month, result in zip(months, results) if include_null or result.value is not None]
 

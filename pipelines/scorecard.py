@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .catalogue import Indicator, load_catalogue
 from .disclosure import is_small
-from .indicators import compute_indicator, compute_series, series_months, source_rows
+from .indicators import compute_periods, series_months, source_rows
 from .periods import Quarter
 from .rag import RED, change, direction, rag
 from .sources import load_sources, partner_sources
@@ -69,11 +69,15 @@ def _suppressed(indicator: Indicator, numerator, threshold: int) -> bool:
     return bool(indicator.disclosive) and is_small(numerator, threshold)
 
 
-def _indicator_entry(conn, ind: Indicator, quarter: Quarter, cache: dict, benchmarks: dict, threshold: int) -> dict:
-    now = compute_indicator(conn, ind, quarter, rows_cache=cache)
-    previous = compute_indicator(conn, ind, quarter.shift(-1), rows_cache=cache).value
-    last_year = compute_indicator(conn, ind, quarter.shift(-4), rows_cache=cache).value
-    series = compute_series(conn, ind, quarter, rows_cache=cache)
+def _indicator_entry(conn, ind: Indicator, quarter: Quarter, cache: dict, benchmarks: dict, threshold: int,
+                     values: dict | None = None) -> dict:
+    months = series_months(quarter)
+    # The three quarters and the 24 months in one statement (see ``compute_periods``).
+    now, previous, last_year, *monthly = compute_periods(
+        conn, ind, [quarter, quarter.shift(-1), quarter.shift(-4), *months], rows_cache=cache, values_cache=values
+    )
+    previous, last_year = previous.value, last_year.value
+    series = [(month, v) for month, v in zip(months, monthly) if v.value is not None]
     spc = analyse([v.value for _, v in series], ind.polarity, ind.target if ind.rated else None)
     return {
         "id": ind.id,
@@ -133,9 +137,11 @@ def build_scorecard(
     *,
     suppression_threshold: int = 5,
     generated_at: datetime | None = None,
+    values_cache: dict | None = None,
 ) -> dict:
     """The ``scorecard.json`` dict for a quarter: every catalogue indicator, in catalogue order,
-    with its value, RAG, comparisons, benchmarks and SPC. Reads the warehouse only."""
+    with its value, RAG, comparisons, benchmarks and SPC. Reads the warehouse only.
+    ``values_cache`` receives every value computed (see ``indicator_history``)."""
     catalogue = load_catalogue()
     cache: dict = {}
     with engine.connect() as conn:
@@ -145,7 +151,8 @@ def build_scorecard(
             cache[(source.name, quarter.code)] = rows
             returns.append({"source": source.name, "status": "received" if rows else "missing", "rows": rows})
         benchmarks = _benchmarks(conn, quarter)
-        entries = [_indicator_entry(conn, ind, quarter, cache, benchmarks, suppression_threshold) for ind in catalogue]
+        entries = [_indicator_entry(conn, ind, quarter, cache, benchmarks, suppression_threshold, values_cache)
+                   for ind in catalogue]
     return {
         "quarter": quarter.code,
         "label": quarter.label,
@@ -272,10 +279,13 @@ def indicator_history(
     *,
     quarters: int | None = None,
     suppression_threshold: int = 5,
+    values_cache: dict | None = None,
 ) -> list[dict]:
     """Every indicator's value for each quarter up to ``quarter`` (the last ``quarters``, or all
     since the first partner data), for the workbook's data sheet. Computed, not read from the
-    marts, so quarters that were never built (and corrected data) are included."""
+    marts, so quarters that were never built (and corrected data) are included: one statement
+    per indicator for all the quarters. ``values_cache`` holds values a build has just computed
+    on the same data (``build_scorecard``'s), which are not computed again."""
     if quarters is None:
         first = first_quarter_with_data(engine) or quarter
         first = min(first, quarter)
@@ -288,8 +298,7 @@ def indicator_history(
     cache: dict = {}
     with engine.connect() as conn:
         for ind in load_catalogue():
-            for q in span:
-                v = compute_indicator(conn, ind, q, rows_cache=cache)
+            for q, v in zip(span, compute_periods(conn, ind, span, rows_cache=cache, values_cache=values_cache)):
                 rows.append({
                     "quarter": q.code, "indicator_id": ind.id, "value": v.value, "numerator": v.numerator,
                     "denominator": v.denominator, "data_status": v.data_status,
