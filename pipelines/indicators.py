@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from .catalogue import Indicator
 from .periods import Month, Quarter, add_months
 from .resources import sql_dir
+from .warehouse.engine import native_sqlite
 
 Period = Union[Quarter, Month]
 
@@ -66,8 +67,11 @@ def _read_sql(path: Path, mtime_ns: int) -> str:
 
 def _statement(path: Path, dialect: str = ""):
     """Parse a SQL file and type the binds that appear in it (dates as DATE, so both engines
-    compare a DATE parameter with stored dates and datetimes correctly)."""
+    compare a DATE parameter with stored dates and datetimes correctly). On SQLite the date
+    helpers become native expressions (``native_sqlite``)."""
     sql = _read_sql(path, path.stat().st_mtime_ns)
+    if dialect == "sqlite":
+        sql = native_sqlite(sql)
     stmt = text(sql)
     present = [bindparam(name, type_=t) for name, t in BIND_TYPES.items() if f":{name}" in sql]
     return stmt.bindparams(*present) if present else stmt
@@ -80,6 +84,8 @@ def _batched(path: Path, mtime_ns: int, count: int, dialect: str):
     position, ``UNION ALL``. The file stays the only definition of the formula; each copy is
     exactly the per-period statement, so the values are those of running it period by period."""
     sql = _read_sql(path, mtime_ns).strip().rstrip(";").strip()
+    if dialect == "sqlite":
+        sql = native_sqlite(sql)
     names = [name for name in BIND_TYPES if f":{name}" in sql]
     arms = []
     for i in range(count):

@@ -385,3 +385,57 @@ def test_rounding_at_an_up_target_boundary(warehouse, in_time, shown_rag):
     with warehouse.begin() as conn:
         add_rows(conn, "police_domestic_incidents", rows)
     check(warehouse, "DA04", Q1, in_time, 2000, in_time / 20, "complete", shown_rag)
+
+
+def test_sqlite_native_date_helpers_equal_the_python_functions():
+    """On SQLite the indicator SQL runs with native expressions for hours_between/days_between;
+    they must give the Python functions' values exactly (boundaries, fractions, leap days, NULL)."""
+    import random
+    import sqlite3
+    from datetime import timedelta
+
+    from pipelines.warehouse.engine import _days_between, _hours_between, native_sqlite
+
+    rng = random.Random(8)
+    forms = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
+    pairs = [(None, "2024-01-01"), ("2024-01-01 09:00:00.000000", None),
+             ("2024-02-28 23:59:59.999999", "2024-03-01 00:00:00.000000"),
+             ("2023-03-01", "2024-02-29"), ("2023-02-28", "2024-02-28"), ("2024-05-01 10:00:00.5", "2024-05-02 10:00:00")]
+    for _ in range(20_000):
+        a = datetime(2020, 1, 1) + timedelta(seconds=rng.randint(0, 10**8), microseconds=rng.choice([0, 1, 999_999, rng.randint(0, 999_999)]))
+        step = rng.choice([timedelta(hours=24), timedelta(hours=72), timedelta(days=365), timedelta(days=366),
+                           timedelta(hours=24, microseconds=1), timedelta(hours=72, microseconds=-1),
+                           timedelta(seconds=rng.randint(-10**7, 10**7), microseconds=rng.randint(-10**6, 10**6))])
+        form = rng.choice(forms)
+        pairs.append((a.strftime(form), (a + step).strftime(rng.choice((form, forms[0])))))
+    conn = sqlite3.connect(":memory:")
+    conn.create_function("py_hours", 2, _hours_between)
+    conn.create_function("py_days", 2, _days_between)
+    conn.execute("CREATE TABLE t (a, b)")
+    conn.executemany("INSERT INTO t VALUES (?, ?)", pairs)
+    sql = native_sqlite("SELECT py_hours(a, b), hours_between(a, b), py_days(a, b), days_between(a, b) FROM t")
+    assert "hours_between" not in sql and "days_between" not in sql
+    for py_hours, hours, py_days, days in conn.execute(sql):
+        assert py_hours == hours and type(py_hours) is type(hours)
+        assert py_days == days and type(py_days) is type(days)
+
+
+def test_many_periods_in_one_statement_equal_one_statement_per_period(loaded):
+    """compute_periods (one UNION ALL statement for all the periods) gives what the file's SQL
+    gives run for each period alone, for every indicator, quarters and months mixed."""
+    from pipelines.indicators import _plain, _run, compute_periods, source_rows, value_of
+
+    periods = [Quarter(2023, 3), Month(2024, 2), Q1, Month(2024, 4), Quarter(2024, 2), Month(2024, 6), Q1.shift(-4)]
+    with loaded.connect() as conn:
+        for ind in CAT.values():
+            expected = []
+            for period in periods:
+                if not source_rows(conn, ind.source, period):
+                    expected.append((None, None, None, "missing"))
+                    continue
+                row = _run(conn, ind.sql_path, period).mappings().one()
+                numerator, denominator = _plain(row["numerator"]), _plain(row["denominator"])
+                expected.append((value_of(ind, numerator, denominator)[0], numerator, denominator,
+                                 value_of(ind, numerator, denominator)[1]))
+            got = [(v.value, v.numerator, v.denominator, v.data_status) for v in compute_periods(conn, ind, periods)]
+            assert got == expected, ind.id
