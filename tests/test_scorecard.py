@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import func, select
 
 from pipelines.catalogue import load_catalogue
+from pipelines.indicators import series_months
 from pipelines.periods import Month, Quarter
 from pipelines.scorecard import build_scorecard, indicator_history, load_scorecard, store_scorecard
 from pipelines.warehouse.schema import mart_indicator_month, mart_indicator_quarter, mart_scorecard
@@ -232,3 +233,44 @@ def test_indicator_history_for_the_workbook(data):
     da06 = [r for r in history if r["indicator_id"] == "DA06" and r["quarter"] == "2024-25Q1"][0]
     assert (da06["numerator"], da06["suppressed"]) == (3, True)
     assert len(indicator_history(data, Q1, quarters=2)) == 46
+
+
+def _recomputed(engine, ind, period):
+    """The indicator for one period the way builds used to ask it: the returns SQL, then the
+    indicator's SQL file alone for that period."""
+    from pipelines.indicators import MISSING, _plain, _run, source_rows, value_of
+
+    with engine.connect() as conn:
+        if not source_rows(conn, ind.source, period):
+            return (None, None, None, MISSING)
+        row = _run(conn, ind.sql_path, period).mappings().one()
+    numerator, denominator = _plain(row["numerator"]), _plain(row["denominator"])
+    value, status = value_of(ind, numerator, denominator)
+    return (value, numerator, denominator, status)
+
+
+def test_history_and_series_equal_a_full_recomputation_period_by_period(data):
+    """Builds of several quarters (marts stored), then the history sheet with the last build's
+    values: every row, and every SPC point and comparison of every build, equals the
+    indicator's SQL run for that period alone."""
+    catalogue = {ind.id: ind for ind in load_catalogue()}
+    values: dict = {}
+    for q in (Quarter(2023, 3), Quarter(2023, 4), Q1):
+        values = {}
+        scorecard = build_scorecard(data, q, generated_at=BUILT, values_cache=values)
+        store_scorecard(data, scorecard)
+        for e in scorecard["indicators"]:
+            ind = catalogue[e["id"]]
+            assert (e["value"], e["numerator"], e["denominator"], e["data_status"]) == _recomputed(data, ind, q)
+            assert e["previous_quarter"] == _recomputed(data, ind, q.shift(-1))[0]
+            assert e["same_quarter_last_year"] == _recomputed(data, ind, q.shift(-4))[0]
+            expected = [(m.code, _recomputed(data, ind, m)) for m in series_months(q)]
+            expected = [(code, v[0], v[1], v[2]) for code, v in expected if v[0] is not None]
+            assert [(p["month"], p["value"], p["numerator"], p["denominator"]) for p in e["spc"]["series"]] == expected
+    history = indicator_history(data, Q1, values_cache=values)
+    assert history == indicator_history(data, Q1)
+    assert len(history) == 23 * 8
+    for row in history:
+        ind = catalogue[row["indicator_id"]]
+        expected = _recomputed(data, ind, Quarter.parse(row["quarter"]))
+        assert (row["value"], row["numerator"], row["denominator"], row["data_status"]) == expected, row
