@@ -62,11 +62,16 @@ def warehouse_column_name(source_column) -> str:
     return source_column.name
 
 
+# Other date columns an indicator selects its period by (MI05 takes episodes by the date the
+# child returned), indexed like the period column.
+PERIOD_ALSO_BY = {"missing_episodes": ("returned_at",)}
+
+
 def _indexed(source: Source, column) -> bool:
     """Every indicator filters on the event date, so the period column has its own index
     unless the primary key already starts with it (a later key column, like attendance's
     ``period_end``, is no help to a range on it)."""
-    if column.name == source.period_column:
+    if column.name == source.period_column or column.name in PERIOD_ALSO_BY.get(source.name, ()):
         return source.key[:1] != (column.name,)
     return column.personal and column.name not in source.key and not source.period_column
 
