@@ -394,7 +394,7 @@ def test_sqlite_native_date_helpers_equal_the_python_functions():
     import sqlite3
     from datetime import timedelta
 
-    from pipelines.warehouse.engine import _days_between, _hours_between, native_sqlite
+    from pipelines.warehouse.engine import _days_between, _hours_between, native_forms, native_sqlite
 
     rng = random.Random(8)
     forms = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
@@ -413,11 +413,12 @@ def test_sqlite_native_date_helpers_equal_the_python_functions():
     conn.create_function("py_days", 2, _days_between)
     conn.execute("CREATE TABLE t (a, b)")
     conn.executemany("INSERT INTO t VALUES (?, ?)", pairs)
-    sql = native_sqlite("SELECT py_hours(a, b), hours_between(a, b), py_days(a, b), days_between(a, b) FROM t")
-    assert "hours_between" not in sql and "days_between" not in sql
-    for py_hours, hours, py_days, days in conn.execute(sql):
-        assert py_hours == hours and type(py_hours) is type(hours)
-        assert py_days == days and type(py_days) is type(days)
+    for forms in (native_forms(unixepoch=False), native_forms(unixepoch=sqlite3.sqlite_version_info >= (3, 38, 0))):
+        sql = native_sqlite("SELECT py_hours(a, b), hours_between(a, b), py_days(a, b), days_between(a, b) FROM t", forms)
+        assert "hours_between" not in sql and "days_between" not in sql
+        for py_hours, hours, py_days, days in conn.execute(sql):
+            assert py_hours == hours and type(py_hours) is type(hours)
+            assert py_days == days and type(py_days) is type(days)
 
 
 def test_many_periods_in_one_statement_equal_one_statement_per_period(loaded):
