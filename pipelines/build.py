@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -20,6 +21,10 @@ from .config import Settings
 from .faults import checkpoint
 from .periods import Quarter
 from .warehouse import connect_warehouse, init_warehouse
+
+
+# Connections computing indicators side by side in a build: the reference machine has 2 cores.
+BUILD_WORKERS = min(2, os.cpu_count() or 1)
 
 
 @dataclass
@@ -90,13 +95,14 @@ def _publish(settings: Settings, scorecard: dict, history: list[dict], final: Pa
 def build_quarter(settings: Settings, quarter: Quarter, *, email: bool = True, generated_at: datetime | None = None) -> BuildResult:
     from .mail import deliver_or_queue, flush_queue
     from .render import build_scorecard_email, write_archive_index
-    from .scorecard import build_scorecard, indicator_history, store_scorecard
+    from .scorecard import build_scorecard, build_values, indicator_history, store_scorecard
 
     settings.ensure_folders()
     engine = connect_warehouse(settings.warehouse_url)
     try:
         init_warehouse(engine)
-        values: dict = {}  # every value computed for the scorecard, reused by the history sheet
+        # Every value the scorecard and the history sheet show, computed once, side by side.
+        values = build_values(engine, quarter, workers=BUILD_WORKERS)
         scorecard = build_scorecard(
             engine, quarter, suppression_threshold=settings.suppression_threshold, generated_at=generated_at,
             values_cache=values,

@@ -8,6 +8,7 @@ the unrounded value is the same on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -33,6 +34,8 @@ BIND_TYPES = {
 _BIND = re.compile(r"(?<![:\w]):(" + "|".join(BIND_TYPES) + r")(?!\w)")
 # Periods per statement: SQLite allows 500 arms in a compound SELECT (and 32,766 parameters).
 BATCH = 64
+# Periods per task of ``compute_all``: small enough to share an indicator between workers.
+TASK_PERIODS = 16
 
 
 @dataclass(frozen=True)
@@ -212,6 +215,46 @@ def compute_periods(
             value, status = value_of(indicator, numerator, denominator)
             values[(indicator.id, period.code)] = IndicatorValue(indicator.id, period.code, value, numerator, denominator, status)
     return [values[(indicator.id, p.code)] for p in periods]
+
+
+def compute_all(
+    engine: Engine,
+    wanted: list[tuple[Indicator, list[Period]]],
+    *,
+    workers: int = 1,
+    values_cache: dict | None = None,
+) -> dict:
+    """``compute_periods`` for each (indicator, periods), spread over ``workers`` connections
+    (the warehouse runs them side by side: SQLite and PostgreSQL both work on one statement per
+    connection). Returns the values keyed by indicator id and period code. The source row
+    counts are asked first, one statement per source, so every task finds them cached."""
+    values = {} if values_cache is None else values_cache
+    rows: dict = {}
+    by_source: dict[str, dict[str, Period]] = {}
+    for ind, periods in wanted:
+        by_source.setdefault(ind.source, {}).update({p.code: p for p in periods})
+    with engine.connect() as conn:
+        for source, periods in by_source.items():
+            source_rows_many(conn, source, list(periods.values()), rows)
+    tasks = []
+    for ind, periods in wanted:
+        todo = list({p.code: p for p in periods if (ind.id, p.code) not in values}.values())
+        tasks += [(ind, todo[i:i + TASK_PERIODS]) for i in range(0, len(todo), TASK_PERIODS)]
+
+    def run(task) -> None:
+        ind, periods = task
+        with engine.connect() as conn:
+            compute_periods(conn, ind, periods, rows_cache=rows, values_cache=values)
+
+    in_memory = engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:")
+    if workers <= 1 or len(tasks) <= 1 or in_memory:  # an in-memory SQLite is one per thread
+        for task in tasks:
+            run(task)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for _ in pool.map(run, tasks):  # in order; the first failure is raised here
+                pass
+    return values
 
 
 def series_months(quarter: Quarter, months: int = SERIES_MONTHS) -> list[Month]:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .catalogue import Indicator, load_catalogue
 from .disclosure import is_small
-from .indicators import compute_periods, series_months, source_rows
+from .indicators import compute_all, compute_periods, series_months, source_rows
 from .periods import Quarter
 from .rag import RED, change, direction, rag
 from .sources import load_sources, partner_sources
@@ -273,6 +273,29 @@ def first_quarter_with_data(engine: Engine) -> Quarter | None:
     return Quarter.containing(min(earliest)) if earliest else None
 
 
+def history_span(engine: Engine, quarter: Quarter, quarters: int | None = None) -> list[Quarter]:
+    """The quarters of the history sheet: the last ``quarters`` up to ``quarter``, or all since
+    the first partner data."""
+    if quarters is None:
+        first = first_quarter_with_data(engine) or quarter
+        first = min(first, quarter)
+    else:
+        first = quarter.shift(1 - quarters)
+    span = [first]
+    while span[-1] < quarter:
+        span.append(span[-1].shift(1))
+    return span
+
+
+def build_values(engine: Engine, quarter: Quarter, *, workers: int = 1) -> dict:
+    """Every value a build of ``quarter`` shows (the quarter, the previous one, last year's, the
+    24 SPC months and the history sheet's quarters), for every indicator, computed up front
+    over ``workers`` connections: hand it to ``build_scorecard`` and ``indicator_history`` as
+    their ``values_cache``."""
+    periods = [quarter, quarter.shift(-1), quarter.shift(-4), *series_months(quarter), *history_span(engine, quarter)]
+    return compute_all(engine, [(ind, periods) for ind in load_catalogue()], workers=workers)
+
+
 def indicator_history(
     engine: Engine,
     quarter: Quarter,
@@ -286,14 +309,7 @@ def indicator_history(
     marts, so quarters that were never built (and corrected data) are included: one statement
     per indicator for all the quarters. ``values_cache`` holds values a build has just computed
     on the same data (``build_scorecard``'s), which are not computed again."""
-    if quarters is None:
-        first = first_quarter_with_data(engine) or quarter
-        first = min(first, quarter)
-    else:
-        first = quarter.shift(1 - quarters)
-    span = [first]
-    while span[-1] < quarter:
-        span.append(span[-1].shift(1))
+    span = history_span(engine, quarter, quarters)
     rows = []
     cache: dict = {}
     with engine.connect() as conn:

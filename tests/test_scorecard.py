@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from pipelines.catalogue import load_catalogue
 from pipelines.indicators import series_months
 from pipelines.periods import Month, Quarter
-from pipelines.scorecard import build_scorecard, indicator_history, load_scorecard, store_scorecard
+from pipelines.scorecard import build_scorecard, build_values, indicator_history, load_scorecard, store_scorecard
 from pipelines.warehouse.schema import mart_indicator_month, mart_indicator_quarter, mart_scorecard
 
 from test_indicators import add_rows, episode, incident, referral
@@ -269,6 +269,11 @@ def test_history_and_series_equal_a_full_recomputation_period_by_period(data):
             assert [(p["month"], p["value"], p["numerator"], p["denominator"]) for p in e["spc"]["series"]] == expected
     history = indicator_history(data, Q1, values_cache=values)
     assert history == indicator_history(data, Q1)
+    # What build_quarter does: every value up front, on two connections side by side.
+    ahead = build_values(data, Q1, workers=2)
+    assert ahead == build_values(data, Q1, workers=1)
+    assert build_scorecard(data, Q1, generated_at=BUILT, values_cache=dict(ahead)) == scorecard
+    assert indicator_history(data, Q1, values_cache=dict(ahead)) == history
     assert len(history) == 23 * 8
     for row in history:
         ind = catalogue[row["indicator_id"]]
