@@ -6,17 +6,21 @@ here; the source's row rules run as its Great Expectations suite (see ``expectat
 
 from __future__ import annotations
 
+import itertools
 import time
+from operator import itemgetter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
+from .columns import DATE_KINDS, TypedColumn, type_column
 from .expectations import ROW, run_suite
 from .identify import Layout
-from .values import InvalidValue, is_blank, parse_value
+from .values import is_blank
 
-_PANDAS_TYPES = {"int": "Int64", "number": "float64", "date": "datetime64[ns]", "datetime": "datetime64[ns]"}
+_PANDAS_TYPES = {"int": "Int64", "number": "float64"}
 
 
 @dataclass
@@ -29,14 +33,18 @@ class RowProblem:
 @dataclass
 class Checked:
     layout: Layout
-    records: list[dict] = field(default_factory=list)  # canonical column -> typed value, plus ROW
+    rows: pd.DataFrame | None = None  # accepted rows: every source column, typed, plus ROW
     problems: list[RowProblem] = field(default_factory=list)
     totals_rows: int = 0
     timings: dict[str, float] = field(default_factory=dict)  # seconds: map_type, validate
 
     @property
+    def accepted(self) -> int:
+        return 0 if self.rows is None else len(self.rows)
+
+    @property
     def data_rows(self) -> int:
-        return len(self.records) + len(self.problems)
+        return self.accepted + len(self.problems)
 
     @property
     def rejected_share(self) -> float:
@@ -50,84 +58,157 @@ def _is_totals_row(cells: list[object]) -> bool:
     return False
 
 
+def _columns_of(body: list[list[object]], width: int):
+    """position -> that column's cells (None past a short row's end). Rows shortened by a csv's
+    trimmed trailing blanks are transposed in one go, up to ``width`` (the last mapped column)."""
+    if not body:
+        return lambda position: []
+    if min(map(len, body)) >= width:
+        return lambda position: list(map(itemgetter(position), body))
+    if max(map(len, body)) <= width + 50:
+        columns = list(itertools.zip_longest(*body))
+        return lambda position: list(columns[position]) if position < len(columns) else [None] * len(body)
+    return lambda position: [r[position] if position < len(r) else None for r in body]
+
+
+def _all_of(masks: list[np.ndarray], n: int) -> np.ndarray:
+    return np.logical_and.reduce(masks) if masks else np.ones(n, dtype=bool)
+
+
 def check_rows(layout: Layout, today: datetime | None = None) -> Checked:
+    """Type every column at once (``columns.py``), sort out blank, totals and keyless rows, find
+    duplicate keys, then run the source's suite over the typed rows in one go."""
     today = today or datetime.now()
     started = time.perf_counter()
     source = layout.source
     checked = Checked(layout=layout)
-    key_positions = [p for p, name in layout.columns.items() if name in source.key]
-    candidates: list[tuple[int, list[object], dict, dict[str, list[str]]]] = []
-    seen_keys: dict[tuple, int] = {}
-
-    for index in range(layout.header_index + 1, len(layout.sheet.rows)):
-        cells = layout.sheet.rows[index]
-        row_number = index + 1
-        if all(is_blank(c) for c in cells):
+    first = layout.header_index + 1
+    body = layout.sheet.rows[first:]
+    n = len(body)
+    cells_at = _columns_of(body, max(layout.columns, default=-1) + 1)
+    typed: dict[str, TypedColumn] = {
+        name: type_column(cells_at(position), source.column(name), key=name in source.key)
+        for position, name in layout.columns.items()
+    }
+    del cells_at
+    mapped_blank = _all_of([t.blank for t in typed.values()], n)
+    key_blank = _all_of([t.blank for name, t in typed.items() if name in source.key], n)
+    missing_key = "missing key: " + ", ".join(layout.mapped[k] for k in source.key if k in layout.mapped) + " is blank"
+    for i in np.flatnonzero(key_blank).tolist():
+        cells = body[i]
+        if mapped_blank[i] and all(is_blank(c) for c in cells):
             continue
-        if all(is_blank(cells[p]) if p < len(cells) else True for p in key_positions):
-            if _is_totals_row(cells):
-                checked.totals_rows += 1
-            else:
-                checked.problems.append(RowProblem(row_number, ["missing key: " + ", ".join(layout.mapped[k] for k in source.key if k in layout.mapped) + " is blank"], cells))
-            continue
-        record: dict = {}
-        errors: dict[str, list[str]] = {}
-        for position, name in layout.columns.items():
-            raw = cells[position] if position < len(cells) else None
-            try:
-                record[name] = parse_value(raw, source.column(name), key=name in source.key)
-            except InvalidValue as exc:
-                record[name] = None
-                errors.setdefault(name, []).append(f"{layout.mapped[name]}: {exc}")
-        key = tuple(record.get(k) for k in source.key)
-        if None not in key:
-            if key in seen_keys:
-                errors.setdefault("__key", []).append(
-                    f"duplicate key: {', '.join(str(k) for k in key)} already appears in row {seen_keys[key]}"
-                )
-            else:
-                seen_keys[key] = row_number
-        candidates.append((row_number, cells, record, errors))
+        if _is_totals_row(cells):
+            checked.totals_rows += 1
+        else:
+            checked.problems.append(RowProblem(first + i + 1, [missing_key], cells))
 
+    candidates = np.flatnonzero(~key_blank)
+    frame = _frame(layout, typed, candidates, first)
+    errors: dict[int, dict[str, str]] = {}  # position in ``frame`` -> column -> reason
+    where = {int(i): j for j, i in enumerate(candidates.tolist())} if any(t.errors for t in typed.values()) else {}
+    for name, column in typed.items():
+        for i, reason in column.errors.items():
+            if i in where:
+                errors.setdefault(where[i], {})[name] = f"{layout.mapped[name]}: {reason}"
+    for j, reason in _duplicate_keys(frame, source).items():
+        errors.setdefault(j, {})["__key"] = reason
     checked.timings["map_type"] = time.perf_counter() - started
-    started = time.perf_counter()
-    if candidates:
-        frame = _frame(layout, candidates)
-        failures = run_suite(
-            source.name, frame, layout.mapped, today, frozenset(c.name for c in source.columns if c.personal)
-        )
-    else:
-        failures = {}
 
-    for row_number, cells, record, errors in candidates:
-        reasons = [r for rs in errors.values() for r in rs]
+    started = time.perf_counter()
+    failures = {}
+    if len(frame):
+        failures = run_suite(
+            source.name, _for_suite(frame, source), layout.mapped, today,
+            frozenset(c.name for c in source.columns if c.personal),
+        )
+    rejected = np.zeros(len(frame), dtype=bool)
+    row_numbers = frame[ROW].to_numpy()
+    for j in sorted(set(errors) | {int(np.searchsorted(row_numbers, r)) for r in failures}):
+        row_number = int(row_numbers[j])
+        unreadable = errors.get(j, {})
+        reasons = list(unreadable.values())
         for column, reason in failures.get(row_number, []):
-            if column in errors:  # the value was unreadable: that reason already says so
+            if column in unreadable:  # the value was unreadable: that reason already says so
                 continue
             if reason not in reasons:
                 reasons.append(reason)
         if reasons:
-            checked.problems.append(RowProblem(row_number, reasons, cells))
-        else:
-            record[ROW] = row_number
-            checked.records.append(record)
+            rejected[j] = True
+            checked.problems.append(RowProblem(row_number, reasons, body[row_number - first - 1]))
+    checked.rows = frame[~rejected].reset_index(drop=True)
     checked.problems.sort(key=lambda p: p.row)
     checked.timings["validate"] = time.perf_counter() - started
     return checked
 
 
-def _frame(layout: Layout, candidates) -> pd.DataFrame:
-    # Every column of the source, those the file lacks as blanks: a row rule may depend on an
-    # absent optional column ("an interview date only when a return date is given").
-    names = [c.name for c in layout.source.columns]
-    data = {ROW: [c[0] for c in candidates]}
-    for name in names:
-        data[name] = [c[2].get(name) for c in candidates]
-    frame = pd.DataFrame(data)
-    for name in names:
-        kind = layout.source.column(name).type
-        if kind in _PANDAS_TYPES:
-            frame[name] = frame[name].astype(_PANDAS_TYPES[kind]) if kind in ("int", "number") else pd.to_datetime(frame[name])
-        else:
-            frame[name] = frame[name].astype(object)
-    return frame
+def _frame(layout: Layout, typed: dict[str, TypedColumn], candidates: np.ndarray, first: int) -> pd.DataFrame:
+    """The candidate rows, typed. Every column of the source, those the file lacks as blanks: a
+    row rule may depend on an absent optional column ("an interview date only when a return date
+    is given")."""
+    data: dict[str, object] = {ROW: candidates + first + 1}
+    for column in layout.source.columns:
+        kind = column.type
+        found = typed.get(column.name)
+        if kind in DATE_KINDS:
+            values = found.values[candidates] if found else np.full(len(candidates), np.datetime64("NaT"), "datetime64[us]")
+            data[column.name] = pd.Series(values, dtype="datetime64[us]")
+            continue
+        objects = np.empty(len(candidates), dtype=object)
+        if found:
+            every = np.empty(len(found.values), dtype=object)
+            every[:] = found.values
+            objects[:] = every[candidates]
+        series = pd.Series(objects, dtype=object)
+        data[column.name] = series.astype(_PANDAS_TYPES[kind]) if kind in _PANDAS_TYPES else series
+    return pd.DataFrame(data)
+
+
+def _for_suite(frame: pd.DataFrame, source) -> pd.DataFrame:
+    """Great Expectations compares date-times in one vectorised step only as ``datetime64[ns]``
+    (otherwise one Python call per value); dates outside that type's range (before 1677 or after
+    2262) keep microseconds and take the slow path."""
+    out = frame.copy(deep=False)
+    for column in source.columns:
+        if column.type in DATE_KINDS:
+            values = out[column.name]
+            present = values.dropna()
+            if present.empty or (present.min() >= _NS_MIN and present.max() <= _NS_MAX):
+                out[column.name] = values.astype("datetime64[ns]")
+    return out
+
+
+_NS_MIN, _NS_MAX = pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31")
+
+
+def _key_text(value, kind: str) -> str:
+    """A key value as the data officer knows it (as ``str`` of the parser's value)."""
+    if kind == "date":
+        return str(pd.Timestamp(value).date())
+    if kind == "datetime":
+        return str(pd.Timestamp(value).to_pydatetime())
+    if kind == "int":
+        return str(int(value))
+    return str(value)
+
+
+def _duplicate_keys(frame: pd.DataFrame, source) -> dict[int, str]:
+    """Position in ``frame`` -> reason, for each row whose key appeared in an earlier row (the
+    first is kept); rows with a blank or unreadable key part take no part."""
+    if not len(frame):
+        return {}
+    keys = list(source.key)
+    complete = frame[keys].notna().all(axis=1).to_numpy()
+    keyed = frame.loc[complete, keys + [ROW]]
+    repeated = keyed.duplicated(subset=keys, keep="first").to_numpy()
+    if not repeated.any():
+        return {}
+    first_row = keyed.groupby(keys, sort=False, dropna=False)[ROW].transform("first").to_numpy()
+    kinds = {c.name: c.type for c in source.columns}
+    positions = np.flatnonzero(complete)
+    out: dict[int, str] = {}
+    for k in np.flatnonzero(repeated).tolist():
+        row = keyed.iloc[k]
+        shown = ", ".join(_key_text(row[name], kinds[name]) for name in keys)
+        out[int(positions[k])] = f"duplicate key: {shown} already appears in row {int(first_row[k])}"
+    return out

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import date, datetime
+import itertools
+from datetime import datetime
+
+import numpy as np
 
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import DBAPIError
@@ -12,6 +15,7 @@ from ..sources import Source
 from ..warehouse.schema import load_files, table_for, warehouse_column_name
 
 CHUNK = 5000
+LOAD_CACHE_KB = 128 * 1024  # SQLite page cache while loading a file (grows only as used)
 
 
 def accepted_load_with_hash(engine: Engine, sha256: str) -> dict | None:
@@ -44,22 +48,54 @@ def record_load(engine: Engine, audit: dict) -> int:
         return conn.execute(insert(load_files).values(**audit)).inserted_primary_key[0]
 
 
-def load_rows(engine: Engine, source: Source, records: list[dict], audit: dict) -> int:
-    """Insert the load record and upsert ``records`` (canonical names) in one transaction;
-    returns the load_id. PostgreSQL: COPY into a temporary table, then one upsert from it;
-    SQLite: batched executemany of the upsert."""
+def load_rows(engine: Engine, source: Source, rows, audit: dict) -> int:
+    """Insert the load record and upsert ``rows`` (a typed DataFrame, canonical column names) in
+    one transaction; returns the load_id. PostgreSQL: COPY into a temporary table, then one upsert
+    from it; SQLite: batched executemany of the upsert."""
     table = table_for(source.name)
-    names = {c.name: warehouse_column_name(c) for c in source.columns}
-    columns = [*names.values(), "load_id"]
+    columns = [warehouse_column_name(c) for c in source.columns] + ["load_id"]
     with engine.begin() as conn:
         load_id = conn.execute(insert(load_files).values(**audit)).inserted_primary_key[0]
-        rows = ([record.get(canonical) for canonical in names] + [load_id] for record in records)
+        stored = _stored_rows(rows, source, load_id)
         with _driver_errors_wrapped(engine):
             if engine.dialect.name == "postgresql":
-                _copy_upsert(conn, table, columns, rows)
+                _copy_upsert(conn, table, columns, stored)
             else:
-                _batched_upsert(conn, engine, table, columns, rows)
+                _batched_upsert(conn, engine, table, columns, stored)
     return load_id
+
+
+STORE_CHUNK = 50_000  # rows converted at a time: a big file's stored values are never all in memory
+
+
+def _stored_rows(rows, source: Source, load_id: int):
+    """Tuples in warehouse column order (plus ``load_id``), converted a chunk of rows at a time."""
+    for start in range(0, len(rows), STORE_CHUNK):
+        part = rows.iloc[start:start + STORE_CHUNK]
+        values = [stored_values(part[c.name], c.type) for c in source.columns]
+        values.append(itertools.repeat(load_id, len(part)))
+        yield from zip(*values)
+
+
+def stored_values(series, kind: str) -> list:
+    """A typed column as plain Python values, ``None`` for blanks, converted by column rather than
+    by value. Dates and date-times become the text SQLAlchemy stores in SQLite
+    (``2024-01-31``, ``2024-01-31 13:45:00.000000``), which PostgreSQL also reads."""
+    missing = series.isna().to_numpy()
+    if kind in ("date", "datetime"):
+        stamps = series.to_numpy("datetime64[us]")
+        text = np.datetime_as_string(stamps, unit="D" if kind == "date" else "us")
+        if kind == "datetime" and text.dtype == np.dtype("<U26"):  # "2024-01-31T13:45:00.000000"
+            characters = text.view(np.uint32).reshape(-1, 26)
+            characters[:, 10] = np.where(characters[:, 10] == ord("T"), ord(" "), characters[:, 10])
+        elif kind == "datetime":  # years beyond 9999 or NaT only: never the usual case
+            text = np.char.replace(text, "T", " ")
+        out = text.astype(object)
+    else:
+        out = series.to_numpy(dtype=object, copy=True)
+    if missing.any():
+        out[missing] = None
+    return out.tolist()
 
 
 @contextlib.contextmanager
@@ -75,17 +111,6 @@ def _driver_errors_wrapped(engine: Engine):
         ) from exc
 
 
-def _sqlite_value(value):
-    """Values as SQLAlchemy stores them in SQLite, so rows read back and compare the same."""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return int(value)
-    return value
-
-
 def _batched_upsert(conn, engine: Engine, table, columns: list[str], rows) -> None:
     """The upsert through the sqlite3 driver's own executemany, in batches (several times
     faster than building a dict per row for SQLAlchemy), inside the caller's transaction."""
@@ -97,16 +122,15 @@ def _batched_upsert(conn, engine: Engine, table, columns: list[str], rows) -> No
         f'ON CONFLICT ({", ".join(keys)}) DO UPDATE SET {updates}'
     )
     cursor = conn.connection.driver_connection.cursor()
+    # SQLite's default page cache is 2 MB: a big file's rows land all over the key and the
+    # indexes, and with so small a cache each insert rereads pages from the file (issue 8).
+    previous = cursor.execute("PRAGMA cache_size").fetchone()[0]
+    cursor.execute(f"PRAGMA cache_size = -{LOAD_CACHE_KB}")
     try:
-        batch = []
-        for row in rows:
-            batch.append([_sqlite_value(v) for v in row])
-            if len(batch) >= CHUNK:
-                cursor.executemany(sql, batch)
-                batch = []
-        if batch:
+        while batch := list(itertools.islice(rows, CHUNK)):
             cursor.executemany(sql, batch)
     finally:
+        cursor.execute(f"PRAGMA cache_size = {int(previous)}")
         cursor.close()
 
 

@@ -30,6 +30,21 @@ def pseudonymise(value: str, key: bytes) -> str:
     return hmac.new(key, normalised, hashlib.sha256).hexdigest()
 
 
+def pseudonymise_all(values: list, key: bytes) -> list:
+    """``pseudonymise`` for a column: each distinct identifier is hashed once; blanks stay None."""
+    done: dict = {}
+    out = []
+    for value in values:
+        if value is None or value != value:  # None, or NaN from a typed column
+            out.append(None)
+            continue
+        pseudonym = done.get(value)
+        if pseudonym is None:
+            pseudonym = done[value] = pseudonymise(str(value), key)
+        out.append(pseudonym)
+    return out
+
+
 def require_key(key: bytes | None) -> bytes:
     if not key:
         raise MissingKey(MISSING_KEY_MESSAGE)

@@ -1,0 +1,220 @@
+"""Type a whole column of raw cells at once, with exactly the rules of ``values.py``.
+
+Typing cell by cell in Python was most of an intake's time (issue 8). Here each column is typed
+in one pass: date-times in the usual fixed shapes (``31/01/2024 13:45``, ``2024-01-31``...) are
+parsed with vectorised numpy code, and every other distinct value goes once through the
+``values.py`` parser, whose result (or plain-English reason) is reused for every cell with the same
+value. Anything the fast paths do not recognise falls through to that parser, so the rules and
+the receipts' wording are the parser's alone; the fast paths only accept what it accepts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+
+from ..sources import Column
+from .values import MAX_KEY_CHARS, MAX_TEXT_CHARS, InvalidValue, is_blank, parse_value
+
+DATE_KINDS = ("date", "datetime")
+_MEMO_LIMIT = 50_000  # distinct values remembered per column (identifiers are not worth it)
+
+# Fixed shapes (Y year, M month, D day, h hour, m minute, s second digits; other characters
+# literal) that the parser's regular expressions accept, so a cell matching one reads the same
+# either way. The UK shapes take "/" or "-" between day, month and year, as the parser does.
+_SHAPES = (
+    "YYYY-MM-DD", "YYYY-MM-DD hh:mm", "YYYY-MM-DD hh:mm:ss", "YYYY-MM-DDThh:mm", "YYYY-MM-DDThh:mm:ss",
+    "DD/MM/YYYY", "DD/MM/YYYY hh:mm", "DD/MM/YYYY hh:mm:ss",
+)
+_LITERALS = {"-": "-", "/": "/-", " ": " ", "T": "T", ":": ":"}
+
+
+@dataclass
+class TypedColumn:
+    values: object  # list of Python values (None when blank or unreadable), or datetime64[us] array (NaT)
+    blank: np.ndarray  # bool per cell: the cell is blank
+    errors: dict[int, str]  # cell index -> why the value could not be read
+
+
+def type_column(raw: list, column: Column, key: bool = False) -> TypedColumn:
+    if column.type in DATE_KINDS:
+        return _type_dates(raw, column, key)
+    if column.type == "text":
+        return _type_text(raw, column, key)
+    return _type_by_value(raw, column, key)
+
+
+class _Invalid(str):
+    """A parser's reason, remembered in place of a value."""
+
+
+_BLANK = object()
+_UNSEEN = object()
+
+
+def _parse_once(value, column: Column, key: bool):
+    if is_blank(value):
+        return _BLANK
+    try:
+        return parse_value(value, column, key=key)
+    except InvalidValue as exc:
+        return _Invalid(str(exc))
+
+
+def _type_by_value(raw: list, column: Column, key: bool, only=None) -> TypedColumn:
+    """Each distinct (type, value) parsed once. ``only``: the indexes to type (others left None)."""
+    if only is None and _all_text(raw):
+        return _type_text_values(raw, column, key)
+    n = len(raw)
+    values: list = [None] * n
+    blank = np.zeros(n, dtype=bool)
+    errors: dict[int, str] = {}
+    memo: dict = {}
+    memoisable = (str, int, float, bool)  # never a datetime: equal instants can differ in zone
+    for i in range(n) if only is None else only:
+        value = raw[i]
+        if value is None:
+            blank[i] = True
+            continue
+        cls = value.__class__
+        if cls in memoisable:
+            found = memo.get((cls, value), _UNSEEN)
+            if found is _UNSEEN:
+                found = _parse_once(value, column, key)
+                if len(memo) < _MEMO_LIMIT:
+                    memo[(cls, value)] = found
+        else:
+            found = _parse_once(value, column, key)
+        if found is _BLANK:
+            blank[i] = True
+        elif isinstance(found, _Invalid):
+            errors[i] = str(found)
+        else:
+            values[i] = found
+    return TypedColumn(values, blank, errors)
+
+
+def _all_text(raw: list) -> bool:
+    """Only strings and blanks (a csv): equal values are then equal cells, so factorising is safe
+    (with numbers mixed in, 1, 1.0 and True would count as one value)."""
+    return set(map(type, raw)) <= {str, type(None)}
+
+
+def _type_text_values(raw: list, column: Column, key: bool) -> TypedColumn:
+    """``_type_by_value`` for a column of strings: factorised in C, each distinct value parsed once."""
+    codes, uniques = pd.factorize(np.array(raw, dtype=object), use_na_sentinel=True)
+    parsed = [_parse_once(u, column, key) for u in uniques]
+    blank_of = np.array([p is _BLANK for p in parsed] + [True], dtype=bool)  # the last: None (code -1)
+    values_of = np.empty(len(parsed) + 1, dtype=object)
+    values_of[:] = [None if p is _BLANK or isinstance(p, _Invalid) else p for p in parsed] + [None]
+    invalid = [j for j, p in enumerate(parsed) if isinstance(p, _Invalid)]
+    errors: dict[int, str] = {}
+    if invalid:
+        bad = np.flatnonzero(np.isin(codes, invalid))
+        errors = {int(i): str(parsed[codes[i]]) for i in bad}
+    return TypedColumn(values_of[codes].tolist(), blank_of[codes], errors)
+
+
+def _type_text(raw: list, column: Column, key: bool) -> TypedColumn:
+    """Text: the stripped string (identifiers are mostly distinct, so no memo); anything but a
+    plain short string goes through the parser."""
+    limit = MAX_KEY_CHARS if key else MAX_TEXT_CHARS
+    n = len(raw)
+    values: list = [None] * n
+    blank = np.zeros(n, dtype=bool)
+    errors: dict[int, str] = {}
+    for i, value in enumerate(raw):
+        if value.__class__ is str:
+            text = value.strip()
+            if text and len(text) <= limit and "\x00" not in value:
+                values[i] = text
+                continue
+        found = _parse_once(value, column, key)
+        if found is _BLANK:
+            blank[i] = True
+        elif isinstance(found, _Invalid):
+            errors[i] = str(found)
+        else:
+            values[i] = found
+    return TypedColumn(values, blank, errors)
+
+
+def _type_dates(raw: list, column: Column, key: bool) -> TypedColumn:
+    n = len(raw)
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
+    types = set(map(type, raw))
+    done = _fixed_shapes(raw, out, only_text=types == {str}) if str in types else np.zeros(n, dtype=bool)
+    # Spreadsheet date cells arrive as datetime (or date) objects: converted in one step, to
+    # the second, as the parser does.
+    cells = []
+    if datetime in types or date in types:
+        cells = [i for i, v in enumerate(raw) if (v.__class__ is datetime and v.tzinfo is None) or v.__class__ is date]
+    if cells:
+        stamps = np.array([raw[i] for i in cells], dtype="datetime64[us]").astype("datetime64[s]")
+        out[cells] = stamps
+        done[cells] = True
+    rest = np.flatnonzero(~done)
+    typed = _type_by_value(raw, column, key, only=rest.tolist())
+    if rest.size:
+        parsed = [typed.values[i] for i in rest]
+        present = [j for j, v in enumerate(parsed) if v is not None]
+        if present:
+            out[rest[present]] = np.array([np.datetime64(parsed[j], "us") for j in present], dtype="datetime64[us]")
+    if column.type == "date":
+        out = out.astype("datetime64[D]").astype("datetime64[us]")
+    return TypedColumn(out, typed.blank, typed.errors)
+
+
+def _fixed_shapes(raw: list, out: np.ndarray, only_text: bool) -> np.ndarray:
+    """Parse the cells that are plain strings in one of ``_SHAPES`` into ``out``; which were."""
+    n = len(raw)
+    done = np.zeros(n, dtype=bool)
+    if only_text:  # a column of nothing but strings (a csv): lengths in C
+        lengths = np.fromiter(map(len, raw), dtype=np.int64, count=n)
+    else:  # blanks, numbers or spreadsheet dates among them
+        lengths = np.fromiter((len(v) if v.__class__ is str else 0 for v in raw), dtype=np.int64, count=n)
+    for length in sorted({len(s) for s in _SHAPES}):
+        index = np.flatnonzero(lengths == length)
+        if not index.size:
+            continue
+        text = np.array(raw if index.size == n else [raw[i] for i in index], dtype=f"<U{length}")
+        codes = text.view(np.uint32).reshape(-1, length)
+        left = np.ones(index.size, dtype=bool)
+        for shape in (s for s in _SHAPES if len(s) == length):
+            ok = left.copy()
+            for position, char in enumerate(shape):
+                if not ok.any():
+                    break
+                column = codes[:, position]
+                if char in "YMDhms":
+                    ok &= (column >= 48) & (column <= 57)
+                else:
+                    ok &= np.isin(column, [ord(c) for c in _LITERALS[char]])
+            if not ok.any():
+                continue
+            rows = codes[ok] - 48
+
+            def field(letter: str, rows=rows, shape=shape) -> np.ndarray:
+                places = [p for p, c in enumerate(shape) if c == letter]
+                if not places:
+                    return np.zeros(len(rows), dtype=np.int64)
+                number = np.zeros(len(rows), dtype=np.int64)
+                for p in places:
+                    number = number * 10 + rows[:, p]
+                return number
+
+            year, hour, minute, second = field("Y"), field("h"), field("m"), field("s")
+            stamps = pd.to_datetime(
+                pd.DataFrame({"year": year, "month": field("M"), "day": field("D")}), errors="coerce"
+            ).to_numpy("datetime64[us]")
+            stamps = stamps + (hour * 3600 + minute * 60 + second).astype("timedelta64[s]")
+            # Out-of-range days and times ("31/02/2024", "25:00") are left to the parser, which says why.
+            good = ~np.isnat(stamps) & (year >= 1) & (hour < 24) & (minute < 60) & (second < 60)
+            where = index[ok][good]
+            out[where] = stamps[good]
+            done[where] = True
+            left[np.flatnonzero(ok)[good]] = False
+    return done
