@@ -36,6 +36,7 @@ _BIND = re.compile(r"(?<![:\w]):(" + "|".join(BIND_TYPES) + r")(?!\w)")
 BATCH = 64
 # Periods per task of ``compute_all``: small enough to share an indicator between workers.
 TASK_PERIODS = 16
+SQLITE_CACHE_KIB = 64 * 1024  # page cache of each of a build's SQLite connections
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,10 @@ def compute_all(
     def run(task) -> None:
         ind, periods = task
         with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                # SQLite's default page cache (2 MiB) holds little of a big warehouse's indexes:
+                # re-referrals probe one at random per referral. This engine is the build's own.
+                conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
             compute_periods(conn, ind, periods, rows_cache=rows, values_cache=values)
 
     in_memory = engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:")
