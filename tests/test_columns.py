@@ -118,3 +118,10 @@ def test_stored_values_are_sqlalchemys_sqlite_text():
     assert stored_values(pd.Series([1, None], dtype="Int64"), "int") == [1, None]
     assert stored_values(pd.Series([True, None], dtype=object), "bool") == [True, None]
     assert stored_values(pd.Series([1.5, float("nan")]), "number") == [1.5, None]
+
+
+def test_csv_lines_split_in_blocks_read_as_one_piece():
+    from pipelines.intake.reading import _lines_by_block
+
+    text = "".join(f'{i},"a\r\nb",{"x" * (i % 7)}\r\n' if i % 3 else f"{i},plain\n" for i in range(2000)) + "last,row"
+    assert list(csv.reader(_lines_by_block(text, size=97))) == list(csv.reader(io.StringIO(text, newline="")))

@@ -59,15 +59,16 @@ def _is_totals_row(cells: list[object]) -> bool:
 
 
 def _columns_of(body: list[list[object]], width: int):
-    """position -> that column's cells (None past a short row's end). Rows shortened by a csv's
-    trimmed trailing blanks are transposed in one go, up to ``width`` (the last mapped column)."""
+    """position -> that column's cells (None past a short row's end), each handed over once so
+    it can be let go after typing. Rows shortened by a csv's trimmed trailing blanks are
+    transposed in one go when no row is much wider than the last mapped column."""
     if not body:
         return lambda position: []
     if min(map(len, body)) >= width:
         return lambda position: list(map(itemgetter(position), body))
     if max(map(len, body)) <= width + 50:
-        columns = list(itertools.zip_longest(*body))
-        return lambda position: list(columns[position]) if position < len(columns) else [None] * len(body)
+        columns = dict(enumerate(itertools.zip_longest(*body)))
+        return lambda position: columns.pop(position, None) or [None] * len(body)
     return lambda position: [r[position] if position < len(r) else None for r in body]
 
 

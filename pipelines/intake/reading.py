@@ -444,7 +444,18 @@ def _lines(text: str):
     without its copy of the whole text at four bytes a character (issue 8: 400 MB for a 100 MB file)."""
     if any(ch in text for ch in _OTHER_LINE_BREAKS):
         return io.StringIO(text, newline="")
-    return iter(text.splitlines(keepends=True))
+    return _lines_by_block(text)
+
+
+def _lines_by_block(text: str, size: int = 1 << 20):
+    """Split a megabyte or so at a time, each block ending just after a \n (so a \r\n pair
+    is never parted): only one block's lines exist at once."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start + size)
+        end = len(text) if end < 0 else end + 1
+        yield from text[start:end].splitlines(keepends=True)
+        start = end
 
 
 def _read_csv(path: Path) -> list[list[object]]:
