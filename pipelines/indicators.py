@@ -256,9 +256,12 @@ def compute_all(
         for task in tasks:
             run(task)
     else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="indicators")
+        try:
             for _ in pool.map(run, tasks):  # in order; the first failure is raised here
                 pass
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # after a failure, start nothing more
     return values
 
 
