@@ -2,7 +2,9 @@
 
 Files are written to a temporary folder and swapped into ``out/<quarter>/`` at the end, under a
 lock per quarter, so a rebuild replaces the quarter's files, two builds at once never mix their
-files, and a failed build never leaves half a scorecard.
+files, and a failed build never leaves half a scorecard. The values are computed first, all
+at once (``build_values``: one statement per indicator and 16 periods, on two connections side
+by side), then the scorecard and the workbook's history sheet are made from them.
 """
 
 from __future__ import annotations

@@ -3,6 +3,11 @@
 The SQL (``sql/indicators/<ID>.sql``) returns raw ``numerator`` and ``denominator``; the
 division happens here in Python so that no engine's integer division can truncate a rate and
 the unrounded value is the same on SQLite and PostgreSQL.
+
+A build needs each indicator for about 45 periods (the history sheet's quarters and the SPC
+months): ``compute_periods`` runs the file once per period inside one statement, and
+``compute_all`` spreads indicators over a few connections. The files stay the only
+definition of each formula.
 """
 
 from __future__ import annotations
