@@ -21,10 +21,10 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, inspect, select
 
 from pipelines.config import load_settings
-from pipelines.intake import run_intake
+from pipelines.intake import loading, run_intake
 from pipelines.intake.pseudonym import pseudonymise
 from pipelines.sources import load_sources
 from pipelines.warehouse.schema import load_files, table_for
@@ -1167,9 +1167,23 @@ def test_same_file_twice_in_one_second_keeps_both_receipts(lite, monkeypatch):
 # ============================================================================================
 # Loading: upsert by key, load ids, the load audit
 # ============================================================================================
-def test_resubmission_updates_only_its_keys_and_records_each_load(settings):
+def indexes_of(settings, source: str) -> list[tuple]:
+    engine = create_engine(settings.warehouse_url)
+    try:
+        found = inspect(engine).get_indexes(table_for(source).name)
+    finally:
+        engine.dispose()
+    return sorted((i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in found)
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["indexes kept", "indexes rebuilt"])
+def test_resubmission_updates_only_its_keys_and_records_each_load(settings, big, monkeypatch):
+    if big:  # each load counts as big: its table's secondary indexes are dropped and built again
+        monkeypatch.setattr(loading, "REBUILD_FROM_ROWS", 1)
     write_source(settings.inbox / "april.xlsx", POLICE, [good(POLICE, i) for i in range(1, 6)])
     first = run_one(settings)
+    before = indexes_of(settings, POLICE)
+    assert {i.name for i in table_for(POLICE).indexes} <= {name for name, _, _ in before}
     corrected = [dict(good(POLICE, 2), risk_level="high", district="Headingley"),
                  dict(good(POLICE, 3), children_present="Y", children_count="2"),
                  *[good(POLICE, i) for i in range(6, 13)],
@@ -1194,6 +1208,23 @@ def test_resubmission_updates_only_its_keys_and_records_each_load(settings):
     assert (a2["status"], a2["rows_read"], a2["rows_loaded"], a2["rows_rejected"]) == ("accepted", 10, 9, 1)
     assert a1["original_name"] == a2["original_name"] == "april.xlsx" and a1["sha256"] != a2["sha256"]
     assert a2["stored_name"] == Path(second.stored_as).name
+    assert indexes_of(settings, POLICE) == before
+
+
+def test_only_big_loads_beside_their_table_set_the_indexes_aside(settings, monkeypatch):
+    monkeypatch.setattr(loading, "REBUILD_FROM_ROWS", 3)
+    write_source(settings.inbox / "april.xlsx", POLICE, [good(POLICE, i) for i in range(1, 8)])
+    assert run_one(settings).rows_loaded == 7
+    table = table_for(POLICE)
+    engine = create_engine(settings.warehouse_url)
+    try:
+        with engine.begin() as conn:
+            secondary = sorted(i.name for i in table.indexes if not i.unique)
+            assert secondary and [i.name for i in loading._indexes_to_rebuild(conn, table, 4)] == secondary
+            assert loading._indexes_to_rebuild(conn, table, 3) == []  # 7 rows held > 2 x 3 incoming
+            assert loading._indexes_to_rebuild(conn, table, 2) == []  # too small to bother
+    finally:
+        engine.dispose()
 
 
 def test_composite_key_upsert_and_reference_upsert(settings):

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import numpy as np
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import DBAPIError
 
 from ..sources import Source
@@ -57,12 +57,42 @@ def load_rows(engine: Engine, source: Source, rows, audit: dict) -> int:
     with engine.begin() as conn:
         load_id = conn.execute(insert(load_files).values(**audit)).inserted_primary_key[0]
         stored = _stored_rows(rows, source, load_id)
+        set_aside = _indexes_to_rebuild(conn, table, len(rows))
+        for index in set_aside:
+            index.drop(conn)
         with _driver_errors_wrapped(engine):
             if engine.dialect.name == "postgresql":
                 _copy_upsert(conn, table, columns, stored)
             else:
                 _batched_upsert(conn, engine, table, columns, stored)
+        for index in set_aside:
+            index.create(conn)
     return load_id
+
+
+REBUILD_FROM_ROWS = 100_000  # a file this big...
+REBUILD_TABLE_SHARE = 2  # ...into a table holding at most this many times its rows
+
+
+def _indexes_to_rebuild(conn, table, incoming: int) -> list:
+    """The secondary (non-unique) indexes to drop before a big load and build again after it.
+
+    Inserting a million rows one by one into an index of random keys (a child's pseudonym) costs
+    several times more than building that index afresh by sorting (issue 8), so when a file is
+    large beside what the table already holds, its indexes are rebuilt instead. The key's own
+    unique index stays (the upsert needs it). All of it is inside the load's transaction: a crash
+    leaves the indexes as they were; meanwhile PostgreSQL holds the table's exclusive lock, so a
+    build waits for the load to finish (SQLite's writer lock does the same)."""
+    if incoming < REBUILD_FROM_ROWS:
+        return []
+    if conn.dialect.name == "postgresql":
+        # Two big loads into one table would each hold a share lock while waiting for the other's
+        # exclusive one (a deadlock): this lock conflicts with itself, so they queue here instead.
+        conn.exec_driver_sql(f'LOCK TABLE "{table.name}" IN SHARE ROW EXCLUSIVE MODE')
+    existing = conn.execute(select(func.count()).select_from(table)).scalar_one()
+    if existing > incoming * REBUILD_TABLE_SHARE:
+        return []
+    return sorted((index for index in table.indexes if not index.unique), key=lambda index: index.name)
 
 
 STORE_CHUNK = 50_000  # rows converted at a time: a big file's stored values are never all in memory
