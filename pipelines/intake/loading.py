@@ -67,6 +67,10 @@ def load_rows(engine: Engine, source: Source, rows, audit: dict) -> int:
                 _batched_upsert(conn, engine, table, columns, stored)
         for index in set_aside:
             index.create(conn)
+        if len(rows) >= REBUILD_FROM_ROWS and engine.dialect.name == "postgresql":
+            # Fresh statistics for the planner now, rather than whenever autovacuum (if it is on)
+            # gets round to it: the next build's plans depend on them.
+            conn.exec_driver_sql(f'ANALYZE "{table.name}"')
     return load_id
 
 
