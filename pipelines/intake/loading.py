@@ -56,15 +56,15 @@ def load_rows(engine: Engine, source: Source, rows, audit: dict) -> int:
     columns = [warehouse_column_name(c) for c in source.columns] + ["load_id"]
     with engine.begin() as conn:
         load_id = conn.execute(insert(load_files).values(**audit)).inserted_primary_key[0]
-        stored = _stored_rows(rows, source, load_id)
         set_aside = _indexes_to_rebuild(conn, table, len(rows))
         for index in set_aside:
             index.drop(conn)
         with _driver_errors_wrapped(engine):
             if engine.dialect.name == "postgresql":
-                _copy_upsert(conn, table, columns, stored)
+                if not (set_aside and _copied_straight_in(conn, table, columns, _stored_rows(rows, source, load_id))):
+                    _copy_upsert(conn, table, columns, _stored_rows(rows, source, load_id))
             else:
-                _batched_upsert(conn, engine, table, columns, stored)
+                _batched_upsert(conn, engine, table, columns, _stored_rows(rows, source, load_id))
         for index in set_aside:
             index.create(conn)
         if len(rows) >= REBUILD_FROM_ROWS and engine.dialect.name == "postgresql":
@@ -168,6 +168,33 @@ def _batched_upsert(conn, engine: Engine, table, columns: list[str], rows) -> No
         cursor.close()
 
 
+def _copy(conn, table_name: str, columns: list[str], rows) -> None:
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        with cursor.copy(f'COPY "{table_name}" ({quoted}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(row)
+    finally:
+        cursor.close()
+
+
+def _copied_straight_in(conn, table, columns: list[str], rows) -> bool:
+    """A big file into a table that (mostly) does not hold its keys yet: COPY straight into the
+    table, under a savepoint; if any key is already there (a unique violation), undo that and
+    say so, and the caller upserts instead. Twice as fast as staging and upserting when it works."""
+    import psycopg
+
+    savepoint = conn.begin_nested()
+    try:
+        _copy(conn, table.name, columns, rows)
+    except psycopg.errors.UniqueViolation:
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    return True
+
+
 def _copy_upsert(conn, table, columns: list[str], rows) -> None:
     """COPY the rows into a temporary copy of the table, then upsert them all in one statement
     (keys are unique within a file: duplicates were rejected before loading)."""
@@ -176,13 +203,7 @@ def _copy_upsert(conn, table, columns: list[str], rows) -> None:
     quoted = ", ".join(f'"{c}"' for c in columns)
     updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in keys)
     conn.exec_driver_sql(f'CREATE TEMPORARY TABLE "{staging}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP')
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        with cursor.copy(f'COPY "{staging}" ({quoted}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row(row)
-    finally:
-        cursor.close()
+    _copy(conn, staging, columns, rows)
     conn.exec_driver_sql(
         f'INSERT INTO "{table.name}" ({quoted}) SELECT {quoted} FROM "{staging}" '
         f'ON CONFLICT ({", ".join(keys)}) DO UPDATE SET {updates}'
