@@ -88,13 +88,18 @@ def _type_by_value(raw: list, column: Column, key: bool, only=None) -> TypedColu
                     memo[(cls, value)] = found
         else:
             found = _parse_once(value, column, key)
-        if found is _BLANK:
-            blank[i] = True
-        elif isinstance(found, _Invalid):
-            errors[i] = str(found)
-        else:
-            values[i] = found
+        _keep(found, i, values, blank, errors)
     return TypedColumn(values, blank, errors)
+
+
+def _keep(found, i: int, values: list, blank: np.ndarray, errors: dict[int, str]) -> None:
+    """Put one cell's parse (value, blank or reason) in its place."""
+    if found is _BLANK:
+        blank[i] = True
+    elif isinstance(found, _Invalid):
+        errors[i] = str(found)
+    else:
+        values[i] = found
 
 
 def _all_text(raw: list) -> bool:
@@ -132,13 +137,7 @@ def _type_text(raw: list, column: Column, key: bool) -> TypedColumn:
             if text and len(text) <= limit and "\x00" not in value:
                 values[i] = text
                 continue
-        found = _parse_once(value, column, key)
-        if found is _BLANK:
-            blank[i] = True
-        elif isinstance(found, _Invalid):
-            errors[i] = str(found)
-        else:
-            values[i] = found
+        _keep(_parse_once(value, column, key), i, values, blank, errors)
     return TypedColumn(values, blank, errors)
 
 
