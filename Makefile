@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Benchmarks (issue 8): not part of the test suite; writes benchmarks/RESULTS.md. Needs the
-# PostgreSQL server on 127.0.0.1:5432 like `make test`; takes about two hours on 2 cores.
+# PostgreSQL server on 127.0.0.1:5432 like `make test`; takes one to two hours on 2 cores.
 bench: $(STAMP)
 	pg_isready -h 127.0.0.1 -p 5432 -q || pg_ctlcluster --skip-systemctl-redirect "$$(ls /etc/postgresql | head -n1)" main start
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
