@@ -400,6 +400,15 @@ def new_database(engine_name: str, work: Path, name: str) -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{database}"
 
 
+def fresh_place(engine_name: str, work: Path, name: str) -> tuple[str, Path]:
+    """A new empty warehouse and an empty SCORECARD_HOME for the job ``name``."""
+    url = new_database(engine_name, work, name)
+    home = work / "homes" / name
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    return url, home
+
+
 def drop_database(url: str) -> None:
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
@@ -560,10 +569,7 @@ def run(args) -> None:
         for engine_name in args.engines:
             for pipeline in args.pipelines:
                 name = f"{key}-{engine_name}-{pipeline}"
-                url = new_database(engine_name, work, name)
-                home = work / "homes" / name
-                shutil.rmtree(home, ignore_errors=True)
-                home.mkdir(parents=True)
+                url, home = fresh_place(engine_name, work, name)
                 job = {"kind": pipeline, "url": url, "home": str(home), "files": [str(p) for p in files],
                        "layouts": layouts, "max_file_mb": args.max_file_mb}
                 if args.profile and pipeline in args.profile_pipelines:
@@ -572,8 +578,7 @@ def run(args) -> None:
                 totals = []
                 for attempt in range(args.repeat):
                     if attempt:
-                        url = new_database(engine_name, work, name)
-                        home.mkdir(parents=True)
+                        url, home = fresh_place(engine_name, work, name)
                     log(f"{name}: {len(files)} file(s) (load {load_average()})")
                     try:
                         this = run_job(job | {"url": url}, work, name, args.timeout)
@@ -605,11 +610,7 @@ def run_build_workload(key: str, files: list[Path], work: Path, args, results: d
     quarter = Quarter.parse(args.end_quarter).code
     setups = {}
     for engine_name in args.engines:
-        name = f"{key}-{engine_name}"
-        url = new_database(engine_name, work, name)
-        home = work / "homes" / name
-        shutil.rmtree(home, ignore_errors=True)
-        home.mkdir(parents=True)
+        url, home = fresh_place(engine_name, work, f"{key}-{engine_name}")
         setups[engine_name] = {"url": url, "home": str(home)}
     try:
         from concurrent.futures import ThreadPoolExecutor

@@ -210,7 +210,7 @@ def compute_periods(
             return compute_periods(conn, indicator, periods, rows_cache=rows_cache, values_cache=values_cache)
     conn = bind
     values = {} if values_cache is None else values_cache
-    todo = list({p.code: p for p in periods if (indicator.id, p.code) not in values}.values())
+    todo = _not_computed(indicator, periods, values)
     if todo:
         rows = source_rows_many(conn, indicator.source, todo, rows_cache)
         present = [p for p, n in zip(todo, rows) if n]
@@ -221,6 +221,11 @@ def compute_periods(
             value, status = value_of(indicator, numerator, denominator)
             values[(indicator.id, period.code)] = IndicatorValue(indicator.id, period.code, value, numerator, denominator, status)
     return [values[(indicator.id, p.code)] for p in periods]
+
+
+def _not_computed(indicator: Indicator, periods: list[Period], values: dict) -> list[Period]:
+    """``periods`` without those already in ``values`` and without repeats, in order."""
+    return list({p.code: p for p in periods if (indicator.id, p.code) not in values}.values())
 
 
 def compute_all(
@@ -244,7 +249,7 @@ def compute_all(
             source_rows_many(conn, source, list(periods.values()), rows)
     tasks = []
     for ind, periods in wanted:
-        todo = list({p.code: p for p in periods if (ind.id, p.code) not in values}.values())
+        todo = _not_computed(ind, periods, values)
         tasks += [(ind, todo[i:i + TASK_PERIODS]) for i in range(0, len(todo), TASK_PERIODS)]
 
     def run(task) -> None:

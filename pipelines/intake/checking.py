@@ -136,7 +136,7 @@ def check_rows(layout: Layout, today: datetime | None = None) -> Checked:
                 reasons.append(reason)
         if reasons:
             rejected[j] = True
-            checked.problems.append(RowProblem(row_number, reasons, body[row_number - first - 1]))
+            checked.problems.append(RowProblem(row_number, reasons, body[candidates[j]]))
     checked.rows = frame[~rejected].reset_index(drop=True)
     checked.problems.sort(key=lambda p: p.row)
     checked.timings["validate"] = time.perf_counter() - started

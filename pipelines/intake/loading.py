@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 from datetime import datetime
 
@@ -13,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..sources import Source
 from ..warehouse.schema import load_files, table_for, warehouse_column_name
+from .columns import DATE_KINDS
 
 CHUNK = 5000
 LOAD_CACHE_KB = 128 * 1024  # SQLite page cache while loading a file (grows only as used)
@@ -51,7 +53,9 @@ def record_load(engine: Engine, audit: dict) -> int:
 def load_rows(engine: Engine, source: Source, rows, audit: dict) -> int:
     """Insert the load record and upsert ``rows`` (a typed DataFrame, canonical column names) in
     one transaction; returns the load_id. PostgreSQL: COPY into a temporary table, then one upsert
-    from it; SQLite: batched executemany of the upsert."""
+    from it (a big load COPYs straight into the table when none of its keys is there yet);
+    SQLite: batched executemany of the upsert. A big load rebuilds the table's secondary
+    indexes rather than inserting into them (``_indexes_to_rebuild``)."""
     table = table_for(source.name)
     columns = [warehouse_column_name(c) for c in source.columns] + ["load_id"]
     with engine.begin() as conn:
@@ -59,12 +63,13 @@ def load_rows(engine: Engine, source: Source, rows, audit: dict) -> int:
         set_aside = _indexes_to_rebuild(conn, table, len(rows))
         for index in set_aside:
             index.drop(conn)
+        stored = functools.partial(_stored_rows, rows, source, load_id)  # a fresh iterator each call
         with _driver_errors_wrapped(engine):
             if engine.dialect.name == "postgresql":
-                if not (set_aside and _copied_straight_in(conn, table, columns, _stored_rows(rows, source, load_id))):
-                    _copy_upsert(conn, table, columns, _stored_rows(rows, source, load_id))
+                if not (set_aside and _copied_straight_in(conn, table, columns, stored())):
+                    _copy_upsert(conn, table, columns, stored())
             else:
-                _batched_upsert(conn, engine, table, columns, _stored_rows(rows, source, load_id))
+                _batched_upsert(conn, engine, table, columns, stored())
         for index in set_aside:
             index.create(conn)
         if len(rows) >= REBUILD_FROM_ROWS and engine.dialect.name == "postgresql":
@@ -116,7 +121,7 @@ def stored_values(series, kind: str) -> list:
     by value. Dates and date-times become the text SQLAlchemy stores in SQLite
     (``2024-01-31``, ``2024-01-31 13:45:00.000000``), which PostgreSQL also reads."""
     missing = series.isna().to_numpy()
-    if kind in ("date", "datetime"):
+    if kind in DATE_KINDS:
         stamps = series.to_numpy("datetime64[us]")
         text = np.datetime_as_string(stamps, unit="D" if kind == "date" else "us")
         if kind == "datetime" and text.dtype == np.dtype("<U26"):  # "2024-01-31T13:45:00.000000"
