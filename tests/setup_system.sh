@@ -14,10 +14,12 @@ pg_isready -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not running on 127.0.0.
 # Debian packages, one apt-get update for all that are missing:
 # - Chromium for the rendering test (headless, no downloaded browser builds);
 # - docker-compose (Debian's 1.29) for tests/test_compose.py: `docker-compose config` validates
-#   and resolves docker-compose.yml without a Docker engine.
+#   and resolves docker-compose.yml without a Docker engine;
+# - LibreOffice Calc for tests/test_office_files.py: partner files as real office software writes them.
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-calc)
 if (( ${#missing[@]} )); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
@@ -25,3 +27,4 @@ if (( ${#missing[@]} )); then
 fi
 command -v chromium >/dev/null || { echo "chromium could not be installed: the rendering test needs it" >&2; exit 1; }
 command -v docker-compose >/dev/null || { echo "docker-compose could not be installed: tests/test_compose.py needs it" >&2; exit 1; }
+command -v soffice >/dev/null || { echo "libreoffice-calc could not be installed: tests/test_office_files.py needs it" >&2; exit 1; }
