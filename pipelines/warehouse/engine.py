@@ -2,7 +2,7 @@
 
 The indicator SQL uses two small functions, ``hours_between(a, b)`` and ``days_between(a, b)``
 (``b - a``), so each SQL file runs unchanged on both engines: they are registered on every
-SQLite connection and created in PostgreSQL from ``sql/functions/postgresql.sql``. The indicator
+SQLite connection and created in PostgreSQL from ``sql/functions/postgresql.sql`` by migration 0004. The indicator
 SQL run by the build uses native SQLite expressions for them instead (``native_sqlite``).
 """
 
@@ -17,7 +17,6 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from ..resources import sql_dir
 
 
 class WarehouseUnavailable(RuntimeError):
@@ -143,16 +142,13 @@ def connect_warehouse(url: str) -> Engine:
 
 
 def init_warehouse(engine: Engine) -> None:
-    """Bring the schema to the latest migration (and, on PostgreSQL, create the SQL helpers)."""
+    """Bring the schema to the latest migration (which also creates the SQL helpers on
+    PostgreSQL, once, under the migration lock: see migration 0004)."""
     from .migrate import upgrade
 
     try:
         upgrade(engine)
-        if engine.dialect.name == "postgresql":
-            ddl = (sql_dir() / "functions" / "postgresql.sql").read_text(encoding="utf-8")
-            with engine.begin() as conn:
-                conn.exec_driver_sql(ddl)
-        elif engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
             Path(engine.url.database).touch(exist_ok=True)
             Path(engine.url.database).chmod(0o600)
     except OperationalError as exc:

@@ -51,6 +51,8 @@ load_files = Table(
     Column("message", Text),
     Column("receipt", Text),  # the receipt as JSON, so a run after a crash can finish the file's steps
     Column("original_deleted_at", DateTime),  # when retention deleted the original (kept: the record)
+    Column("receipt_mailed_at", DateTime),  # when the receipt was sent or queued: at most once per load
+    Column("finished_at", DateTime),  # when the original was filed away: until then the load is unfinished
     comment="Every file received, accepted or not, with its counts: the intake audit trail.",
 )
 
