@@ -111,18 +111,15 @@ def check_rows(layout: Layout, today: datetime | None = None) -> Checked:
     for name, column in typed.items():
         for i, reason in column.errors.items():
             if i in where:
-                errors.setdefault(where[i], {})[name] = f"{layout.mapped[name]}: {reason}"
-    for j, reason in _duplicate_keys(frame, source).items():
+                errors.setdefault(where[i], {})[name] = f"{layout.mapped[name]} {reason}"
+    for j, reason in _duplicate_keys(frame, source, layout.mapped).items():
         errors.setdefault(j, {})["__key"] = reason
     checked.timings["map_type"] = time.perf_counter() - started
 
     started = time.perf_counter()
     failures = {}
     if len(frame):
-        failures = run_suite(
-            source.name, _for_suite(frame, source), layout.mapped, today,
-            frozenset(c.name for c in source.columns if c.personal),
-        )
+        failures = run_suite(source.name, _for_suite(frame, source), layout.mapped, today)
     rejected = np.zeros(len(frame), dtype=bool)
     row_numbers = frame[ROW].to_numpy()
     for j in sorted(set(errors) | {int(np.searchsorted(row_numbers, r)) for r in failures}):
@@ -182,20 +179,10 @@ def _for_suite(frame: pd.DataFrame, source) -> pd.DataFrame:
 _NS_MIN, _NS_MAX = pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31")
 
 
-def _key_text(value, kind: str) -> str:
-    """A key value as the data officer knows it (as ``str`` of the parser's value)."""
-    if kind == "date":
-        return str(pd.Timestamp(value).date())
-    if kind == "datetime":
-        return str(pd.Timestamp(value).to_pydatetime())
-    if kind == "int":
-        return str(int(value))
-    return str(value)
-
-
-def _duplicate_keys(frame: pd.DataFrame, source) -> dict[int, str]:
+def _duplicate_keys(frame: pd.DataFrame, source, headers: dict[str, str]) -> dict[int, str]:
     """Position in ``frame`` -> reason, for each row whose key appeared in an earlier row (the
-    first is kept); rows with a blank or unreadable key part take no part."""
+    first is kept); rows with a blank or unreadable key part take no part. The reason names the
+    key's columns and the earlier row, never the key's value."""
     if not len(frame):
         return {}
     keys = list(source.key)
@@ -205,11 +192,9 @@ def _duplicate_keys(frame: pd.DataFrame, source) -> dict[int, str]:
     if not repeated.any():
         return {}
     first_row = keyed.groupby(keys, sort=False, dropna=False)[ROW].transform("first").to_numpy()
-    kinds = {c.name: c.type for c in source.columns}
     positions = np.flatnonzero(complete)
-    out: dict[int, str] = {}
-    for k in np.flatnonzero(repeated).tolist():
-        row = keyed.iloc[k]
-        shown = ", ".join(_key_text(row[name], kinds[name]) for name in keys)
-        out[int(positions[k])] = f"duplicate key: {shown} already appears in row {int(first_row[k])}"
-    return out
+    named = " and ".join(headers.get(k, k) for k in keys)
+    return {
+        int(positions[k]): f"duplicate key: the same {named} as row {int(first_row[k])} (the first is kept)"
+        for k in np.flatnonzero(repeated).tolist()
+    }

@@ -1,7 +1,8 @@
 """Run a source's Great Expectations suite (``expectations/<source>.json``) over typed rows.
 
 GX is imported lazily (it is slow to import) and one ephemeral context is reused per process.
-Returns, for each sheet row number, the reasons it failed, worded for the data officer.
+Returns, for each sheet row number, the reasons it failed, worded for the data officer from the
+suite's own ``meta.reason`` (rules as data), without the values.
 """
 
 from __future__ import annotations
@@ -46,6 +47,13 @@ def _context():
     return gx, batch_definition
 
 
+def prepare() -> None:
+    """Import Great Expectations and make its context now, in this process, so that every child
+    forked to check a file inherits them instead of paying seconds for each file."""
+    _context()
+    import python_calamine  # noqa: F401  (the reader the child uses)
+
+
 def _suite(gx, source: str):
     document = suite_document(source)
     return gx.ExpectationSuite(name=document["name"], expectations=[dict(e) for e in document["expectations"]])
@@ -55,12 +63,11 @@ def _columns_of(kwargs: dict) -> list[str]:
     return [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs]
 
 
-def run_suite(
-    source: str, frame, headers: dict[str, str], today: datetime, personal: frozenset[str] = frozenset()
-) -> dict[int, list[tuple[str, str]]]:
+def run_suite(source: str, frame, headers: dict[str, str], today: datetime) -> dict[int, list[tuple[str, str]]]:
     """Sheet row -> [(column, reason)]. ``headers`` maps canonical names to headers as sent.
 
-    A single-column reason quotes the offending value, except for personal columns.
+    Reasons name the columns and the rule, never the value found (which may be a child's
+    identifier in a shifted column): values are shown only in the rejects workbook.
     """
     gx, batch_definition = _context()
     present = set(frame.columns)
@@ -93,9 +100,6 @@ def run_suite(
             continue
         column = _columns_of(config.kwargs)[0]
         reason = _PLACEHOLDER.sub(lambda m: headers.get(m.group(1), m.group(1)), config.meta.get("reason", config.type))
-        quote = "column" in config.kwargs and column not in personal
         for item in outcome.result.get("unexpected_index_list") or []:
-            value = item.get(column)
-            shown = f" (found '{value}')" if quote and value is not None and str(value) not in ("nan", "NaT", "<NA>") else ""
-            failures[int(item[ROW])].append((column, reason + shown))
+            failures[int(item[ROW])].append((column, reason))
     return failures

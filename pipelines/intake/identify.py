@@ -6,11 +6,13 @@ exactly one source (after alias matching); a subfolder named after a source deci
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ..sources import Source, load_sources, normalise_header
 from .inbox import display_name
 from .reading import Sheet
+from .values import FALSE, TRUE, InvalidValue, is_blank, parse_datetime
 
 HEADER_SEARCH_ROWS = 20
 
@@ -65,22 +67,72 @@ def identify(sheets: list[Sheet], sources: list[Source]) -> Layout:
     message = "no recognised header: no row in the first 20 of any visible sheet holds every required column of one source."
     if found:
         message += f" Headers found: {', '.join(found[:15])}."
+    else:
+        message += " No row there looks like a header row (a row of column names)."
     if best is not None and best[0] > 0:
         message += f" Closest source: {best[1].name}, which also needs: {', '.join(best[2])}."
     raise Unidentified(message)
 
 
 def _headers_found(sheets: list[Sheet]) -> list[str]:
-    """The most header-like row near the top of the first sheet: the one with most cells that are
-    known headers of any source, then most text cells. Ranking known headers first keeps a data
-    row (which may hold child identifiers or names) out of the receipt and its email."""
+    """The headers of the row near the top of the first sheet that is most like a header row,
+    or none. Only a real header candidate is ever quoted (``_header_like``); a data row (which may
+    hold a child's identifier or name) is never one, so it never reaches a receipt, an email, a
+    load record or a log."""
     known = {key for source in load_sources().values() for column in source.columns for key in column.header_keys}
     best: list[str] = []
     best_score = (0, 0)
     for sheet in sheets[:1]:
-        for row in sheet.rows[:HEADER_SEARCH_ROWS]:
-            texts = [display_name(c.strip()) for c in row if isinstance(c, str) and c.strip()]
-            score = (sum(normalise_header(t) in known for t in texts), len(texts))
+        top = sheet.rows[:HEADER_SEARCH_ROWS]
+        for index, row in enumerate(top):
+            cells = [c for c in row if not is_blank(c)]
+            if not _header_like(row, cells, sheet.rows[index + 1:index + 11], known):
+                continue
+            score = (sum(normalise_header(c) in known for c in cells), len(cells))
             if score > best_score:
-                best, best_score = texts, score
+                best, best_score = [display_name(c.strip()) for c in cells], score
     return best
+
+
+def _header_like(row: list[object], cells: list[object], below: list[list[object]], known: set[str]) -> bool:
+    """A row of text cells that either names at least two known headers of some source (and
+    they are at least half of it), or stands over a column of numbers or dates while holding no
+    value itself: no cell that reads as a number, a date or a yes/no, and none mixing letters and
+    digits as identifiers do. A data row fails: its dates, counts, flags and identifiers are
+    values, and the rows under it are of the same kinds as it."""
+    if not cells or not all(isinstance(c, str) for c in cells):
+        return False
+    matches = sum(normalise_header(c) in known for c in cells)
+    if matches >= 2 and 2 * matches >= len(cells):
+        return True
+    if any(_is_value(c) or _IDENTIFIER.search(c) for c in cells):
+        return False
+    for position, cell in enumerate(row):
+        if is_blank(cell):
+            continue
+        values = [r[position] for r in below if position < len(r) and not is_blank(r[position])]
+        if values and sum(_is_value(v) for v in values) * 2 > len(values):
+            return True
+    return False
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z][^\s]*\d|\d[^\s]*[A-Za-z]")  # letters and digits in one word: MOS124019
+
+
+def _is_value(cell: object) -> bool:
+    """A number, a date or a yes/no (as a cell, or as text that reads as one)."""
+    if not isinstance(cell, str):
+        return True
+    text = cell.strip()
+    if text.lower() in TRUE | FALSE:
+        return True
+    try:
+        float(text.replace(",", ""))
+        return True
+    except ValueError:
+        pass
+    try:
+        parse_datetime(text)
+        return True
+    except InvalidValue:
+        return False

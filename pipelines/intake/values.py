@@ -1,7 +1,9 @@
 """Type rules for partner values (sources.md "Types").
 
 Each parser takes a raw cell (str, number, date or datetime from the reader) and returns the
-typed value, ``None`` for blank, or raises ``InvalidValue`` with a plain-English reason.
+typed value, ``None`` for blank, or raises ``InvalidValue`` with a plain-English reason that
+never quotes the value: it is said of the column ("Date Reported is not a real date"), and the
+value itself is shown only in the rejects workbook, which stays on the partnership's server.
 Dates are day-first, always: ``05/01/2024`` is 5 January.
 """
 
@@ -12,7 +14,6 @@ import re
 from datetime import date, datetime, time
 
 from ..sources import Column, normalise_header
-from .inbox import visible
 
 
 class InvalidValue(ValueError):
@@ -47,11 +48,6 @@ def is_blank(raw: object) -> bool:
     return isinstance(raw, str) and raw.strip() == ""
 
 
-def _show(raw: object) -> str:
-    text = visible(str(raw)[:80])
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def parse_text(raw: object) -> str | None:
     if is_blank(raw):
         return None
@@ -74,7 +70,7 @@ def parse_bool(raw: object) -> bool | None:
         return True
     if text in FALSE:
         return False
-    raise InvalidValue(f"'{_show(raw)}' is not yes or no (use Y/N, Yes/No, True/False or 1/0)")
+    raise InvalidValue("is not yes or no (use Y/N, Yes/No, True/False or 1/0)")
 
 
 _INT_LIMIT = 2**63 - 1  # the warehouse's BIGINT
@@ -83,7 +79,7 @@ _INT_LIMIT = 2**63 - 1  # the warehouse's BIGINT
 def parse_int(raw: object) -> int | None:
     value = _parse_int(raw)
     if value is not None and abs(value) > _INT_LIMIT:
-        raise InvalidValue(f"'{_show(raw)}' is too large to be a count")
+        raise InvalidValue("is too large to be a count")
     return value
 
 
@@ -94,38 +90,38 @@ def _parse_int(raw: object) -> int | None:
     if is_blank(raw):
         return None
     if isinstance(raw, bool):
-        raise InvalidValue(f"'{_show(raw)}' is not a whole number")
+        raise InvalidValue("is not a whole number")
     if isinstance(raw, int):
         return raw
     if isinstance(raw, float):
         if raw.is_integer():
             return int(raw)
-        raise InvalidValue(f"'{_show(raw)}' is not a whole number")
+        raise InvalidValue("is not a whole number")
     text = str(raw).strip()
     if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+", text):
         text = text.replace(",", "")
     if re.fullmatch(r"[+-]?\d+(\.0+)?", text):
         digits = text.split(".")[0]
         if len(digits.lstrip("+-").lstrip("0")) > _DIGITS_LIMIT:
-            raise InvalidValue(f"'{_show(raw)}' is too large to be a count")
+            raise InvalidValue("is too large to be a count")
         return int(digits)
-    raise InvalidValue(f"'{_show(raw)}' is not a whole number")
+    raise InvalidValue("is not a whole number")
 
 
 def parse_number(raw: object) -> float | None:
     if is_blank(raw):
         return None
     if isinstance(raw, bool):
-        raise InvalidValue(f"'{_show(raw)}' is not a number")
+        raise InvalidValue("is not a number")
     if isinstance(raw, (int, float)):
         return float(raw)
     text = str(raw).strip().replace(",", "") if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?", str(raw).strip()) else str(raw).strip()
     try:
         value = float(text)
     except ValueError:
-        raise InvalidValue(f"'{_show(raw)}' is not a number") from None
+        raise InvalidValue("is not a number") from None
     if math.isnan(value) or math.isinf(value):
-        raise InvalidValue(f"'{_show(raw)}' is not a number")
+        raise InvalidValue("is not a number")
     return value
 
 
@@ -133,12 +129,12 @@ def _year(text: str) -> int:
     return 2000 + int(text) if len(text) == 2 else int(text)
 
 
-def _build(raw: object, y: int, m: int, d: int, hh, mm, ss) -> datetime:
+def _build(y: int, m: int, d: int, hh, mm, ss) -> datetime:
     try:
         day = date(y, m, d)
         t = time(int(hh or 0), int(mm or 0), int(ss or 0))
     except ValueError:
-        raise InvalidValue(f"'{_show(raw)}' is not a real date (dates are read day first, as 31/01/2024)") from None
+        raise InvalidValue("is not a real date (dates are read day first, as 31/01/2024)") from None
     return datetime.combine(day, t)
 
 
@@ -150,21 +146,21 @@ def parse_datetime(raw: object) -> datetime | None:
     if isinstance(raw, date):
         return datetime(raw.year, raw.month, raw.day)
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        raise InvalidValue(f"'{_show(raw)}' is a number, not a date")
+        raise InvalidValue("is a number, not a date")
     text = str(raw).strip()
     m = _ISO.match(text)
     if m:
-        return _build(raw, int(m.group(1)), int(m.group(2)), int(m.group(3)), *m.group(4, 5, 6))
+        return _build(int(m.group(1)), int(m.group(2)), int(m.group(3)), *m.group(4, 5, 6))
     m = _UK.match(text)
     if m:
-        return _build(raw, _year(m.group(3)), int(m.group(2)), int(m.group(1)), *m.group(4, 5, 6))
+        return _build(_year(m.group(3)), int(m.group(2)), int(m.group(1)), *m.group(4, 5, 6))
     m = _NAMED.match(text)
     if m:
         month = _MONTHS.get(m.group(2).lower())
         if month is None:
-            raise InvalidValue(f"'{_show(raw)}' has a month name we do not recognise")
-        return _build(raw, _year(m.group(3)), month, int(m.group(1)), *m.group(4, 5, 6))
-    raise InvalidValue(f"'{_show(raw)}' is not a date we recognise (use 31/01/2024, 2024-01-31 or 31 Jan 2024)")
+            raise InvalidValue("has a month name we do not recognise")
+        return _build(_year(m.group(3)), month, int(m.group(1)), *m.group(4, 5, 6))
+    raise InvalidValue("is not a date we recognise (use 31/01/2024, 2024-01-31 or 31 Jan 2024)")
 
 
 def parse_date(raw: object) -> date | None:
@@ -189,9 +185,9 @@ def check_text(raw: str, limit: int) -> None:
     data, which PostgreSQL cannot store)."""
     length = len(raw.strip())
     if length > limit:
-        raise InvalidValue(f"the value is {length:,} characters long, more than the {limit:,} allowed")
+        raise InvalidValue(f"is {length:,} characters long, more than the {limit:,} allowed")
     if "\x00" in raw:
-        raise InvalidValue("the value contains a NUL character (binary data), which cannot be stored")
+        raise InvalidValue("contains a NUL character (binary data), which cannot be stored")
 
 
 def parse_value(raw: object, column: Column, key: bool = False):
