@@ -43,6 +43,7 @@ def partner_intake():
 
         settings = scorecard_settings()
         settings.ensure_folders()
+        settings.check_writable()  # an unwritable archive/ stops here, before any file is touched
         engine = connect_warehouse(settings.warehouse_url)
         try:
             init_warehouse(engine)
@@ -53,6 +54,7 @@ def partner_intake():
 
     @task(outlets=[LOADS], map_index_template="{{ task.op_kwargs['path'].rsplit('/', 1)[-1] }}")
     def process(path: str, outlet_events=None) -> dict:
+        import os
         from pathlib import Path
 
         from airflow_settings import scorecard_settings
@@ -63,9 +65,10 @@ def partner_intake():
         settings = scorecard_settings()
         require_key(settings.pseudonym_key)
         file = Path(path)
-        if not file.exists():  # taken by another run meanwhile
+        if not os.path.lexists(file):  # taken by another run meanwhile
             return {"file": file.name, "status": "gone"}
         settings.ensure_folders()
+        settings.check_writable()
         engine = connect_warehouse(settings.warehouse_url)
         try:
             init_warehouse(engine)

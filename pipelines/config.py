@@ -15,10 +15,17 @@ DEFAULT_SUPPRESSION_THRESHOLD = 5
 DEFAULT_MAX_FILE_MB = 100.0
 DEFAULT_RETENTION_DAYS = 400
 DEFAULT_CLAIM_TIMEOUT_MINUTES = 60.0
+DEFAULT_FILE_MEMORY_MB = 2048.0
+DEFAULT_FILE_SECONDS = 600.0
+DEFAULT_SMTP_DEADLINE_SECONDS = 60.0
 
 
 class ConfigError(RuntimeError):
     """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+class FolderNotWritable(ConfigError):
+    """A folder the product must write to cannot be written; nothing was processed."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,7 @@ class MailSettings:
     pmsg_recipients: tuple[str, ...] = ()
     analyst: str | None = None
     data_officers: dict[str, str] = field(default_factory=dict)
+    deadline_seconds: float = DEFAULT_SMTP_DEADLINE_SECONDS  # a whole SMTP conversation, connect to quit
 
     @property
     def configured(self) -> bool:
@@ -49,6 +57,8 @@ class Settings:
     max_file_mb: float = DEFAULT_MAX_FILE_MB
     retention_days: int = DEFAULT_RETENTION_DAYS
     claim_timeout_minutes: float = DEFAULT_CLAIM_TIMEOUT_MINUTES
+    file_memory_mb: float = DEFAULT_FILE_MEMORY_MB  # reading and checking one file, in its own process
+    file_seconds: float = DEFAULT_FILE_SECONDS
     mail: MailSettings = field(default_factory=MailSettings)
 
     @property
@@ -96,6 +106,23 @@ class Settings:
             except OSError:  # a mounted volume may not allow it; the data is still written
                 pass
 
+    def check_writable(self) -> None:
+        """Stop before any file is processed when a folder intake files things into cannot be
+        written (a read-only mount, a full disk, wrong ownership): one line naming the folder,
+        rather than failing on the first file, again on every run. Tried by writing, as
+        permission bits say nothing to root or about a read-only filesystem."""
+        for folder in (self.archive, self.rejected, self.receipts, self.processing, self.outbox):
+            probe = folder / f".write-test-{os.getpid()}"
+            try:
+                fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                os.close(fd)
+                probe.unlink()
+            except OSError as exc:
+                raise FolderNotWritable(
+                    f"cannot write to {folder} ({exc.strerror or type(exc).__name__}): intake stopped before "
+                    "processing any file; make the folder writable and run again"
+                ) from None
+
     def with_key(self, key: bytes) -> "Settings":
         return _replace(self, pseudonym_key=key)
 
@@ -140,6 +167,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         max_file_mb = float(env.get("SCORECARD_MAX_FILE_MB", DEFAULT_MAX_FILE_MB))
         retention = int(env.get("SCORECARD_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
         claim_timeout = float(env.get("SCORECARD_CLAIM_TIMEOUT_MINUTES", DEFAULT_CLAIM_TIMEOUT_MINUTES))
+        file_memory = float(env.get("SCORECARD_FILE_MEMORY_MB", DEFAULT_FILE_MEMORY_MB))
+        file_seconds = float(env.get("SCORECARD_FILE_SECONDS", DEFAULT_FILE_SECONDS))
+        mail_deadline = float(env.get("SCORECARD_SMTP_DEADLINE_SECONDS", DEFAULT_SMTP_DEADLINE_SECONDS))
     except ValueError as exc:
         raise ConfigError(f"a numeric SCORECARD_ setting is not a number: {exc}") from None
     security = (env.get("SCORECARD_SMTP_SECURITY") or "none").lower()
@@ -160,6 +190,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         pmsg_recipients=_split_list(env.get("SCORECARD_PMSG_TO")) or ("pmsg@lscp.invalid",),
         analyst=env.get("SCORECARD_ANALYST_EMAIL") or None,
         data_officers=officers,
+        deadline_seconds=mail_deadline,
     )
     return Settings(
         home=home,
@@ -171,5 +202,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         max_file_mb=max_file_mb,
         retention_days=retention,
         claim_timeout_minutes=claim_timeout,
+        file_memory_mb=file_memory,
+        file_seconds=file_seconds,
         mail=mail,
     )

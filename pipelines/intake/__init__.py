@@ -8,7 +8,7 @@ from pathlib import Path
 from ..config import Settings
 from ..warehouse import connect_warehouse, init_warehouse
 from .inbox import pending_files
-from .process import FileOutcome, process_file
+from .process import FileOutcome, process_file, recover
 from .pseudonym import MissingKey, require_key
 from .retention import apply_retention
 
@@ -24,37 +24,46 @@ class IntakeRun:
         return [o for o in self.outcomes if o.status == "accepted"]
 
 
-def housekeeping(settings: Settings, engine) -> None:
-    """Before each intake run: sweep claims left by runs that died, send mail queued during an
-    outage, delete originals past retention."""
+def housekeeping(settings: Settings, engine) -> list[FileOutcome]:
+    """Before each intake run: finish the files a run that died left half done (returning their
+    outcomes), sweep its claims, send mail queued during an outage, delete originals past
+    retention."""
     from ..mail import flush_queue
     from .claims import sweep_stale
 
+    outcomes = recover(settings, engine)
     sweep_stale(settings.processing, settings.claim_timeout_minutes * 60)
     flush_queue(settings.mail, settings.outbox)
     apply_retention(engine, settings.archive, settings.rejected, settings.retention_days)
+    return outcomes
 
 
 def run_intake(settings: Settings, files: list[Path] | None = None, progress=None) -> IntakeRun:
     """Process every ready file in the inbox once (or just ``files``).
 
-    First does the housekeeping; a file another run is working on at the same time is left to
-    that run."""
+    Stops before touching any file when a folder it files things into cannot be written; first
+    does the housekeeping; a file another run is working on at the same time is left to that run."""
     require_key(settings.pseudonym_key)
     settings.ensure_folders()
+    settings.check_writable()
     engine = connect_warehouse(settings.warehouse_url)
     try:
         init_warehouse(engine)
-        housekeeping(settings, engine)
         run = IntakeRun()
+        recovered = housekeeping(settings, engine)
         todo = files if files is not None else pending_files(settings.inbox, settings.settle_seconds)
-        for index, path in enumerate(todo, start=1):
+        total = len(recovered) + len(todo)
+        for index, outcome in enumerate(recovered, start=1):
+            run.outcomes.append(outcome)
+            if progress:
+                progress(index, total, outcome)
+        for index, path in enumerate(todo, start=len(recovered) + 1):
             outcome = process_file(settings, engine, path)
             if outcome is None:
                 continue
             run.outcomes.append(outcome)
             if progress:
-                progress(index, len(todo), outcome)
+                progress(index, total, outcome)
         return run
     finally:
         engine.dispose()

@@ -2,9 +2,11 @@
 
 Two intake runs may overlap (two Airflow workers, or a person running ``scorecard intake``
 while the DAG runs). Before processing, a run claims the file's SHA-256 by creating
-``processing/<sha256>.claim`` exclusively; the file itself stays in the inbox until it is
-finished, so a failure or crash at any point leaves it there for the next run. A claim whose
-owner died (same host, process gone) or that is older than the timeout is stale and is broken.
+``processing/<sha256>.claim`` exclusively, holding what the snapshot came from (name, place in
+the inbox, identity), so that a later run can finish the work if this one dies. The partner's
+file stays in the inbox until it is finished, so a failure or crash at any point leaves it there
+for the next run. A claim whose owner died (same host, process gone) or that is older than the
+timeout is stale and is broken.
 """
 
 from __future__ import annotations
@@ -50,26 +52,42 @@ def _is_stale(path: Path, timeout_seconds: float) -> bool:
     return age > timeout_seconds or not _owner_alive(info)
 
 
-def _create(path: Path, file: Path) -> bool:
+def _create(path: Path, about: dict) -> bool:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return False
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({"host": socket.gethostname(), "pid": os.getpid(), "file": file.name, "since": time.time()}, handle)
+        json.dump({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time(), "about": about}, handle)
     return True
 
 
-def claim(folder: Path, sha256: str, file: Path, timeout_seconds: float) -> Claim | None:
-    """Claim ``sha256`` for this process, or ``None`` if a live process holds it."""
+def claim(folder: Path, sha256: str, about: dict, timeout_seconds: float) -> Claim | None:
+    """Claim ``sha256`` for this process, or ``None`` if a live process holds it. ``about`` (the
+    snapshot's name, place and identity) is kept in the claim for whoever finishes the work."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{sha256}.claim"
-    if _create(path, file):
+    if _create(path, about):
         return Claim(path)
     if not _is_stale(path, timeout_seconds):
         return None
     _break(path)
-    return Claim(path) if _create(path, file) else None
+    return Claim(path) if _create(path, about) else None
+
+
+def held(folder: Path, sha256: str, timeout_seconds: float) -> bool:
+    """A live process holds this content's claim."""
+    path = folder / f"{sha256}.claim"
+    return path.exists() and not _is_stale(path, timeout_seconds)
+
+
+def about(folder: Path, sha256: str) -> dict | None:
+    """What the claim on ``sha256`` (live or stale) says it is about, if it says."""
+    try:
+        info = json.loads((folder / f"{sha256}.claim").read_text(encoding="utf-8") or "{}")
+    except (FileNotFoundError, ValueError):
+        return None
+    return info.get("about") if isinstance(info.get("about"), dict) else None
 
 
 def _break(path: Path) -> None:
@@ -80,6 +98,13 @@ def _break(path: Path) -> None:
     except FileNotFoundError:
         return
     broken.unlink(missing_ok=True)
+
+
+def break_stale(folder: Path, sha256: str, timeout_seconds: float) -> None:
+    """Remove this content's claim if its owner is gone."""
+    path = folder / f"{sha256}.claim"
+    if path.exists() and _is_stale(path, timeout_seconds):
+        _break(path)
 
 
 def sweep_stale(folder: Path, timeout_seconds: float) -> int:

@@ -1,18 +1,15 @@
 """The inbox folder: which files are ready, which source a subfolder names, and where files go.
 
 Office lock files (``~$…``), hidden files and files still being written (changed within the
-last few seconds) are left for the next run. Processed files leave the inbox for ``archive/`` or
+last few seconds, by this machine's clock) are left for the next run. Processed files leave the inbox for ``archive/`` or
 ``rejected/`` under a new name (UTC timestamp + first 12 hex digits of SHA-256) so nothing is
 ever overwritten.
 """
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import os
 import re
-import shutil
 import time
 import unicodedata
 from datetime import datetime, timezone
@@ -25,42 +22,57 @@ _INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # controls, formatting 
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def changed_at(mtime: float, ctime: float, now: float) -> float:
+    """When an entry last changed, for deciding whether it has settled: its modification time, as
+    the writing program left it, unless that is in the future (the sending computer's clock is
+    wrong), when the change time is used instead, which the kernel sets from this machine's own
+    clock (otherwise the file would never settle)."""
+    return mtime if mtime <= now else ctime
 
 
-def pending_files(inbox: Path, settle_seconds: float = 5.0) -> list[Path]:
-    """Files ready to process, oldest first, at any depth below the inbox."""
+def pending_files(inbox: Path, settle_seconds: float = 5.0, now: float | None = None) -> list[Path]:
+    """Entries ready to process, oldest first, at any depth below the inbox.
+
+    Folders are walked without following links; every other entry is listed (a link or a pipe
+    too, so that it is refused with a receipt rather than ignored in silence), except names
+    starting with ``.`` or ``~$`` and entries changed within the last ``settle_seconds``."""
     if not inbox.is_dir():
         return []
-    now = time.time()
-    ready = []
-    for path in inbox.rglob("*"):
-        if not path.is_file() or path.is_symlink():
-            continue
-        relative = path.relative_to(inbox)
-        if any(part.startswith(".") or part.startswith("~$") for part in relative.parts):
-            continue
+    now = time.time() if now is None else now
+    ready: list[tuple[float, str, Path]] = []
+    folders = [inbox]
+    while folders:
+        folder = folders.pop()
         try:
-            stat = path.stat()
-        except FileNotFoundError:  # taken by another run meanwhile
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
             continue
-        if now - stat.st_mtime < settle_seconds:
-            continue
-        ready.append((stat.st_mtime, str(path), path))
+        for entry in entries:
+            if entry.name.startswith((".", "~$")):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(Path(entry.path))
+                    continue
+                info = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:  # taken by another run meanwhile
+                continue
+            changed = changed_at(info.st_mtime, info.st_ctime, now)
+            if now - changed < settle_seconds:
+                continue
+            ready.append((changed, entry.path, Path(entry.path)))
     return [p for _, _, p in sorted(ready)]
 
 
-def source_from_folder(inbox: Path, path: Path, source_names) -> str | None:
-    """A file in ``inbox/<source>/`` belongs to that source."""
-    relative = path.relative_to(inbox)
-    if len(relative.parts) > 1 and relative.parts[0] in source_names:
-        return relative.parts[0]
-    return None
+def clock_skew_note(mtime_ns: int, now: float, settle_seconds: float) -> str | None:
+    """A receipt note for a file whose modification time is in the future by this server's clock."""
+    ahead = mtime_ns / 1e9 - now
+    if ahead <= max(settle_seconds, 60):
+        return None
+    hours = ahead / 3600
+    how_far = f"{hours:,.0f} hours" if hours >= 2 else f"{ahead / 60:,.0f} minutes"
+    return (f"The file's modification time was {how_far} in the future by this server's clock: the clock of the "
+            "computer that saved it may be wrong. It was taken once it had stayed unchanged for the settle time.")
 
 
 def safe_name(name: str) -> str:
@@ -127,22 +139,3 @@ def unique_name(folders, name: str) -> str:
     while any((folder / candidate).exists() for folder in folders):
         candidate, counter = f"{stem}-{counter}{suffix}", counter + 1
     return candidate
-
-
-def move_into(path: Path, target: Path) -> Path:
-    """Move a file to ``target`` (owner-only); across volumes, copy to a temporary name, sync,
-    rename, then remove the original, so a crash never leaves half a file under the real name."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.rename(path, target)
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise
-        partial_copy = target.with_name(f".{target.name}.part")
-        shutil.copyfile(path, partial_copy)
-        with partial_copy.open("rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(partial_copy, target)
-        path.unlink()
-    target.chmod(0o600)
-    return target

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import re
 from datetime import datetime
 
 import numpy as np
 
-from sqlalchemy import Engine, func, insert, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 from ..sources import Source
 from ..warehouse.schema import load_files, table_for, warehouse_column_name
@@ -21,33 +22,37 @@ LOAD_CACHE_KB = 128 * 1024  # SQLite page cache while loading a file (grows only
 
 
 def accepted_load_with_hash(engine: Engine, sha256: str) -> dict | None:
+    """The finished accepted load of this content, if any: the same bytes again are a duplicate."""
     with engine.connect() as conn:
         row = conn.execute(
-            select(load_files).where(load_files.c.sha256 == sha256, load_files.c.status == "accepted").limit(1)
+            select(load_files)
+            .where(load_files.c.sha256 == sha256, load_files.c.status == "accepted", load_files.c.finished_at.is_not(None))
+            .order_by(load_files.c.load_id)
+            .limit(1)
         ).mappings().first()
     return dict(row) if row else None
 
 
-def unfinished_load(engine: Engine, sha256: str, archive, rejected) -> dict | None:
-    """A load record for this content whose original never reached archive/ or rejected/: a
-    run crashed after recording it. (An original deleted by retention is not unfinished.)"""
+def unfinished_loads(engine: Engine, sha256: str | None = None) -> list[dict]:
+    """Load records whose file was never filed away (``finished_at`` unset): a run stopped after
+    recording them. Newest first; only this content's when ``sha256`` is given."""
+    query = select(load_files).where(load_files.c.finished_at.is_(None)).order_by(load_files.c.load_id.desc())
+    if sha256 is not None:
+        query = query.where(load_files.c.sha256 == sha256)
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(load_files)
-            .where(load_files.c.sha256 == sha256, load_files.c.original_deleted_at.is_(None), load_files.c.stored_name.is_not(None))
-            .order_by(load_files.c.load_id.desc())
-        ).mappings().all()
-    for row in rows:
-        folder = archive if row["status"] == "accepted" else rejected
-        if not (folder / row["stored_name"]).exists():
-            return dict(row)
-    return None
+        return [dict(row) for row in conn.execute(query).mappings()]
 
 
 def record_load(engine: Engine, audit: dict) -> int:
-    """Record a file that loaded nothing (rejected or duplicate)."""
+    """Record a file that loaded nothing (rejected or duplicate); unfinished until filed away."""
     with engine.begin() as conn:
         return conn.execute(insert(load_files).values(**audit)).inserted_primary_key[0]
+
+
+def mark(engine: Engine, load_id: int, **when: datetime) -> None:
+    """Set ``receipt_mailed_at`` or ``finished_at`` on a load record."""
+    with engine.begin() as conn:
+        conn.execute(update(load_files).where(load_files.c.load_id == load_id).values(**when))
 
 
 def load_rows(engine: Engine, source: Source, rows, audit: dict) -> int:
@@ -213,6 +218,33 @@ def _copy_upsert(conn, table, columns: list[str], rows) -> None:
         f'INSERT INTO "{table.name}" ({quoted}) SELECT {quoted} FROM "{staging}" '
         f'ON CONFLICT ({", ".join(keys)}) DO UPDATE SET {updates}'
     )
+
+
+# SQLSTATE classes meaning the server or connection went away (08 connection exception,
+# 53 insufficient resources, 57 operator intervention such as pg_terminate_backend, 58 system error).
+_CONNECTION_SQLSTATES = ("08", "53", "57", "58")
+
+
+def is_connection_fault(exc: SQLAlchemyError) -> bool:
+    """The warehouse is unreachable (stop the run; retry later), as opposed to refusing this
+    file's rows (that file alone stays in the inbox)."""
+    if isinstance(exc, InterfaceError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return True
+    if isinstance(exc, OperationalError):
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        return sqlstate is None or sqlstate[:2] in _CONNECTION_SQLSTATES  # SQLite's have none
+    return False
+
+
+_QUOTED = re.compile(r""""[^"]*"|'[^']*'""")
+
+
+def database_reason(exc: SQLAlchemyError) -> str:
+    """The driver's own first line, never the statement or its parameters, and with anything it
+    quotes (a driver may quote the value it refused) left out."""
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    return f"{type(original).__name__}: {_QUOTED.sub('…', lines[0]) if lines else ''}"[:300]
 
 
 def now_utc() -> datetime:

@@ -1,8 +1,22 @@
-"""Process one inbox file end to end: identify, read, check, pseudonymise, load, archive, receipt.
+"""Process one inbox entry end to end, in stages that each leave the file in a known place:
+
+1. **open** the entry once, safely (``entries.py``): a link, a pipe, a device or a hard link is
+   refused unread and its name removed from the inbox;
+2. **snapshot** it from that handle into ``processing/`` (``snapshot.py``), hashing as it is
+   copied; a file that changed meanwhile waits for the next run;
+3. **claim** the content's SHA-256 (``claims.py``), so no other run works on the same bytes;
+4. **examine** the snapshot in a child process with memory and time limits (``examine.py``):
+   read, identify, check, write the rejects workbook, and load the accepted rows with their load
+   record in one transaction;
+5. **record** a file that loaded nothing; the load record is the truth from here on;
+6. **receipt** files written, and the receipt emailed at most once per load;
+7. **file away** the snapshot into ``archive/`` or ``rejected/``, then take the partner's file
+   out of the inbox (unless it changed after it was read), and mark the record finished.
 
 A file's own problems are normal outcomes (``rejected``/``duplicate``), never exceptions; only a
 fault outside the file (the warehouse unreachable) raises ``WarehouseUnavailable``, leaving the
-file in the inbox for the next run.
+file in the inbox for the next run. A run that dies at any point is finished by the next one,
+under the same load record (``recover``).
 """
 
 from __future__ import annotations
@@ -11,27 +25,31 @@ import contextlib
 import gc
 import json
 import logging
+import os
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import Settings
 from ..faults import checkpoint
 from ..sources import load_sources
 from ..warehouse import WarehouseUnavailable
-from .checking import Checked, check_rows
-from .claims import claim
-from .identify import Unidentified, identify
-from .inbox import display_name, move_into, sha256_of, source_from_folder, stamped_name, text_name, unique_name
-from .loading import accepted_load_with_hash, load_rows, record_load, unfinished_load
-from .pseudonym import pseudonymise_all, require_key
-from .reading import UnreadableFile, read_file
-from .receipts import Receipt, group_reasons, receipt_email, write_receipt
+from . import claims
+from .entries import Identity, NotAFile, Opened, open_entry, open_folder, relative_to_inbox, remove_if_unchanged, remove_link, still_there
+from .examine import Examined, examine, load_record
+from .inbox import changed_at, clock_skew_note, display_name, safe_name, stamped_name, text_name, unique_name
+from .isolation import ChildError, LimitExceeded, Limits, run_limited
+from .loading import accepted_load_with_hash, is_connection_fault, mark, record_load, unfinished_loads
+from .pseudonym import require_key
+from .reading import MB, too_large
+from .receipts import Receipt, receipt_email, write_receipt
+from .snapshot import SUFFIX, FileChanged, Snapshot, TooLarge, copy_from, file_away, file_unread, forget, hash_unread, keep
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +57,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class FileOutcome:
     file: str
-    status: str  # accepted | rejected | duplicate | error (left in the inbox for the next run)
+    status: str  # accepted | rejected | duplicate | waiting (changed while read) | error (left in the inbox)
     source: str | None
     rows_loaded: int
     rows_rejected: int
@@ -63,23 +81,66 @@ class FileOutcome:
         return f"{self.status.upper():9} {display_name(self.file)} [{source}]: {what} {where}"
 
 
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
+
+
+def _settled(identity: Identity, settle_seconds: float, now: float) -> bool:
+    """Settled by what the open handle says (the listing may be minutes old under Airflow)."""
+    return now - changed_at(identity.mtime_ns / 1e9, identity.ctime_ns / 1e9, now) >= settle_seconds
+
+
+# ------------------------------------------------------------------ 1-3: open, snapshot, claim
+
+
 def process_file(settings: Settings, engine: Engine, path: Path) -> FileOutcome | None:
-    """Process ``path`` once; ``None`` when another run holds (and will finish) the same content."""
+    """Process the inbox entry at ``path`` once; ``None`` when there is nothing to do (it is gone,
+    still being written, or another run holds the same content and will finish it)."""
     require_key(settings.pseudonym_key)
+    relative = relative_to_inbox(settings.inbox, path)
     try:
-        sha = sha256_of(path)
-    except FileNotFoundError:  # taken and finished by another run meanwhile
-        return None
-    held = claim(settings.processing, sha, path, settings.claim_timeout_minutes * 60)
-    if held is None:
+        opened = open_entry(settings.inbox, relative)
+    except NotAFile as refused:
+        return _refuse_entry(settings, engine, relative, refused)
+    if opened is None:
         return None
     try:
-        if not path.exists():
+        now = time.time()
+        if not _settled(opened.identity, settings.settle_seconds, now):
             return None
-        with _collector_paused():
-            return _process(settings, engine, path, sha)
+        skew = clock_skew_note(opened.identity.mtime_ns, now, settings.settle_seconds)
+        notes = [skew] if skew else []
+        try:
+            copy, sha, size = copy_from(opened, settings.processing, int(settings.max_file_mb * MB))
+        except TooLarge as big:
+            try:
+                return _file_too_large(settings, engine, opened, big.size, notes)
+            except FileChanged:
+                return _waiting(opened)
+        except FileChanged:
+            return _waiting(opened)
+        snapshot = Snapshot(path=copy, sha256=sha, size=size, name=text_name(opened.name),
+                            relative=text_name(str(opened.relative)), identity=opened.identity)
+        try:
+            held = claims.claim(settings.processing, sha, snapshot.to_dict(), _claim_timeout(settings))
+            if held is None:
+                return None
+            try:
+                if not still_there(opened.folder_fd, opened.name, opened.identity):
+                    return None  # finished by another run meanwhile, or changed since the copy: next run
+                kept = keep(copy, snapshot, settings.processing)
+                with _collector_paused():
+                    return _process_snapshot(settings, engine, kept, opened, notes)
+            finally:
+                held.release()
+        finally:
+            copy.unlink(missing_ok=True)
     finally:
-        held.release()
+        opened.close()
+
+
+def _claim_timeout(settings: Settings) -> float:
+    return settings.claim_timeout_minutes * 60
 
 
 @contextlib.contextmanager
@@ -87,7 +148,7 @@ def _collector_paused():
     """Python's cyclic garbage collector rescans every live container each time enough new ones
     have been made; a big file makes millions (a list per row), which doubled the time to read and
     type one (issue 8). Nothing here makes reference cycles worth collecting mid-file, so it waits
-    until the file is done."""
+    until the file is done (the child that examines the file inherits the setting)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -97,190 +158,220 @@ def _collector_paused():
             gc.enable()
 
 
-def _process(settings: Settings, engine: Engine, path: Path, sha: str) -> FileOutcome:
-    key = settings.pseudonym_key
+def _waiting(opened: Opened) -> FileOutcome:
+    log.info("%s changed while it was being read; it stays in the inbox for the next run", display_name(opened.name))
+    return FileOutcome(
+        file=text_name(opened.name), status="waiting", source=None, rows_loaded=0, rows_rejected=0, receipt="",
+        stored_as=str(opened.inbox / opened.relative),
+        message="the file changed while it was being read (still being written?); it stays in the inbox for the next run",
+    )
+
+
+# ------------------------------------------------------------------ 4-5: examine, record
+
+
+def _process_snapshot(settings: Settings, engine: Engine, snapshot: Snapshot, opened: Opened | None,
+                      notes: list[str]) -> FileOutcome:
+    """Examine a claimed snapshot (unless a run that died already recorded it) and finish it."""
     sources = load_sources()
     try:
-        previous = unfinished_load(engine, sha, settings.archive, settings.rejected)
-        duplicate = None if previous else accepted_load_with_hash(engine, sha)
+        previous = unfinished_loads(engine, snapshot.sha256)
+        duplicate = None if previous else accepted_load_with_hash(engine, snapshot.sha256)
     except SQLAlchemyError as exc:
         raise WarehouseUnavailable(f"the warehouse could not be reached: {type(exc).__name__}") from None
-    # A crash after the load was recorded left this file unfinished: finish it under the same
-    # record, name and time, and never load or record it twice.
-    received = previous["received_at"] if previous else datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
-    receipt = Receipt(file=text_name(path.name), sha256=sha, received_at=received.strftime("%Y-%m-%d %H:%M:%S"), status="rejected", summary="")
-    audit = {"original_name": text_name(path.name), "sha256": sha, "received_at": received}
-    finish = partial(_finish, settings, engine, path, receipt, audit, previous=previous)
+    if previous:  # a run died after recording this content: finish it under the same record
+        return _finish(settings, engine, snapshot, previous[0], opened, resumed=True)
+
+    received = _now()
+    receipt = Receipt(file=snapshot.name, sha256=snapshot.sha256, received_at=received.strftime("%Y-%m-%d %H:%M:%S"),
+                      status="rejected", summary="", notes=list(notes))
+    folder_source = _folder_source(snapshot.relative, sources)
+    if folder_source:  # the sender said which source: their data officer gets the receipt
+        receipt.source, receipt.source_title = folder_source, sources[folder_source].title
+    stored = unique_name((settings.archive, settings.rejected), stamped_name(snapshot.name, snapshot.sha256, received))
 
     if duplicate:
         receipt.status = "duplicate"
         receipt.source = duplicate["source"]
+        receipt.source_title = sources[duplicate["source"]].title if duplicate["source"] in sources else None
         receipt.duplicate_of = {k: str(duplicate[k]) for k in ("load_id", "original_name", "received_at")}
         receipt.summary = f"identical to {duplicate['original_name']}, already loaded; nothing loaded again"
-        return finish(None)
+        receipt.stored_as = f"{settings.rejected.name}/{stored}"
+        return _finish(settings, engine, snapshot, _record(engine, receipt, snapshot, received, stored), opened)
 
-    checked: Checked | None = None
-    folder_source = source_from_folder(settings.inbox, path, sources)
-    if folder_source:  # the sender said which source: their data officer gets the receipt
-        receipt.source = folder_source
-        receipt.source_title = sources[folder_source].title
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
+    examined = _examine(settings, snapshot, receipt, received, stored, folder_source)
+    # What the warehouse holds decides, not what the child said: a child that died just after
+    # committing its load left the record, and the file is finished under it.
     try:
-        sheets = read_file(path, settings.max_file_mb)
-        timings["read"] = time.perf_counter() - started
-        candidates = [sources[folder_source]] if folder_source else list(sources.values())
-        layout = identify(sheets, candidates)
-        receipt.source = layout.source.name
-        receipt.source_title = layout.source.title
-        receipt.sheet = layout.sheet.name
-        receipt.header_row = layout.header_index + 1
-        receipt.mapped = {sent: canonical for canonical, sent in layout.mapped.items()}
-        receipt.ignored = layout.ignored
-        checked = check_rows(layout)
-        timings.update(checked.timings)
-        # From here on only the typed rows, the header and each rejected row's own cells are
-        # needed: let the sheet's raw rows go before loading (issue 8: peak memory).
-        layout.sheet.rows = layout.sheet.rows[: layout.header_index + 1]
-    except (UnreadableFile, Unidentified) as exc:
-        receipt.summary = str(exc)
-        return finish(None)
-
-    receipt.rows_read = checked.data_rows
-    receipt.rows_rejected = len(checked.problems)
-    receipt.totals_rows = checked.totals_rows
-    receipt.reasons = group_reasons(checked.problems)
-    audit.update(source=layout.source.name, sheet=layout.sheet.name, rows_read=checked.data_rows)
-
-    if checked.data_rows == 0:
-        receipt.summary = "the file has a header but no data rows"
-        return finish(checked)
-    if checked.rejected_share > settings.reject_threshold:
-        receipt.summary = (
-            f"{len(checked.problems):,} of {checked.data_rows:,} rows ({checked.rejected_share:.0%}) failed checks, "
-            f"more than the {settings.reject_threshold:.0%} allowed, so nothing was loaded; "
-            "this usually means a systematic problem such as a shifted column or month-first dates"
-        )
-        receipt.rows_rejected = checked.data_rows
-        return finish(checked)
-
-    receipt.status = "accepted"
-    receipt.rows_loaded = checked.accepted
-    receipt.summary = f"{checked.accepted:,} rows loaded" + (
-        f", {len(checked.problems):,} rows rejected (see below)" if checked.problems else ""
-    )
-    if previous:  # the rows were committed before the crash
-        return finish(checked)
-    started = time.perf_counter()
-    for column in layout.source.columns:
-        if column.personal:
-            checked.rows[column.name] = pseudonymise_all(checked.rows[column.name].tolist(), key)
-    timings["pseudonymise"] = time.perf_counter() - started
-    stored = _stored_name(settings, receipt)
-    audit.update(status="accepted", stored_name=stored, rows_loaded=checked.accepted,
-                 rows_rejected=len(checked.problems), message=receipt.summary, receipt=_receipt_json(receipt))
-    started = time.perf_counter()
-    try:
-        receipt.load_id = load_rows(engine, layout.source, checked.rows, audit)
-        timings["load"] = time.perf_counter() - started
+        committed = unfinished_loads(engine, snapshot.sha256)
     except SQLAlchemyError as exc:
-        if _is_connection_fault(exc):
-            raise WarehouseUnavailable(
-                f"the warehouse was lost while loading {path.name}; nothing from it was kept and it stays in the inbox"
-            ) from None
-        # The transaction was rolled back: nothing from the file is in the warehouse. Leave the
-        # file where it is (no receipt yet: it has not been dealt with) for the analyst.
-        reason = _database_reason(exc)
-        log.error("the warehouse refused %s: %s; it stays in the inbox", path.name, reason)
-        return FileOutcome(
-            file=path.name, status="error", source=layout.source.name, rows_loaded=0,
-            rows_rejected=len(checked.problems), receipt="", stored_as=str(path),
-            message=f"the warehouse refused the rows ({reason}); nothing was loaded and the file stays in the inbox",
+        raise WarehouseUnavailable(f"the warehouse could not be reached: {type(exc).__name__}") from None
+    if committed:
+        record = committed[0]
+    elif isinstance(examined, Examined) and examined.connection_lost:
+        raise WarehouseUnavailable(
+            f"the warehouse was lost while loading {display_name(snapshot.name)}; nothing from it was kept and it stays in the inbox"
         )
-    outcome = finish(checked, stored=stored)
-    outcome.timings = timings
+    elif isinstance(examined, Examined) and examined.refused:
+        return _left_in_inbox(snapshot, examined, f"the warehouse refused the rows ({examined.refused})")
+    elif isinstance(examined, str):  # not this file's fault (the server's disk, say): try again later
+        return _left_in_inbox(snapshot, None, examined)
+    else:
+        outcome_receipt = Receipt.from_dict(examined.receipt) if isinstance(examined, Examined) else receipt
+        if outcome_receipt.status == "accepted":  # accepted, yet nothing was committed
+            return _left_in_inbox(snapshot, examined, "the load was not committed")
+        record = _record(engine, outcome_receipt, snapshot, received, stored)
+    checkpoint("after_load_committed")
+    outcome = _finish(settings, engine, snapshot, record, opened)
+    if isinstance(examined, Examined):
+        outcome.timings = examined.timings
     return outcome
 
 
-# SQLSTATE classes meaning the server or connection went away (08 connection exception,
-# 53 insufficient resources, 57 operator intervention such as pg_terminate_backend, 58 system error).
-_CONNECTION_SQLSTATES = ("08", "53", "57", "58")
+def _folder_source(relative: str, sources) -> str | None:
+    """A file in ``inbox/<source>/`` belongs to that source."""
+    parts = PurePosixPath(relative).parts
+    return parts[0] if len(parts) > 1 and parts[0] in sources else None
 
 
-def _is_connection_fault(exc: SQLAlchemyError) -> bool:
-    """The warehouse is unreachable (stop the run; retry later), as opposed to refusing this
-    file's rows (that file alone stays in the inbox)."""
-    if isinstance(exc, InterfaceError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
-        return True
-    if isinstance(exc, OperationalError):
-        sqlstate = getattr(exc.orig, "sqlstate", None)
-        return sqlstate is None or sqlstate[:2] in _CONNECTION_SQLSTATES  # SQLite's have none
-    return False
+def _examine(settings: Settings, snapshot: Snapshot, receipt: Receipt, received: datetime, stored: str,
+             folder_source: str | None) -> Examined | str:
+    """``examine`` in a child process with the file limits. A file that breaks a limit or crashes
+    the reader becomes a rejection (``Examined`` with that receipt); a fault of the machine rather
+    than the file comes back as a message (the file stays in the inbox)."""
+    from .expectations import prepare
+
+    prepare()
+    limits = Limits(memory_mb=settings.file_memory_mb, seconds=settings.file_seconds)
+    work = partial(examine, settings, snapshot, receipt, received, stored, folder_source)
+    try:
+        return run_limited(work, limits)
+    except LimitExceeded as exc:
+        receipt.summary = _limit_message(exc, settings)
+        log.warning("%s: stopped: %s", display_name(snapshot.name), exc.kind)
+    except OSError as exc:
+        log.error("could not process %s: %s", display_name(snapshot.name), exc.strerror or type(exc).__name__)
+        return f"the file could not be processed ({exc.strerror or type(exc).__name__}); it stays in the inbox"
+    except (ChildError, Exception) as exc:  # a fault in this program, met on this file
+        log.error("intake failed on %s: %s (an internal error; the file is rejected and kept)",
+                  display_name(snapshot.name), str(exc) if isinstance(exc, ChildError) else type(exc).__name__)
+        receipt.summary = ("the file could not be processed because of an internal error in the intake program; nothing "
+                           "was loaded. The file is kept, and the partnership's analyst can load it once this is fixed")
+    receipt.stored_as = f"{settings.rejected.name}/{stored}"
+    return Examined(receipt.to_dict())
 
 
-def _database_reason(exc: SQLAlchemyError) -> str:
-    """The driver's own first line (never the statement or its parameters)."""
-    original = getattr(exc, "orig", None) or exc
-    lines = str(original).strip().splitlines()
-    return f"{type(original).__name__}: {lines[0] if lines else ''}"[:300]
+def _limit_message(exc: LimitExceeded, settings: Settings) -> str:
+    if exc.kind == "memory":
+        return (f"reading and checking the file needed more than the {settings.file_memory_mb:,.0f} MB of memory allowed "
+                "for one file, so it was stopped and nothing was loaded; the file may be damaged, or far larger inside "
+                "than any extract (the limit is set by SCORECARD_FILE_MEMORY_MB)")
+    if exc.kind == "time":
+        minutes = settings.file_seconds / 60
+        allowed = f"{minutes:g} minutes" if minutes >= 1 else f"{settings.file_seconds:g} seconds"
+        return (f"reading and checking the file took longer than the {allowed} allowed for one file, so it was stopped "
+                "and nothing was loaded; the file may be damaged (the limit is set by SCORECARD_FILE_SECONDS)")
+    return ("the program reading the file stopped unexpectedly, so nothing was loaded; the file may be damaged: "
+            "please open it, save it again and resend it")
 
 
-def _destination(settings: Settings, status: str) -> Path:
-    return settings.archive if status == "accepted" else settings.rejected
-
-
-def _stored_name(settings: Settings, receipt: Receipt) -> str:
-    """Timestamp + SHA-256 prefix + original name, unused in archive/ and rejected/ alike."""
-    received = datetime.strptime(receipt.received_at, "%Y-%m-%d %H:%M:%S")
-    name = unique_name((settings.archive, settings.rejected), stamped_name(receipt.file, receipt.sha256, received))
-    receipt.stored_as = f"{_destination(settings, receipt.status).name}/{name}"
-    return name
-
-
-def _receipt_json(receipt: Receipt) -> str:
-    return json.dumps(receipt.to_dict(), default=str)
-
-
-def _finish(settings, engine, path: Path, receipt: Receipt, audit: dict, checked, *, previous=None, stored: str | None = None) -> FileOutcome:
-    """Record (unless already recorded), write the receipt, send it, then move the original.
-
-    Each step is safe to repeat, so a crash between any two is finished by the next run."""
-    folder = _destination(settings, receipt.status)
-    if previous:
-        stored = previous["stored_name"]
-        receipt.load_id = previous["load_id"]
-        receipt.stored_as = f"{folder.name}/{stored}"
-    elif stored is None:
-        stored = _stored_name(settings, receipt)
-        audit.update(status=receipt.status, stored_name=stored, rows_rejected=receipt.rows_rejected,
-                     message=receipt.summary, receipt=_receipt_json(receipt))
-        try:
-            receipt.load_id = record_load(engine, audit)
-        except SQLAlchemyError as exc:
-            if _is_connection_fault(exc):
-                raise WarehouseUnavailable(
-                    f"the warehouse could not record the outcome of {path.name}; it stays in the inbox"
-                ) from None
-            raise
-    checkpoint("after_load_committed")
-    header = checked.layout.sheet.rows[checked.layout.header_index] if checked else None
-    text_path, _ = write_receipt(receipt, settings.receipts, Path(stored).stem, header, checked.problems if checked else [])
-    checkpoint("after_receipt_written")
-    _send_receipt(settings, receipt, text_path)
-    target = move_into(path, folder / stored)
-    checkpoint("after_file_moved")
-    log.info("%s: %s (%s)", receipt.status, receipt.file, receipt.summary)
+def _left_in_inbox(snapshot: Snapshot, examined: Examined | None, why: str) -> FileOutcome:
+    """Nothing was loaded or recorded: the partner's file stays in the inbox for the analyst and
+    the next run (no receipt yet: it has not been dealt with); the snapshot is discarded."""
+    forget(snapshot.path.parent, snapshot.sha256)
+    log.error("%s stays in the inbox: %s", display_name(snapshot.name), why)
+    receipt = Receipt.from_dict(examined.receipt) if examined else None
     return FileOutcome(
-        file=receipt.file,
-        status=receipt.status,
-        source=receipt.source,
-        rows_loaded=receipt.rows_loaded,
-        rows_rejected=receipt.rows_rejected,
-        receipt=str(text_path),
-        stored_as=str(target),
-        message=receipt.summary + (" (finished after an interrupted run)" if previous else ""),
+        file=snapshot.name, status="error", source=receipt.source if receipt else None, rows_loaded=0,
+        rows_rejected=receipt.rows_rejected if receipt else 0, receipt="", stored_as=snapshot.relative,
+        message=f"{why}; nothing was loaded and the file stays in the inbox",
+    )
+
+
+def _record(engine: Engine, receipt: Receipt, snapshot: Snapshot, received: datetime, stored: str | None) -> dict:
+    """Record a file that loaded nothing; the record (unfinished) is what every later step reads."""
+    audit = load_record(receipt, received, stored)
+    try:
+        load_id = record_load(engine, audit)
+    except SQLAlchemyError as exc:
+        if is_connection_fault(exc):
+            raise WarehouseUnavailable(
+                f"the warehouse could not record the outcome of {display_name(snapshot.name)}; it stays in the inbox"
+            ) from None
+        raise
+    return {**audit, "load_id": load_id, "receipt_mailed_at": None, "finished_at": None}
+
+
+# ------------------------------------------------------------------ 6-7: receipt, file away
+
+
+def _finish(settings: Settings, engine: Engine, snapshot: Snapshot, record: dict, opened: Opened | None,
+            *, resumed: bool = False) -> FileOutcome:
+    """Receipt, mail (once), file away, take out of the inbox, mark finished: each step safe to
+    repeat, so a run that dies between any two is finished by the next."""
+    receipt = Receipt.from_dict(json.loads(record["receipt"]))
+    receipt.load_id = record["load_id"]
+    stored = record["stored_name"]
+    folder = settings.archive if record["status"] == "accepted" else settings.rejected
+    receipt.stored_as = f"{folder.name}/{stored}"
+    text_path, _ = write_receipt(receipt, settings.receipts, Path(stored).stem)
+    checkpoint("after_receipt_written")
+    _mail_once(settings, engine, receipt, record, text_path)
+    target = file_away(snapshot, folder / stored)
+    checkpoint("after_file_moved")
+    left = not _take_out_of_inbox(settings, snapshot, opened)
+    mark(engine, record["load_id"], finished_at=_now())
+    forget(settings.processing, snapshot.sha256)
+    log.info("%s: %s (%s)", receipt.status, display_name(receipt.file), receipt.summary)
+    message = receipt.summary + (" (finished after an interrupted run)" if resumed else "")
+    if left:
+        message += "; the file in the inbox changed after it was read, so that version waits for the next run"
+    return FileOutcome(
+        file=receipt.file, status=receipt.status, source=receipt.source, rows_loaded=receipt.rows_loaded,
+        rows_rejected=receipt.rows_rejected, receipt=str(text_path), stored_as=str(target), message=message,
         load_id=receipt.load_id,
     )
+
+
+def _take_out_of_inbox(settings: Settings, snapshot: Snapshot, opened: Opened | None) -> bool:
+    """Remove the partner's file from the inbox if it is still what was snapshotted (True), or
+    if it is gone already; a file changed since stays for the next run (False)."""
+    if snapshot.identity is None:
+        return True
+    if opened is not None:
+        if remove_if_unchanged(opened.folder_fd, opened.name, snapshot.identity):
+            return True
+        return not _exists(opened)
+    found = open_folder(settings.inbox, PurePosixPath(snapshot.relative))
+    if found is None:
+        return True
+    _, folder = found
+    try:
+        name = PurePosixPath(snapshot.relative).name
+        return remove_if_unchanged(folder, name, snapshot.identity) or not _lexists(folder, name)
+    finally:
+        os.close(folder)
+
+
+def _exists(opened: Opened) -> bool:
+    return _lexists(opened.folder_fd, opened.name)
+
+
+def _lexists(folder_fd: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def _mail_once(settings: Settings, engine: Engine, receipt: Receipt, record: dict, text_path: Path) -> None:
+    """Send (or queue) the receipt unless this load's receipt already went: however often a run
+    is retried, a partner gets one receipt per load."""
+    if record.get("receipt_mailed_at") is not None:
+        return
+    _send_receipt(settings, receipt, text_path)
+    mark(engine, record["load_id"], receipt_mailed_at=_now())
 
 
 def _send_receipt(settings: Settings, receipt: Receipt, text_path: Path) -> None:
@@ -290,3 +381,117 @@ def _send_receipt(settings: Settings, receipt: Receipt, text_path: Path) -> None
     recipient = mail.data_officers.get(receipt.source or "", None) or mail.analyst or f"data-officer.{receipt.source or 'unknown'}@lscp.invalid"
     message = receipt_email(receipt, text_path.read_text(encoding="utf-8"), mail.sender, recipient)
     deliver_or_queue(message, mail, settings.outbox)
+
+
+# ------------------------------------------------------------------ entries that are never read
+
+
+def _unread_receipt(settings: Settings, name: str, relative: PurePosixPath, summary: str, notes: list[str]) -> tuple[Receipt, datetime]:
+    received = _now()
+    receipt = Receipt(file=text_name(name), sha256="", received_at=received.strftime("%Y-%m-%d %H:%M:%S"),
+                      status="rejected", summary=summary, notes=notes)
+    sources = load_sources()
+    folder_source = _folder_source(str(relative), sources)
+    if folder_source:
+        receipt.source, receipt.source_title = folder_source, sources[folder_source].title
+    return receipt, received
+
+
+def _unread_record(engine: Engine, receipt: Receipt, received: datetime, stored: str | None) -> dict:
+    audit = load_record(receipt, received, stored)
+    try:
+        load_id = record_load(engine, audit)
+    except SQLAlchemyError as exc:
+        raise WarehouseUnavailable(f"the warehouse could not be reached: {type(exc).__name__}") from None
+    return {**audit, "load_id": load_id, "receipt_mailed_at": None}
+
+
+def _refuse_entry(settings: Settings, engine: Engine, relative: PurePosixPath, refused: NotAFile) -> FileOutcome:
+    """A link, a pipe, a device or a hard link in the inbox: never read or followed. Its name is
+    taken out of the inbox (what it points to is untouched) and the sender gets a receipt."""
+    receipt, received = _unread_receipt(settings, relative.name, relative, str(refused), [])
+    record = _unread_record(engine, receipt, received, None)
+    receipt.load_id = record["load_id"]
+    stem = Path(f"{received.strftime('%Y%m%dT%H%M%SZ')}_not-read-{uuid.uuid4().hex[:6]}_{safe_name(relative.name)}").stem
+    text_path, _ = write_receipt(receipt, settings.receipts, stem)
+    _mail_once(settings, engine, receipt, record, text_path)
+    remove_link(settings.inbox, relative, refused.identity)
+    mark(engine, record["load_id"], finished_at=_now())
+    log.warning("refused %s: %s", display_name(relative.name), refused)
+    return FileOutcome(file=receipt.file, status="rejected", source=receipt.source, rows_loaded=0, rows_rejected=0,
+                       receipt=str(text_path), stored_as="", message=receipt.summary, load_id=record["load_id"])
+
+
+def _file_too_large(settings: Settings, engine: Engine, opened: Opened, size: int, notes: list[str]) -> FileOutcome | None:
+    """A file over the size limit: hashed but not read, filed into ``rejected/`` as it is."""
+    sha = hash_unread(opened)
+    held = claims.claim(settings.processing, sha, {"name": text_name(opened.name)}, _claim_timeout(settings))
+    if held is None:
+        return None
+    try:
+        receipt, received = _unread_receipt(settings, opened.name, opened.relative, too_large(size, settings.max_file_mb), notes)
+        receipt.sha256 = sha
+        stored = unique_name((settings.archive, settings.rejected), stamped_name(receipt.file, sha, received))
+        receipt.stored_as = f"{settings.rejected.name}/{stored}"
+        record = _unread_record(engine, receipt, received, stored)
+        receipt.load_id = record["load_id"]
+        text_path, _ = write_receipt(receipt, settings.receipts, Path(stored).stem)
+        _mail_once(settings, engine, receipt, record, text_path)
+        try:
+            target = file_unread(opened, settings.rejected / stored)
+        except FileChanged:  # replaced meanwhile: the record stands, the new file is read next run
+            target = None
+        mark(engine, record["load_id"], finished_at=_now())
+        return FileOutcome(file=receipt.file, status="rejected", source=receipt.source, rows_loaded=0, rows_rejected=0,
+                           receipt=str(text_path), stored_as=str(target or ""), message=receipt.summary,
+                           load_id=record["load_id"])
+    finally:
+        held.release()
+
+
+# ------------------------------------------------------------------ recovery after a run died
+
+
+def recover(settings: Settings, engine: Engine) -> list[FileOutcome]:
+    """Finish what runs that died left behind: every snapshot in ``processing/`` that no live run
+    holds is processed (under its load record, if it has one), and every unfinished load record
+    whose original was already filed away is marked finished."""
+    outcomes = []
+    timeout = _claim_timeout(settings)
+    for path in sorted(settings.processing.glob(f"*{SUFFIX}")):
+        sha = path.name.removesuffix(SUFFIX)
+        held = claims.claim(settings.processing, sha, {"recovering": True}, timeout)
+        if held is None:  # a live run is working on it
+            continue
+        try:
+            if path.exists():
+                with _collector_paused():
+                    outcomes.append(_process_snapshot(settings, engine, Snapshot.found(settings.processing, sha), None, []))
+        finally:
+            held.release()
+    for record in unfinished_loads(engine):
+        sha = record["sha256"]
+        if sha and claims.held(settings.processing, sha, timeout):
+            continue
+        folder = settings.archive if record["status"] == "accepted" else settings.rejected
+        if record["stored_name"] and (folder / record["stored_name"]).exists():
+            # Filed away before the run died; its inbox file, if still there unchanged, goes too
+            # (else it would come back as a "duplicate" of itself).
+            if sha:
+                _take_out_of_inbox(settings, Snapshot.found(settings.processing, sha), None)
+            mark(engine, record["load_id"], finished_at=_now())
+            if sha:
+                forget(settings.processing, sha)
+    _sweep_partial_copies(settings.processing, timeout)
+    return outcomes
+
+
+def _sweep_partial_copies(folder: Path, older_than: float) -> None:
+    """Remove half-made copies left by runs that died while copying."""
+    cutoff = time.time() - older_than
+    for path in folder.glob(".copy-*.part"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except FileNotFoundError:
+            pass

@@ -83,10 +83,11 @@ def _signature_problem(path: Path, head: bytes, suffix: str) -> str | None:
     return None
 
 
-def read_file(path: Path, max_file_mb: float = DEFAULT_MAX_FILE_MB) -> list[Sheet]:
+def read_file(path: Path, max_file_mb: float = DEFAULT_MAX_FILE_MB, suffix: str | None = None) -> list[Sheet]:
     """The file's visible sheets (a csv is one), or ``UnreadableFile`` saying why not; nothing
-    is opened before the size and, for a workbook, the zip and cell checks pass."""
-    suffix = path.suffix.lower()
+    is opened before the size and, for a workbook, the zip and cell checks pass. ``suffix``: the
+    extension of the file's name as sent, when ``path`` is a private copy under another name."""
+    suffix = (path.suffix if suffix is None else suffix).lower()
     if suffix not in ACCEPTED_SUFFIXES:
         raise UnreadableFile(
             f"files of type '{display_name(suffix, 20) or 'none'}' are not accepted: send .xlsx, .xlsm or .csv"
@@ -114,14 +115,16 @@ def _size(n: float) -> str:
     return f"{n:,.1f} {unit}".replace(".0 ", " ") if n < 10 else f"{n:,.0f} {unit}"
 
 
+def too_large(size: int, max_file_mb: float) -> str:
+    return (f"the file is {_size(size)}, more than the {_size(max_file_mb * MB)} limit for partner files, so it was not opened; "
+            "please send a smaller extract (the limit is set by SCORECARD_MAX_FILE_MB)")
+
+
 def _check_size(path: Path, max_file_mb: float) -> None:
     """Refuse a file over SCORECARD_MAX_FILE_MB before anything reads it."""
-    size, limit = path.stat().st_size, max_file_mb * MB
-    if size > limit:
-        raise UnreadableFile(
-            f"the file is {_size(size)}, more than the {_size(limit)} limit for partner files, so it was not opened; "
-            "please send a smaller extract (the limit is set by SCORECARD_MAX_FILE_MB)"
-        )
+    size = path.stat().st_size
+    if size > max_file_mb * MB:
+        raise UnreadableFile(too_large(size, max_file_mb))
 
 
 # --- workbooks: checked from the zip directory and the cell references, before calamine ---
@@ -142,8 +145,9 @@ def _check_workbook(path: Path, max_file_mb: float) -> None:
         _check_part_names(parts)
         _check_is_workbook({p.filename for p in parts}, path.suffix.lower())
         _check_expansion(parts, max_file_mb)
+        cells = 0
         for part in parts:
-            _check_extent(archive, part)
+            cells += _check_extent(archive, part, MAX_CELLS - cells)
 
 
 def _check_part_count(path: Path) -> None:
@@ -244,11 +248,14 @@ _REFERENCE = re.compile(rb"([A-Za-z]+)(\d+)")
 _CHUNK = 1 << 20
 
 
-def _check_extent(archive: zipfile.ZipFile, part: zipfile.ZipInfo) -> None:
-    """Refuse a worksheet whose cells span more than any partner extract. calamine allocates the
-    rectangle from A1 to the furthest cell (32 bytes a cell) and aborts the process when it
-    cannot, so one cell at XFD1048576 would end the run. Every part is scanned, as any part can
-    be named a worksheet; ``<dimension>`` is not consulted, as calamine ignores it too."""
+def _check_extent(archive: zipfile.ZipFile, part: zipfile.ZipInfo, cells_left: int) -> int:
+    """Refuse a worksheet whose cells span more than any partner extract, or that takes the
+    workbook's sheets together past ``MAX_CELLS`` (``cells_left`` is what the parts before it
+    left); returns the cells this part spans. calamine allocates the rectangle from A1 to the
+    furthest cell of each sheet (32 bytes a cell) and aborts the process when it cannot, so one
+    cell at XFD1048576 would end the run, and 64 sheets each reaching row 150,000 would ask for
+    18 GB. Every part is scanned, as any part can be named a worksheet; ``<dimension>`` is not
+    consulted, as calamine ignores it too."""
     rows, columns = _plain_extent(archive, part)
     if rows is None:  # cells written some other way: follow calamine's rules tag by tag
         rows, columns = _exact_extent(archive, part)
@@ -257,6 +264,12 @@ def _check_extent(archive: zipfile.ZipFile, part: zipfile.ZipInfo) -> None:
             f"a worksheet reaches {_count(columns, 'column')} and {_count(rows, 'row')}, far larger than any partner extract "
             f"(the limit is {MAX_COLUMNS} columns and {MAX_CELLS:,} cells); refused as unsafe"
         )
+    if rows * columns > cells_left:
+        raise UnreadableFile(
+            f"the workbook's sheets together span more than {MAX_CELLS:,} cells, far more than any partner extract "
+            "(the limit is for the whole file); refused as unsafe"
+        )
+    return rows * columns
 
 
 def _count(n: int, noun: str) -> str:

@@ -2,15 +2,16 @@
 
 Three files per processed file in ``receipts/``: a readable ``.txt``, a machine-readable
 ``.json`` and, when rows were rejected, a ``.rejects.xlsx`` with the original rows, their sheet
-row numbers and every reason. The rejects workbook may hold the agency's own identifiers, so it
-stays on the partnership's server and is never attached to email; the emailed receipt names no
-child identifier.
+row numbers and every reason. The rejects workbook is the only place a partner's cell values are
+ever written back: it may hold the agency's own identifiers, so it stays on the partnership's
+server and is never attached to email. Receipts, emails, logs and load records describe problems
+by row number, column and rule (and, for a listed-values column, the values allowed), never by
+quoting what was found.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -19,14 +20,13 @@ from pathlib import Path
 from ..xlsx import write_rows
 from .inbox import display_name
 
-_QUOTED = re.compile(r"'[^']*'")
 EXAMPLES = 5
 
 
 @dataclass
 class Receipt:
     file: str
-    sha256: str
+    sha256: str  # "" when the file was not read (not a plain file, or over the size limit)
     received_at: str
     status: str  # accepted | rejected | duplicate
     summary: str
@@ -45,18 +45,26 @@ class Receipt:
     stored_as: str | None = None
     rejects_file: str | None = None
     load_id: int | None = None
+    notes: list[str] = field(default_factory=list)  # anything else the sender should know
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "Receipt":
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), default=str)
+
 
 def group_reasons(problems) -> list[dict]:
-    """Rows rejected grouped by reason (values in quotes folded), most frequent first."""
+    """Rows rejected grouped by reason, most frequent first."""
     groups: "OrderedDict[str, dict]" = OrderedDict()
     for problem in problems:
         for reason in problem.reasons:
-            kind = _QUOTED.sub("'…'", reason)
-            group = groups.setdefault(kind, {"reason": kind, "rows": 0, "examples": []})
+            group = groups.setdefault(reason, {"reason": reason, "rows": 0, "examples": []})
             group["rows"] += 1
             if len(group["examples"]) < EXAMPLES:
                 group["examples"].append({"row": problem.row, "detail": reason})
@@ -67,7 +75,7 @@ def render_text(receipt: Receipt) -> str:
     lines = [
         f"Receipt for {display_name(receipt.file)}",
         f"Received: {receipt.received_at} (UTC)",
-        f"SHA-256: {receipt.sha256}",
+        f"SHA-256: {receipt.sha256 or 'not computed (the file was not read)'}",
         f"Outcome: {receipt.status.upper()}: {receipt.summary}",
     ]
     if receipt.source:
@@ -103,26 +111,38 @@ def render_text(receipt: Receipt) -> str:
                      "on the partnership's server (not emailed, as it may hold personal identifiers).")
     if receipt.stored_as:
         lines.append(f"Original kept as: {receipt.stored_as}")
+    for note in receipt.notes:
+        lines.append("")
+        lines.append(f"Note: {note}")
     return "\n".join(lines) + "\n"
 
 
-def write_receipt(receipt: Receipt, folder: Path, stem: str, header: list[object] | None, problems) -> tuple[Path, Path]:
-    """Receipt files named after the stored original (unique), so writing them again after an
-    interrupted run replaces them rather than adding copies."""
+def write_rejects(folder: Path, stem: str, header: list[object] | None, problems) -> Path | None:
+    """The rejected rows as sent, with their sheet row numbers and reasons (``<stem>.rejects.xlsx``,
+    owner-only); ``None`` when no row was rejected. Named after the stored original, so writing it
+    again after an interrupted run replaces it."""
+    if not problems:
+        return None
     folder.mkdir(parents=True, exist_ok=True)
-    if problems:
-        rejects = folder / f"{stem}.rejects.xlsx"
-        columns = [str(h) if h not in (None, "") else f"Column {i + 1}" for i, h in enumerate(header or [])]
-        width = max([len(columns)] + [len(p.cells) for p in problems])
-        columns += [f"Column {i + 1}" for i in range(len(columns), width)]
-        write_rows(
-            rejects,
-            "Rejected rows",
-            ["Row number", "Reasons", *columns],
-            ([p.row, "; ".join(p.reasons), *p.cells] for p in problems),
-        )
-        rejects.chmod(0o600)
-        receipt.rejects_file = str(rejects)
+    rejects = folder / f"{stem}.rejects.xlsx"
+    columns = [str(h) if h not in (None, "") else f"Column {i + 1}" for i, h in enumerate(header or [])]
+    width = max([len(columns)] + [len(p.cells) for p in problems])
+    columns += [f"Column {i + 1}" for i in range(len(columns), width)]
+    write_rows(
+        rejects,
+        "Rejected rows",
+        ["Row number", "Reasons", *columns],
+        ([p.row, "; ".join(p.reasons), *p.cells] for p in problems),
+    )
+    rejects.chmod(0o600)
+    return rejects
+
+
+def write_receipt(receipt: Receipt, folder: Path, stem: str) -> tuple[Path, Path]:
+    """The readable and JSON receipt files, named after the stored original (unique), written
+    whole under a temporary name first, so writing them again after an interrupted run replaces
+    them rather than adding copies."""
+    folder.mkdir(parents=True, exist_ok=True)
     text_path = folder / f"{stem}.receipt.txt"
     json_path = folder / f"{stem}.receipt.json"
     for path, content in ((text_path, render_text(receipt)), (json_path, json.dumps(receipt.to_dict(), indent=2, default=str) + "\n")):
