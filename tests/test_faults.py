@@ -164,7 +164,10 @@ def test_a_process_killed_between_steps_is_recovered_by_running_again(tmp_path, 
     assert stored == ["a.xlsx", "b.xlsx", "c.xlsx"]  # each original exactly once
     receipts = sorted(p.name.split("_", 2)[2] for p in settings.receipts.glob("*.receipt.json"))
     assert receipts == ["a.receipt.json", "b.receipt.json", "c.receipt.json"]
-    assert list(settings.processing.glob("*.claim")) == []
+    assert list(settings.processing.iterdir()) == []  # no claim, snapshot or note left
+    mails = [p.read_text() for p in settings.outbox.glob("*.eml")]
+    assert sorted(n for m in mails for n in ("a.xlsx", "b.xlsx", "c.xlsx") if f"receipt: {n}" in m) == \
+        ["a.xlsx", "b.xlsx", "c.xlsx"]  # one receipt email per file, however the run was interrupted
 
 
 def test_a_build_killed_after_storing_is_finished_by_building_again(tmp_path):

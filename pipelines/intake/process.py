@@ -267,8 +267,8 @@ def _limit_message(exc: LimitExceeded, settings: Settings) -> str:
                 "for one file, so it was stopped and nothing was loaded; the file may be damaged, or far larger inside "
                 "than any extract (the limit is set by SCORECARD_FILE_MEMORY_MB)")
     if exc.kind == "time":
-        minutes = settings.file_seconds / 60
-        allowed = f"{minutes:g} minutes" if minutes >= 1 else f"{settings.file_seconds:g} seconds"
+        minutes, seconds = settings.file_seconds / 60, settings.file_seconds
+        allowed = f"{minutes:g} minute{'s' * (minutes != 1)}" if minutes >= 1 else f"{seconds:g} second{'s' * (seconds != 1)}"
         return (f"reading and checking the file took longer than the {allowed} allowed for one file, so it was stopped "
                 "and nothing was loaded; the file may be damaged (the limit is set by SCORECARD_FILE_SECONDS)")
     return ("the program reading the file stopped unexpectedly, so nothing was loaded; the file may be damaged: "

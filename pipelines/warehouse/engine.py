@@ -129,16 +129,19 @@ def _register_sqlite_functions(dbapi_connection, _record) -> None:
 
 
 def connect_warehouse(url: str) -> Engine:
-    """An engine for ``url``; a SQLite file gets its folder (owner-only) and the SQL helpers."""
+    """An engine for ``url``; a SQLite file gets its folder (owner-only) and the SQL helpers.
+
+    Statement parameters are partner data: ``hide_parameters`` keeps them out of SQLAlchemy's
+    logging (``--debug``) and out of its error messages."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             folder = Path(parsed.database).parent
             folder.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
+        engine = create_engine(url, hide_parameters=True)
         event.listen(engine, "connect", _register_sqlite_functions)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def init_warehouse(engine: Engine) -> None:
