@@ -79,7 +79,7 @@ QUICK = {
 STAGE_OF_FUNCTION = {
     "read_file": "read", "identify": "identify (read)", "check_rows": "map_type", "run_suite": "validate",
     "pseudonymise": "pseudonymise", "load_rows": "load", "_finish": "receipt/archive",
-    "sha256_of": "hash", "build_scorecard": "build: compute", "_publish": "build: render",
+    "copy_from": "snapshot (hash)", "run_limited": "in the file's child process", "build_scorecard": "build: compute", "_publish": "build: render",
     "_read_lower": "read", "type_frame": "map_type", "_naive_validate": "validate", "to_sql": "load",
 }
 
@@ -254,10 +254,24 @@ class _MemorySampler:
             frame = frame.f_back
         return "other"
 
+    def _rss(self, pid: str) -> int:
+        """Pages resident in ``pid`` and its children (intake examines each file in a child)."""
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            children = []
+        for child in children:
+            try:
+                pages += self._rss(child)
+            except (OSError, ValueError, IndexError):
+                pass
+        return pages
+
     def _run(self) -> None:
         while not self._stop.wait(0.2):
             try:
-                rss = int(Path("/proc/self/statm").read_text().split()[1]) * self._page / 2**20
+                rss = self._rss(str(os.getpid())) * self._page / 2**20
             except (OSError, ValueError, IndexError):
                 return
             stage = self._stage()

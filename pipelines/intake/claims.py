@@ -2,10 +2,9 @@
 
 Two intake runs may overlap (two Airflow workers, or a person running ``scorecard intake``
 while the DAG runs). Before processing, a run claims the file's SHA-256 by creating
-``processing/<sha256>.claim`` exclusively, holding what the snapshot came from (name, place in
-the inbox, identity), so that a later run can finish the work if this one dies. The partner's
-file stays in the inbox until it is finished, so a failure or crash at any point leaves it there
-for the next run. A claim whose owner died (same host, process gone) or that is older than the
+``processing/<sha256>.claim`` exclusively (its snapshot and a note of where it came from lie
+beside it: ``snapshot.py``). The partner's file stays in the inbox until it is finished, so a
+failure or crash at any point leaves it there for the next run. A claim whose owner died (same host, process gone) or that is older than the
 timeout is stale and is broken.
 """
 
@@ -63,8 +62,8 @@ def _create(path: Path, about: dict) -> bool:
 
 
 def claim(folder: Path, sha256: str, about: dict, timeout_seconds: float) -> Claim | None:
-    """Claim ``sha256`` for this process, or ``None`` if a live process holds it. ``about`` (the
-    snapshot's name, place and identity) is kept in the claim for whoever finishes the work."""
+    """Claim ``sha256`` for this process, or ``None`` if a live process holds it. ``about`` says
+    what the claim is for, for a person looking at ``processing/``."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{sha256}.claim"
     if _create(path, about):
@@ -81,13 +80,6 @@ def held(folder: Path, sha256: str, timeout_seconds: float) -> bool:
     return path.exists() and not _is_stale(path, timeout_seconds)
 
 
-def about(folder: Path, sha256: str) -> dict | None:
-    """What the claim on ``sha256`` (live or stale) says it is about, if it says."""
-    try:
-        info = json.loads((folder / f"{sha256}.claim").read_text(encoding="utf-8") or "{}")
-    except (FileNotFoundError, ValueError):
-        return None
-    return info.get("about") if isinstance(info.get("about"), dict) else None
 
 
 def _break(path: Path) -> None:
@@ -99,12 +91,6 @@ def _break(path: Path) -> None:
         return
     broken.unlink(missing_ok=True)
 
-
-def break_stale(folder: Path, sha256: str, timeout_seconds: float) -> None:
-    """Remove this content's claim if its owner is gone."""
-    path = folder / f"{sha256}.claim"
-    if path.exists() and _is_stale(path, timeout_seconds):
-        _break(path)
 
 
 def sweep_stale(folder: Path, timeout_seconds: float) -> int:

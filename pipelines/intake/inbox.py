@@ -1,9 +1,9 @@
 """The inbox folder: which files are ready, which source a subfolder names, and where files go.
 
 Office lock files (``~$…``), hidden files and files still being written (changed within the
-last few seconds, by this machine's clock) are left for the next run. Processed files leave the inbox for ``archive/`` or
+last few seconds) are left for the next run. Processed files leave the inbox for ``archive/`` or
 ``rejected/`` under a new name (UTC timestamp + first 12 hex digits of SHA-256) so nothing is
-ever overwritten.
+ever overwritten. Names from partners are shown with their control characters made visible.
 """
 
 from __future__ import annotations

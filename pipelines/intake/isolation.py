@@ -54,11 +54,25 @@ def _virtual_size() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
-def _child(work: Callable[[], Any], limits: Limits, pipe: int) -> None:
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this child if its parent dies (a killed intake must not leave a child
+    that commits a load behind the next run's back)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before that took effect
+        os._exit(71)
+
+
+def _child(work: Callable[[], Any], limits: Limits, pipe: int, parent: int) -> None:
     """In the child: cap memory, do the work, send the result, and leave without running any of
     the parent's exit handlers (its connections and files stay the parent's)."""
     status = 0
     try:
+        _die_with(parent)
         cap = _virtual_size() + int(limits.memory_mb * MB)
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -96,10 +110,11 @@ def run_limited(work: Callable[[], Any], limits: Limits) -> Any:
     """``work()`` in a forked child under ``limits``; its result, or its exception re-raised, or
     ``LimitExceeded`` when the child went over a limit or died."""
     read_end, write_end = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child
         os.close(read_end)
-        _child(work, limits, write_end)
+        _child(work, limits, write_end, parent)
     os.close(write_end)
     deadline = time.monotonic() + limits.seconds
     data = bytearray()
