@@ -163,6 +163,10 @@ def _process(settings: Settings, engine: Engine, path: Path, sha: str) -> FileOu
         )
         receipt.rows_rejected = checked.data_rows
         return finish(checked)
+    if checked.month_first:  # dates that read, but in the wrong month: refuse the whole file
+        receipt.summary = checked.month_first
+        receipt.rows_rejected = checked.data_rows
+        return finish(checked)
 
     receipt.status = "accepted"
     receipt.rows_loaded = checked.accepted
