@@ -22,9 +22,11 @@ import struct
 import zipfile
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from ..config import DEFAULT_MAX_FILE_MB
+from ..sources import load_sources, normalise_header
 from .inbox import display_name
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm"}
@@ -416,15 +418,40 @@ def _text_only(text: str) -> str:
     return text
 
 
+DELIMITERS = (",", ";")  # the first wins a tie
+DELIMITER_SAMPLE_LINES = 30  # the header is within the first 20 rows; a few data rows after it
+
+
 def _delimiter(text: str) -> str:
-    sample = [line for line in text[:MB].splitlines()[:30] if line.strip()]
-    best, best_width = ",", 0
-    for candidate in (",", ";"):
-        widths = Counter(len(row) for row in csv.reader(sample, delimiter=candidate) if len(row) > 1)
-        width = widths.most_common(1)[0][0] if widths else 0
-        if width > best_width:
-            best, best_width = candidate, width
+    """The separator the file's rows agree on. For each candidate, the most header-like row in the
+    first lines (most cells that are known headers of any source) is found, and the candidate is
+    scored by (known headers in that row, rows after it with as many fields as it has). A count of
+    columns alone can tie: a semicolon file whose unquoted title line holds a comma, and whose
+    numbers are written ``191,305``, has two "columns" either way (issue 10). With no known header
+    either way, the rows after the first line decide: the most of them agreeing on one width."""
+    sample = [line for line in text[:MB].splitlines()[:DELIMITER_SAMPLE_LINES] if line.strip()]
+    known = _known_headers()
+    best, best_score = DELIMITERS[0], None
+    for candidate in DELIMITERS:
+        rows = list(csv.reader(sample, delimiter=candidate))
+        scores = [sum(normalise_header(cell) in known for cell in row) for row in rows]
+        header = max(range(len(rows)), key=lambda i: (scores[i], -i), default=0)
+        after = rows[header + 1:]
+        if rows and scores[header]:
+            score = (scores[header], sum(len(row) == len(rows[header]) for row in after), 0)
+        else:
+            widths = Counter(len(row) for row in rows[1:] if len(row) > 1)
+            agreeing, width = max(((n, w) for w, n in widths.items()), default=(0, 0))
+            score = (0, agreeing, width)
+        if best_score is None or score > best_score:
+            best, best_score = candidate, score
     return best
+
+
+@lru_cache(maxsize=1)
+def _known_headers() -> frozenset[str]:
+    """Every header (normalised) that names a column of any source."""
+    return frozenset(key for source in load_sources().values() for column in source.columns for key in column.header_keys)
 
 
 def _trimmed(row: list[str]) -> list[str]:
