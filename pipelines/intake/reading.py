@@ -64,18 +64,51 @@ _OTHER_FORMATS = {
 }
 
 
+OLD_EXCEL = "the file is an old-format Excel workbook (.xls); please save it as .xlsx and send it again"
+PASSWORD = "the workbook is password-protected; please remove the password and send it again"
+OPEN_DOCUMENT = "the file is an OpenDocument file (from LibreOffice or similar), not an Excel workbook; please save it as .xlsx"
+_OLE = b"\xd0\xcf\x11\xe0"
+_OLD_EXCEL_SUFFIXES = {".xls", ".xlt"}  # an OLE file named so is an old workbook (or an encrypted one)
+# An OpenDocument file is a zip whose first part is "mimetype", stored uncompressed (the format
+# requires it), so a spreadsheet's type is readable from its first bytes.
+_ODF_SPREADSHEET = re.compile(
+    rb"PK\x03\x04.{26}mimetype.{0,32}?application/vnd\.oasis\.opendocument\.spreadsheet", re.DOTALL
+)
+
+
+def _other_spreadsheet(path: Path, suffix: str) -> str | None:
+    """For a file whose name is not accepted: the specific reason when it is a spreadsheet in a
+    format we do not read (a real .xls, an OpenDocument file), so the sender learns what to do
+    rather than only that the type is refused. Reads the first bytes, and up to 1 MB of an OLE
+    file (to tell a password-protected workbook)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(128)
+    except OSError:
+        return None
+    if _ODF_SPREADSHEET.match(head):
+        return OPEN_DOCUMENT
+    if head.startswith(_OLE) and suffix in _OLD_EXCEL_SUFFIXES:
+        return _ole_problem(path)
+    return None
+
+
+def _ole_problem(path: Path) -> str:
+    """An encrypted .xlsx is an OLE container holding an EncryptionInfo stream; any other OLE
+    file is an old binary workbook (.xls)."""
+    with path.open("rb") as handle:
+        if _ENCRYPTED_STREAM in handle.read(1 << 20):
+            return PASSWORD
+    return OLD_EXCEL
+
+
 def _signature_problem(path: Path, head: bytes, suffix: str) -> str | None:
     if not head:
         return "the file is empty"
     if head.startswith(b"%PDF"):
         return f"the file is a PDF document, not a spreadsheet, although its name ends in {suffix}"
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        # An encrypted .xlsx is an OLE container holding an EncryptionInfo stream; any other
-        # OLE file here is an old binary workbook (.xls) renamed.
-        with path.open("rb") as handle:
-            if _ENCRYPTED_STREAM in handle.read(1 << 20):
-                return "the workbook is password-protected; please remove the password and send it again"
-        return "the file is an old-format Excel workbook (.xls); please save it as .xlsx and send it again"
+    if head.startswith(_OLE):
+        return _ole_problem(path)
     if suffix in SPREADSHEET_SUFFIXES and not head.startswith(b"PK"):
         return f"the file is not a real Excel workbook, although its name ends in {suffix}"
     if suffix in CSV_SUFFIXES:
@@ -91,7 +124,8 @@ def read_file(path: Path, max_file_mb: float = DEFAULT_MAX_FILE_MB) -> list[Shee
     suffix = path.suffix.lower()
     if suffix not in ACCEPTED_SUFFIXES:
         raise UnreadableFile(
-            f"files of type '{display_name(suffix, 20) or 'none'}' are not accepted: send .xlsx, .xlsm or .csv"
+            _other_spreadsheet(path, suffix)
+            or f"files of type '{display_name(suffix, 20) or 'none'}' are not accepted: send .xlsx, .xlsm or .csv"
         )
     _check_size(path, max_file_mb)
     with path.open("rb") as handle:
@@ -194,9 +228,7 @@ def _check_is_workbook(names: set[str], suffix: str) -> None:
     if "ppt/presentation.xml" in names:
         raise UnreadableFile(f"the file is a PowerPoint presentation, not a spreadsheet, although its name ends in {suffix}")
     if "mimetype" in names and "content.xml" in names:
-        raise UnreadableFile(
-            f"the file is an OpenDocument file (from LibreOffice or similar), not an Excel workbook; please save it as .xlsx"
-        )
+        raise UnreadableFile(OPEN_DOCUMENT)
     if "xl/workbook.xml" not in names:
         raise UnreadableFile(
             f"the file is damaged or not an Excel workbook: it is a zip archive with no workbook inside, "
