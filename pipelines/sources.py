@@ -123,3 +123,10 @@ def load_sources() -> dict[str, Source]:
 
 def partner_sources() -> list[Source]:
     return [s for s in load_sources().values() if s.kind == "partner"]
+
+
+@lru_cache(maxsize=1)
+def known_headers() -> frozenset[str]:
+    """Every header (normalised) that names a column of any source: what makes a row look like a
+    header row, to the csv reader and to the receipt's "Headers found"."""
+    return frozenset(key for source in load_sources().values() for column in source.columns for key in column.header_keys)

@@ -18,6 +18,7 @@ import pandas as pd
 from .columns import DATE_KINDS, TypedColumn, type_column
 from .expectations import ROW, run_suite
 from .identify import Layout
+from .month_first import month_first
 from .values import is_blank
 
 _PANDAS_TYPES = {"int": "Int64", "number": "float64"}
@@ -36,6 +37,9 @@ class Checked:
     rows: pd.DataFrame | None = None  # accepted rows: every source column, typed, plus ROW
     problems: list[RowProblem] = field(default_factory=list)
     totals_rows: int = 0
+    # Why the file's dates look month-first (US style), file-wide: the whole file is then refused
+    # (``month_first.py``). Names columns and counts, never a cell's value.
+    month_first: str | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds: map_type, validate
 
     @property
@@ -87,11 +91,17 @@ def check_rows(layout: Layout, today: datetime | None = None) -> Checked:
     body = layout.sheet.rows[first:]
     n = len(body)
     cells_at = _columns_of(body, max(layout.columns, default=-1) + 1)
-    typed: dict[str, TypedColumn] = {
-        name: type_column(cells_at(position), source.column(name), key=name in source.key)
-        for position, name in layout.columns.items()
-    }
+    typed: dict[str, TypedColumn] = {}
+    dates: dict[str, list] = {}  # header as sent -> raw cells, for every mapped date column
+    for position, name in layout.columns.items():
+        raw = cells_at(position)
+        column = source.column(name)
+        typed[name] = type_column(raw, column, key=name in source.key)
+        if column.type in DATE_KINDS:
+            dates[layout.mapped[name]] = raw
     del cells_at
+    checked.month_first = month_first(dates, {layout.mapped[name]: typed[name].errors for name in typed})
+    del dates
     mapped_blank = _all_of([t.blank for t in typed.values()], n)
     key_blank = _all_of([t.blank for name, t in typed.items() if name in source.key], n)
     missing_key = "missing key: " + ", ".join(layout.mapped[k] for k in source.key if k in layout.mapped) + " is blank"

@@ -103,13 +103,17 @@ def examine(settings: Settings, snapshot: Snapshot, receipt: Receipt, received_a
 
 
 def _decide(receipt: Receipt, checked: Checked, threshold: float) -> None:
-    """Accepted, or rejected as a whole (no data rows; too many bad rows)."""
+    """Accepted, or rejected as a whole (no data rows; month-first dates; too many bad rows)."""
     receipt.rows_read = checked.data_rows
     receipt.rows_rejected = len(checked.problems)
     receipt.totals_rows = checked.totals_rows
     receipt.reasons = group_reasons(checked.problems)
     if checked.data_rows == 0:
         receipt.summary = "the file has a header but no data rows"
+        return
+    if checked.month_first:  # dates that read, but in the wrong month: the most specific reason first
+        receipt.summary = checked.month_first
+        receipt.rows_rejected = checked.data_rows
         return
     if checked.rejected_share > threshold:
         receipt.summary = (

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..sources import Source, load_sources, normalise_header
+from ..sources import Source, known_headers, normalise_header
 from .inbox import display_name
 from .reading import Sheet
 from .values import FALSE, TRUE, InvalidValue, is_blank, parse_datetime
@@ -79,7 +79,7 @@ def _headers_found(sheets: list[Sheet]) -> list[str]:
     or none. Only a real header candidate is ever quoted (``_header_like``); a data row (which may
     hold a child's identifier or name) is never one, so it never reaches a receipt, an email, a
     load record or a log."""
-    known = {key for source in load_sources().values() for column in source.columns for key in column.header_keys}
+    known = known_headers()
     best: list[str] = []
     best_score = (0, 0)
     for sheet in sheets[:1]:
@@ -94,7 +94,7 @@ def _headers_found(sheets: list[Sheet]) -> list[str]:
     return best
 
 
-def _header_like(row: list[object], cells: list[object], below: list[list[object]], known: set[str]) -> bool:
+def _header_like(row: list[object], cells: list[object], below: list[list[object]], known: frozenset[str]) -> bool:
     """A row of text cells that either names at least two known headers of some source (and
     they are at least half of it), or stands over a column of numbers or dates while holding no
     value itself: no cell that reads as a number, a date or a yes/no, and none mixing letters and

@@ -13,6 +13,7 @@ its type and message, re-raised in the parent.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import pickle
 import resource
@@ -73,6 +74,7 @@ def _child(work: Callable[[], Any], limits: Limits, pipe: int, parent: int) -> N
     status = 0
     try:
         _die_with(parent)
+        faulthandler.disable()  # a reader that aborts is reported by the parent, not by a stack dump on stderr
         cap = _virtual_size() + int(limits.memory_mb * MB)
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
         signal.signal(signal.SIGTERM, signal.SIG_DFL)

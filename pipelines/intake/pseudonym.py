@@ -1,7 +1,10 @@
 """Pseudonymisation of personal identifiers with HMAC-SHA256.
 
 The same child gets the same pseudonym in every file and year (so re-referrals link), and the
-raw identifier cannot be recovered from the warehouse without the secret key.
+raw identifier cannot be recovered from the warehouse without the secret key. "The same child"
+means the same identifier however the file was saved: a spreadsheet program stores an all-digit
+identifier as a number and drops its leading zeros (`003003650` comes back as `3003650`), so
+identifiers are normalised before hashing (``normalise_identifier``).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -24,10 +28,22 @@ MISSING_KEY_MESSAGE = (
 )
 
 
+_ALL_DIGITS = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also takes "²" and "٣"
+
+
+def normalise_identifier(value: str) -> str:
+    """The identifier as compared: trimmed, upper-cased and, when it is all digits, without its
+    leading zeros (``003003650`` and ``3003650`` are one child; ``0`` stays ``0``; ``MOS00123``
+    is unchanged, as no spreadsheet program turns it into a number)."""
+    text = value.strip().upper()
+    if _ALL_DIGITS.fullmatch(text):
+        return text.lstrip("0") or "0"
+    return text
+
+
 def pseudonymise(value: str, key: bytes) -> str:
-    """A stable 64-hex-digit pseudonym; identifiers are compared case- and space-insensitively."""
-    normalised = value.strip().upper().encode("utf-8")
-    return hmac.new(key, normalised, hashlib.sha256).hexdigest()
+    """A stable 64-hex-digit pseudonym of ``normalise_identifier(value)``."""
+    return hmac.new(key, normalise_identifier(value).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def pseudonymise_all(values: list, key: bytes) -> list:

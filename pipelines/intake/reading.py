@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import DEFAULT_MAX_FILE_MB
+from ..sources import known_headers, normalise_header
 from .inbox import display_name
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm"}
@@ -62,18 +63,51 @@ _OTHER_FORMATS = {
 }
 
 
+OLD_EXCEL = "the file is an old-format Excel workbook (.xls); please save it as .xlsx and send it again"
+PASSWORD = "the workbook is password-protected; please remove the password and send it again"
+OPEN_DOCUMENT = "the file is an OpenDocument file (from LibreOffice or similar), not an Excel workbook; please save it as .xlsx"
+_OLE = b"\xd0\xcf\x11\xe0"
+_OLD_EXCEL_SUFFIXES = {".xls", ".xlt"}  # an OLE file named so is an old workbook (or an encrypted one)
+# An OpenDocument file is a zip whose first part is "mimetype", stored uncompressed (the format
+# requires it), so a spreadsheet's type is readable from its first bytes.
+_ODF_SPREADSHEET = re.compile(
+    rb"PK\x03\x04.{26}mimetype.{0,32}?application/vnd\.oasis\.opendocument\.spreadsheet", re.DOTALL
+)
+
+
+def _other_spreadsheet(path: Path, suffix: str) -> str | None:
+    """For a file whose name is not accepted: the specific reason when it is a spreadsheet in a
+    format we do not read (a real .xls, an OpenDocument file), so the sender learns what to do
+    rather than only that the type is refused. Reads the first bytes, and up to 1 MB of an OLE
+    file (to tell a password-protected workbook)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(128)
+    except OSError:
+        return None
+    if _ODF_SPREADSHEET.match(head):
+        return OPEN_DOCUMENT
+    if head.startswith(_OLE) and suffix in _OLD_EXCEL_SUFFIXES:
+        return _ole_problem(path)
+    return None
+
+
+def _ole_problem(path: Path) -> str:
+    """An encrypted .xlsx is an OLE container holding an EncryptionInfo stream; any other OLE
+    file is an old binary workbook (.xls)."""
+    with path.open("rb") as handle:
+        if _ENCRYPTED_STREAM in handle.read(1 << 20):
+            return PASSWORD
+    return OLD_EXCEL
+
+
 def _signature_problem(path: Path, head: bytes, suffix: str) -> str | None:
     if not head:
         return "the file is empty"
     if head.startswith(b"%PDF"):
         return f"the file is a PDF document, not a spreadsheet, although its name ends in {suffix}"
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        # An encrypted .xlsx is an OLE container holding an EncryptionInfo stream; any other
-        # OLE file here is an old binary workbook (.xls) renamed.
-        with path.open("rb") as handle:
-            if _ENCRYPTED_STREAM in handle.read(1 << 20):
-                return "the workbook is password-protected; please remove the password and send it again"
-        return "the file is an old-format Excel workbook (.xls); please save it as .xlsx and send it again"
+    if head.startswith(_OLE):
+        return _ole_problem(path)
     if suffix in SPREADSHEET_SUFFIXES and not head.startswith(b"PK"):
         return f"the file is not a real Excel workbook, although its name ends in {suffix}"
     if suffix in CSV_SUFFIXES:
@@ -90,7 +124,8 @@ def read_file(path: Path, max_file_mb: float = DEFAULT_MAX_FILE_MB, suffix: str 
     suffix = (path.suffix if suffix is None else suffix).lower()
     if suffix not in ACCEPTED_SUFFIXES:
         raise UnreadableFile(
-            f"files of type '{display_name(suffix, 20) or 'none'}' are not accepted: send .xlsx, .xlsm or .csv"
+            _other_spreadsheet(path, suffix)
+            or f"files of type '{display_name(suffix, 20) or 'none'}' are not accepted: send .xlsx, .xlsm or .csv"
         )
     _check_size(path, max_file_mb)
     with path.open("rb") as handle:
@@ -196,9 +231,7 @@ def _check_is_workbook(names: set[str], suffix: str) -> None:
     if "ppt/presentation.xml" in names:
         raise UnreadableFile(f"the file is a PowerPoint presentation, not a spreadsheet, although its name ends in {suffix}")
     if "mimetype" in names and "content.xml" in names:
-        raise UnreadableFile(
-            f"the file is an OpenDocument file (from LibreOffice or similar), not an Excel workbook; please save it as .xlsx"
-        )
+        raise UnreadableFile(OPEN_DOCUMENT)
     if "xl/workbook.xml" not in names:
         raise UnreadableFile(
             f"the file is damaged or not an Excel workbook: it is a zip archive with no workbook inside, "
@@ -429,14 +462,33 @@ def _text_only(text: str) -> str:
     return text
 
 
+DELIMITERS = (",", ";")  # the first wins a tie
+DELIMITER_SAMPLE_LINES = 30  # the header is within the first 20 rows; a few data rows after it
+
+
 def _delimiter(text: str) -> str:
-    sample = [line for line in text[:MB].splitlines()[:30] if line.strip()]
-    best, best_width = ",", 0
-    for candidate in (",", ";"):
-        widths = Counter(len(row) for row in csv.reader(sample, delimiter=candidate) if len(row) > 1)
-        width = widths.most_common(1)[0][0] if widths else 0
-        if width > best_width:
-            best, best_width = candidate, width
+    """The separator the file's rows agree on. For each candidate, the most header-like row in the
+    first lines (most cells that are known headers of any source) is found, and the candidate is
+    scored by (known headers in that row, rows after it with as many fields as it has). A count of
+    columns alone can tie: a semicolon file whose unquoted title line holds a comma, and whose
+    numbers are written ``191,305``, has two "columns" either way (issue 10). With no known header
+    either way, the rows after the first line decide: the most of them agreeing on one width."""
+    sample = [line for line in text[:MB].splitlines()[:DELIMITER_SAMPLE_LINES] if line.strip()]
+    known = known_headers()
+    best, best_score = DELIMITERS[0], None
+    for candidate in DELIMITERS:
+        rows = list(csv.reader(sample, delimiter=candidate))
+        scores = [sum(normalise_header(cell) in known for cell in row) for row in rows]
+        header = max(range(len(rows)), key=lambda i: (scores[i], -i), default=0)
+        after = rows[header + 1:]
+        if rows and scores[header]:
+            score = (scores[header], sum(len(row) == len(rows[header]) for row in after), 0)
+        else:
+            widths = Counter(len(row) for row in rows[1:] if len(row) > 1)
+            agreeing, width = max(((n, w) for w, n in widths.items()), default=(0, 0))
+            score = (0, agreeing, width)
+        if best_score is None or score > best_score:
+            best, best_score = candidate, score
     return best
 
 
