@@ -468,12 +468,13 @@ def read_only(tmp_path):
         subprocess.run(["umount", str(folder)], check=True)
 
 
-def test_a_read_only_archive_stops_the_run_before_any_file(settings, read_only, tmp_path):
+@pytest.mark.parametrize("folder", ["archive", "rejected", "receipts"])
+def test_a_read_only_folder_stops_the_run_before_any_file(settings, read_only, folder):
     write_xlsx(settings.inbox / "a.xlsx", police_rows(5))
     write_xlsx(settings.inbox / "b.xlsx", police_rows(5, start=10))
     files = dropped(settings)
-    read_only(settings.archive)
-    with pytest.raises(FolderNotWritable, match=f"cannot write to {settings.archive} .*Read-only file system"):
+    read_only(settings.home / folder)
+    with pytest.raises(FolderNotWritable, match=f"cannot write to {settings.home / folder} .*Read-only file system"):
         run_intake(settings)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCORECARD_")}
     env.update(SCORECARD_HOME=str(settings.home), SCORECARD_WAREHOUSE_URL=settings.warehouse_url,
@@ -481,7 +482,7 @@ def test_a_read_only_archive_stops_the_run_before_any_file(settings, read_only, 
     for _ in range(2):  # every run says so, in one line, and touches nothing
         result = subprocess.run([SCORECARD, "intake"], capture_output=True, text=True, env=env, timeout=300)
         assert result.returncode == 1
-        assert result.stderr.strip().count("\n") == 0 and str(settings.archive) in result.stderr
+        assert result.stderr.strip().count("\n") == 0 and str(settings.home / folder) in result.stderr
     assert dropped(settings) == files
     assert list(settings.receipts.iterdir()) == [] and emails(settings.home) == []
     assert not any(settings.processing.iterdir())

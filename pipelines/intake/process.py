@@ -120,7 +120,7 @@ def process_file(settings: Settings, engine: Engine, path: Path) -> FileOutcome 
         except FileChanged:
             return _waiting(opened)
         snapshot = Snapshot(path=copy, sha256=sha, size=size, name=text_name(opened.name),
-                            relative=text_name(str(opened.relative)), identity=opened.identity)
+                            relative=str(opened.relative), identity=opened.identity)
         try:
             held = claims.claim(settings.processing, sha, snapshot.to_dict(), _claim_timeout(settings))
             if held is None:
@@ -162,7 +162,7 @@ def _waiting(opened: Opened) -> FileOutcome:
     log.info("%s changed while it was being read; it stays in the inbox for the next run", display_name(opened.name))
     return FileOutcome(
         file=text_name(opened.name), status="waiting", source=None, rows_loaded=0, rows_rejected=0, receipt="",
-        stored_as=str(opened.inbox / opened.relative),
+        stored_as=text_name(str(opened.inbox / opened.relative)),
         message="the file changed while it was being read (still being written?); it stays in the inbox for the next run",
     )
 
@@ -283,7 +283,7 @@ def _left_in_inbox(snapshot: Snapshot, examined: Examined | None, why: str) -> F
     receipt = Receipt.from_dict(examined.receipt) if examined else None
     return FileOutcome(
         file=snapshot.name, status="error", source=receipt.source if receipt else None, rows_loaded=0,
-        rows_rejected=receipt.rows_rejected if receipt else 0, receipt="", stored_as=snapshot.relative,
+        rows_rejected=receipt.rows_rejected if receipt else 0, receipt="", stored_as=text_name(snapshot.relative),
         message=f"{why}; nothing was loaded and the file stays in the inbox",
     )
 

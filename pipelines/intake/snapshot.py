@@ -44,8 +44,8 @@ class Snapshot:
     path: Path  # processing/<sha256>.original
     sha256: str
     size: int
-    name: str  # the file's name as sent
-    relative: str  # where it was in the inbox (a/b/name.xlsx)
+    name: str  # the file's name as sent, as text any database or email can hold (``text_name``)
+    relative: str  # where it was in the inbox (a/b/name.xlsx), exactly (undecodable bytes kept)
     identity: Identity | None  # the inbox file it came from, to remove it once filed away
 
     def to_dict(self) -> dict:
