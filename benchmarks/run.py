@@ -131,13 +131,12 @@ def _settings(job: dict):
 
 def _job_product(job: dict, result: dict) -> None:
     from pipelines.intake import run_intake
-    from pipelines.warehouse import connect_warehouse, init_warehouse
+    from pipelines.warehouse import open_warehouse
 
     settings = _settings(job)
     settings.ensure_folders()
-    engine = connect_warehouse(settings.warehouse_url)
-    init_warehouse(engine)
-    engine.dispose()
+    with open_warehouse(settings.warehouse_url):
+        pass  # the schema made before the clock starts
     files = []
     for name in job["files"]:  # into the inbox (intake only takes files from there)
         target = settings.inbox / Path(name).name

@@ -39,17 +39,13 @@ def partner_intake():
         from airflow_settings import scorecard_settings
 
         from pipelines.intake import housekeeping, pending_files
-        from pipelines.warehouse import connect_warehouse, init_warehouse
+        from pipelines.warehouse import open_warehouse
 
         settings = scorecard_settings()
         settings.ensure_folders()
         settings.check_writable()  # an unwritable archive/ stops here, before any file is touched
-        engine = connect_warehouse(settings.warehouse_url)
-        try:
-            init_warehouse(engine)
+        with open_warehouse(settings.warehouse_url) as engine:
             housekeeping(settings, engine)
-        finally:
-            engine.dispose()
         return [str(p) for p in pending_files(settings.inbox, settings.settle_seconds)]
 
     @task(outlets=[LOADS], map_index_template="{{ task.op_kwargs['path'].rsplit('/', 1)[-1] }}")
@@ -60,7 +56,7 @@ def partner_intake():
         from airflow_settings import scorecard_settings
 
         from pipelines.intake import process_file, require_key
-        from pipelines.warehouse import connect_warehouse, init_warehouse
+        from pipelines.warehouse import open_warehouse
 
         settings = scorecard_settings()
         require_key(settings.pseudonym_key)
@@ -69,12 +65,8 @@ def partner_intake():
             return {"file": file.name, "status": "gone"}
         settings.ensure_folders()
         settings.check_writable()
-        engine = connect_warehouse(settings.warehouse_url)
-        try:
-            init_warehouse(engine)
+        with open_warehouse(settings.warehouse_url) as engine:
             result = process_file(settings, engine, file)
-        finally:
-            engine.dispose()
         if result is None:  # another run holds this content and will finish it
             return {"file": file.name, "status": "taken by another run"}
         outcome = result.to_dict()

@@ -22,7 +22,7 @@ from pathlib import Path
 from .config import Settings
 from .faults import checkpoint
 from .periods import Quarter
-from .warehouse import connect_warehouse, init_warehouse
+from .warehouse import open_warehouse
 
 
 # Connections computing indicators side by side in a build: the reference machine has 2 cores.
@@ -100,9 +100,7 @@ def build_quarter(settings: Settings, quarter: Quarter, *, email: bool = True, g
     from .scorecard import build_scorecard, build_values, indicator_history, store_scorecard
 
     settings.ensure_folders()
-    engine = connect_warehouse(settings.warehouse_url)
-    try:
-        init_warehouse(engine)
+    with open_warehouse(settings.warehouse_url) as engine:
         # Every value the scorecard and the history sheet show, computed once, side by side.
         values = build_values(engine, quarter, workers=BUILD_WORKERS)
         scorecard = build_scorecard(
@@ -114,8 +112,6 @@ def build_quarter(settings: Settings, quarter: Quarter, *, email: bool = True, g
         history = indicator_history(
             engine, quarter, suppression_threshold=settings.suppression_threshold, values_cache=values
         )
-    finally:
-        engine.dispose()
 
     final = settings.out / quarter.code
     with _quarter_lock(settings.out, quarter):

@@ -95,15 +95,11 @@ def _run(args) -> int:
             return 1
         return 0
     if args.command == "migrate":
-        from .warehouse import connect_warehouse, init_warehouse
+        from .warehouse import open_warehouse
         from .warehouse.migrate import current_revision
 
-        engine = connect_warehouse(settings.warehouse_url)
-        try:
-            init_warehouse(engine)
+        with open_warehouse(settings.warehouse_url) as engine:
             print(f"Warehouse at migration {current_revision(engine)}: {engine.url.render_as_string(hide_password=True)}")
-        finally:
-            engine.dispose()
         return 0
     if args.command == "build":
         from .build import build_quarter

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import Settings
-from ..warehouse import connect_warehouse, init_warehouse
+from ..warehouse import open_warehouse
 from .inbox import pending_files
 from .process import FileOutcome, process_file, recover
 from .pseudonym import MissingKey, require_key
@@ -46,9 +46,7 @@ def run_intake(settings: Settings, files: list[Path] | None = None, progress=Non
     require_key(settings.pseudonym_key)
     settings.ensure_folders()
     settings.check_writable()
-    engine = connect_warehouse(settings.warehouse_url)
-    try:
-        init_warehouse(engine)
+    with open_warehouse(settings.warehouse_url) as engine:
         run = IntakeRun()
         recovered = housekeeping(settings, engine)
         todo = files if files is not None else pending_files(settings.inbox, settings.settle_seconds)
@@ -65,5 +63,3 @@ def run_intake(settings: Settings, files: list[Path] | None = None, progress=Non
             if progress:
                 progress(index, total, outcome)
         return run
-    finally:
-        engine.dispose()

@@ -132,17 +132,15 @@ def _decide(receipt: Receipt, checked: Checked, threshold: float) -> None:
 
 def _load(settings: Settings, source, checked: Checked, receipt: Receipt, record: dict, timings: dict) -> Examined:
     """Upsert the rows with their load record, in one transaction, on this process's own engine."""
-    from ..warehouse import connect_warehouse
+    from ..warehouse import open_warehouse
 
-    engine = connect_warehouse(settings.warehouse_url)
     started = time.perf_counter()
     try:
-        load_id = load_rows(engine, source, checked.rows, record)
+        with open_warehouse(settings.warehouse_url, migrate=False) as engine:
+            load_id = load_rows(engine, source, checked.rows, record)
     except SQLAlchemyError as exc:
         if is_connection_fault(exc):
             return Examined(receipt.to_dict(), timings=timings, connection_lost=True)
         return Examined(receipt.to_dict(), timings=timings, refused=database_reason(exc))
-    finally:
-        engine.dispose()
     timings["load"] = time.perf_counter() - started
     return Examined(receipt.to_dict(), load_id=load_id, timings=timings)
