@@ -27,6 +27,18 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 PG_ADMIN_URL = os.environ.get("SCORECARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that talks to the PostgreSQL server ``postgres`` (through ``pg_url``, or the
+    ``postgresql`` side of ``warehouse_url``), so ``make test-fast`` can leave them out; ``browser``
+    and ``slow`` are marked where the tests are."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = "pg_url" in getattr(item, "fixturenames", ()) or (
+            callspec is not None and "postgresql" in callspec.params.values())
+        if on_postgres:
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture
 def pg_url():
     """A fresh, empty PostgreSQL database on the machine's server, dropped afterwards."""

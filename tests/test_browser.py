@@ -22,6 +22,8 @@ from pipelines.generate import generate
 from pipelines.intake import run_intake
 from pipelines.periods import Quarter
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",

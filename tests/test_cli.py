@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 SCORECARD = str(Path(sys.executable).parent / "scorecard")
 
 

@@ -24,6 +24,8 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, text
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE = REPO / "docker-compose.yml"
 ENV_EXAMPLE = REPO / ".env.example"
@@ -476,7 +478,7 @@ def test_dockerfile_builds_on_the_airflow_version_the_project_needs():
     match = re.fullmatch(r"apache/airflow:(\d+\.\d+\.\d+)-python(\d+\.\d+)", froms[0])
     assert match, froms[0]
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    airflow_spec = next(d for d in project["dependencies"] if re.match(r"apache-airflow\s*[<>=!~]", d))
+    airflow_spec = next(d for d in project["optional-dependencies"]["airflow"] if re.match(r"apache-airflow\s*[<>=!~]", d))
     assert Version(match.group(1)) in SpecifierSet(airflow_spec.removeprefix("apache-airflow"))
     assert Version(match.group(2) + ".0") in SpecifierSet(project["requires-python"])
 
@@ -490,7 +492,7 @@ def test_dockerfile_copies_and_installs_everything_the_package_needs():
             parts = [p for p in rest.split() if not p.startswith("--")]
             for source in parts[:-1]:
                 copied[source.rstrip("/")] = parts[-1]
-    needed = {"pyproject.toml", pyproject["project"]["readme"], "schemas"}
+    needed = {"pyproject.toml", pyproject["project"]["readme"], "schemas", "constraints.txt"}
     needed |= set(pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"])
     needed |= set(pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"])
     assert needed <= set(copied), f"not copied: {needed - set(copied)}"
@@ -504,6 +506,13 @@ def test_dockerfile_copies_and_installs_everything_the_package_needs():
     workdirs = [rest for keyword, rest in instructions if keyword == "WORKDIR"]
     project_dir = source_dir or workdirs[0]
     assert project_dir in installs[0] and " -e " not in f" {installs[0]} "
+    # with the DAGs' extra, at the versions the tests ran with, which pin this image's own Airflow
+    assert f"{project_dir}[airflow]" in installs[0] and f"-c {project_dir}/constraints.txt" in installs[0]
+    assert copied["constraints.txt"] in ("./", project_dir, project_dir + "/")
+    pinned = dict(line.split("==", 1) for line in (REPO / "constraints.txt").read_text().splitlines()
+                  if "==" in line and not line.startswith("#"))
+    image = re.search(r"FROM apache/airflow:([0-9.]+)-python", DOCKERFILE.read_text()).group(1)
+    assert pinned["apache-airflow"] == image
     # and the build checks the installed package finds its rule data
     checks = [rest for keyword, rest in instructions if keyword == "RUN" and "definitions_dir()" in rest]
     assert checks and "scorecard --help" in checks[0]
@@ -599,6 +608,7 @@ def test_airflow_init_stops_without_a_pseudonym_key_and_only_warns_about_the_war
     assert (tmp_path / "no-warehouse" / "airflow-calls").read_text().startswith("db migrate")
 
 
+@pytest.mark.postgres
 def test_postgres_init_creates_both_databases_owned_by_their_users(config):
     """deploy/postgres-init.sh as PostgreSQL's image runs it, on the test server; the roles and
     databases it makes (airflow, scorecard; airflow, warehouse) are dropped afterwards."""

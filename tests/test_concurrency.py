@@ -4,6 +4,8 @@ at once never leave duplicate rows."""
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import subprocess
 import sys
@@ -14,6 +16,8 @@ from sqlalchemy import create_engine, func, select
 from pipelines.config import load_settings
 from pipelines.warehouse.schema import load_files, mart_indicator_month, mart_indicator_quarter, table_for
 from tests.test_intake import police_rows, write_xlsx
+
+pytestmark = pytest.mark.slow
 
 SCORECARD = str(Path(sys.executable).parent / "scorecard")
 

@@ -15,6 +15,8 @@ from sqlalchemy import create_engine, func, select
 from pipelines.periods import Quarter
 from pipelines.warehouse.schema import table_for
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parent.parent
 
 

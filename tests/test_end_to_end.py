@@ -22,6 +22,8 @@ from pipelines.generate import generate
 from pipelines.intake import run_intake
 from pipelines.periods import Quarter
 
+pytestmark = pytest.mark.slow
+
 END = Quarter.parse("2024-25Q3")
 QUARTERS = 5
 

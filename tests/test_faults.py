@@ -21,6 +21,8 @@ from pipelines.warehouse.schema import load_files, mart_indicator_quarter, table
 from tests.smtp_server import free_port
 from tests.test_intake import police_rows, write_xlsx
 
+pytestmark = pytest.mark.slow
+
 SCORECARD = str(Path(sys.executable).parent / "scorecard")
 POLICE = table_for("police_domestic_incidents")
 

@@ -25,6 +25,8 @@ from pipelines.generate import GeneratedFiles, generate, write_bad_files
 from pipelines.periods import Month, Quarter
 from pipelines.sources import load_sources, normalise_header
 
+pytestmark = pytest.mark.slow
+
 END = Quarter.parse("2024-25Q4")
 QUARTERS = 5  # 2023-24 Q4 .. 2024-25 Q4: a full financial year plus one quarter of history
 LAST_YEAR = (date(2024, 4, 1), date(2025, 3, 31))

@@ -33,6 +33,8 @@ from pipelines.warehouse.schema import load_files, table_for
 from tests.test_intake_corpus import assert_outcomes
 from tests.test_intake import HEADER, police_rows, write_xlsx
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parent.parent
 HYPERLINK = '=HYPERLINK("http://evil","click")'
 WARD = HEADER.index("Ward")

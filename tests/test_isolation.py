@@ -61,6 +61,7 @@ def test_a_crash_stops_the_child_only():
     assert stopped.value.kind == "crash" and "SIGTERM" in stopped.value.detail
 
 
+@pytest.mark.slow
 def test_the_child_dies_with_its_parent(tmp_path):
     """A killed intake leaves no child behind to commit a load the next run does not know of."""
     marker = tmp_path / "child.pid"

@@ -28,6 +28,8 @@ from pipelines.periods import Quarter
 from pipelines.warehouse.schema import SOURCE_TABLES
 from tests.conftest import PG_ADMIN_URL
 
+pytestmark = pytest.mark.slow
+
 SOFFICE_TIMEOUT = 300  # seconds for one conversion of a few files (a cold start takes about 5)
 UK, US = "en-GB", "en-US"
 UK_CSV = "CSV:{separator},34,{charset},1,,2057,false,true"  # import: English (UK) dates, detect numbers

@@ -282,6 +282,7 @@ def test_a_file_appended_to_while_intake_works_on_it_is_archived_as_read(setting
 # ============================================================================================
 # No identifier leaves
 # ============================================================================================
+@pytest.mark.slow
 def test_a_child_identifier_in_the_wrong_place_never_leaves_the_rejects_workbook(tmp_path, warehouse_url):
     """Run as the command line runs, with --debug, so the logs of every process are seen too."""
     home = tmp_path / "home"
@@ -347,6 +348,7 @@ def test_a_file_over_the_memory_limit_is_stopped_and_the_run_goes_on(settings, m
     assert outcome.status == "rejected" and "more than the 150 MB of memory allowed" in outcome.message
 
 
+@pytest.mark.slow
 def test_a_file_over_the_time_limit_is_stopped_and_the_run_goes_on(settings, monkeypatch):
     monkeypatch.setenv("SCORECARD_FILE_SECONDS", "1")
     limited = load_settings()
@@ -402,6 +404,7 @@ class Dripper:
             thread.join(10)
 
 
+@pytest.mark.slow
 def test_a_dripping_mail_server_never_holds_intake_and_each_receipt_goes_once(settings, monkeypatch):
     from aiosmtpd.controller import Controller
 
@@ -455,6 +458,7 @@ def read_only(tmp_path):
         subprocess.run(["umount", str(folder)], check=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("folder", ["archive", "rejected", "receipts"])
 def test_a_read_only_folder_stops_the_run_before_any_file(settings, read_only, folder):
     write_xlsx(settings.inbox / "a.xlsx", police_rows(5))
@@ -490,6 +494,7 @@ def test_after_the_archive_is_writable_again_everything_is_filed_once(settings, 
     assert_filed_once(settings, files)
 
 
+@pytest.mark.slow
 def test_a_file_dated_in_the_future_is_taken_once_it_has_settled_and_the_receipt_says_so(settings, monkeypatch):
     monkeypatch.setenv("SCORECARD_SETTLE_SECONDS", "2")
     settling = load_settings()
@@ -506,6 +511,7 @@ def test_a_file_dated_in_the_future_is_taken_once_it_has_settled_and_the_receipt
     assert_filed_once(settling, files)
 
 
+@pytest.mark.slow
 def test_eight_intakes_at_once_on_a_new_postgresql_warehouse(tmp_path, pg_url):
     home = tmp_path / "home"
     settings = load_settings({"SCORECARD_HOME": str(home), "SCORECARD_WAREHOUSE_URL": pg_url})
