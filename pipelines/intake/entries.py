@@ -50,7 +50,7 @@ class Identity:
         return dict(self.__dict__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Opened:
     """An inbox file opened for reading, and the folder it was found in (both as handles)."""
 

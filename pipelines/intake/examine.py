@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import Settings
-from ..sources import load_sources
+from ..sources import Source, load_sources
 from .checking import Checked, check_rows
-from .identify import Unidentified, identify
+from .identify import Layout, Unidentified, identify
 from .loading import database_reason, is_connection_fault, load_rows
 from .pseudonym import pseudonymise_all
 from .reading import UnreadableFile, read_file
@@ -61,83 +62,93 @@ def load_record(receipt: Receipt, received_at: datetime, stored_name: str | None
 
 def examine(settings: Settings, snapshot: Snapshot, receipt: Receipt, received_at: datetime, stored_name: str,
             folder_source: str | None) -> Examined:
-    """Read, identify and check the snapshot; reject it, or load its accepted rows."""
-    sources = load_sources()
+    """Read, identify and check the snapshot; reject it, or load its accepted rows. Each stage is
+    a function of the last one's result; the receipt grows by ``Receipt`` builders."""
     timings: dict[str, float] = {}
-    started = time.perf_counter()
     try:
-        sheets = read_file(snapshot.path, settings.max_file_mb, suffix=Path(snapshot.name).suffix)
-        timings["read"] = time.perf_counter() - started
-        candidates = [sources[folder_source]] if folder_source else list(sources.values())
-        layout = identify(sheets, candidates)
-        receipt.source = layout.source.name
-        receipt.source_title = layout.source.title
-        receipt.sheet = layout.sheet.name
-        receipt.header_row = layout.header_index + 1
-        receipt.mapped = {sent: canonical for canonical, sent in layout.mapped.items()}
-        receipt.ignored = layout.ignored
+        layout = read_and_identify(settings, snapshot, folder_source, timings)
+        receipt = receipt.of_layout(layout)
         checked = check_rows(layout)
         timings.update(checked.timings)
     except (UnreadableFile, Unidentified) as exc:
-        receipt.summary = str(exc)
-        receipt.stored_as = f"{settings.rejected.name}/{stored_name}"
+        return Examined(receipt.replace(summary=str(exc)).filed(settings.rejected.name, stored_name).to_dict(), timings=timings)
+
+    decision = decide(checked, settings.reject_threshold)
+    rejects = write_rejects(settings.receipts, Path(stored_name).stem, layout.sheet.rows[layout.header_index], checked.problems)
+    folder = settings.archive if decision.status == "accepted" else settings.rejected
+    receipt = receipt.decided(decision, rejects).filed(folder.name, stored_name)
+    if decision.status != "accepted":
         return Examined(receipt.to_dict(), timings=timings)
 
-    _decide(receipt, checked, settings.reject_threshold)
-    rejects = write_rejects(settings.receipts, Path(stored_name).stem,
-                            layout.sheet.rows[layout.header_index], checked.problems)
-    receipt.rejects_file = str(rejects) if rejects else None
-    folder = settings.archive if receipt.status == "accepted" else settings.rejected
-    receipt.stored_as = f"{folder.name}/{stored_name}"
-    if receipt.status != "accepted":
-        return Examined(receipt.to_dict(), timings=timings)
-
-    # Only the typed rows are needed now: let the sheet's raw rows go before loading (memory).
-    layout.sheet.rows = []
+    source, rows = layout.source, checked.rows
+    del layout, checked  # the sheet's raw cells go now, before loading (memory)
     started = time.perf_counter()
-    for column in layout.source.columns:
-        if column.personal:
-            checked.rows[column.name] = pseudonymise_all(checked.rows[column.name].tolist(), settings.pseudonym_key)
+    rows = pseudonymised(rows, source, settings.pseudonym_key)
     timings["pseudonymise"] = time.perf_counter() - started
-    return _load(settings, layout.source, checked, receipt, load_record(receipt, received_at, stored_name), timings)
+    return load(settings, source, rows, receipt, load_record(receipt, received_at, stored_name), timings)
 
 
-def _decide(receipt: Receipt, checked: Checked, threshold: float) -> None:
-    """Accepted, or rejected as a whole (no data rows; month-first dates; too many bad rows)."""
-    receipt.rows_read = checked.data_rows
-    receipt.rows_rejected = len(checked.problems)
-    receipt.totals_rows = checked.totals_rows
-    receipt.reasons = group_reasons(checked.problems)
-    if checked.data_rows == 0:
-        receipt.summary = "the file has a header but no data rows"
-        return
-    if checked.month_first:  # dates that read, but in the wrong month: the most specific reason first
-        receipt.summary = checked.month_first
-        receipt.rows_rejected = checked.data_rows
-        return
+def read_and_identify(settings: Settings, snapshot: Snapshot, folder_source: str | None, timings: dict) -> Layout:
+    """The file's sheets, and which source and header row they hold (a subfolder named after a
+    source decides the source)."""
+    sources = load_sources()
+    started = time.perf_counter()
+    sheets = read_file(snapshot.path, settings.max_file_mb, suffix=Path(snapshot.name).suffix)
+    timings["read"] = time.perf_counter() - started
+    return identify(sheets, [sources[folder_source]] if folder_source else list(sources.values()))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a file's checks decided: accepted (its good rows load) or rejected as a whole."""
+
+    status: str  # accepted | rejected
+    summary: str
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    totals_rows: int
+    reasons: tuple[dict, ...]
+
+
+def decide(checked: Checked, threshold: float) -> Decision:
+    """Accepted, or rejected as a whole: no data rows; month-first dates (the most specific reason,
+    so first); more bad rows than the threshold allows."""
+    bad, rows = len(checked.problems), checked.data_rows
+    reasons = tuple(group_reasons(checked.problems))
+
+    def rejected(summary: str, rows_rejected: int) -> Decision:
+        return Decision("rejected", summary, rows, 0, rows_rejected, checked.totals_rows, reasons)
+
+    if rows == 0:
+        return rejected("the file has a header but no data rows", bad)
+    if checked.month_first:
+        return rejected(checked.month_first, rows)
     if checked.rejected_share > threshold:
-        receipt.summary = (
-            f"{len(checked.problems):,} of {checked.data_rows:,} rows ({checked.rejected_share:.0%}) failed checks, "
-            f"more than the {threshold:.0%} allowed, so nothing was loaded; "
-            "this usually means a systematic problem such as a shifted column or month-first dates"
-        )
-        receipt.rows_rejected = checked.data_rows
-        return
-    receipt.status = "accepted"
-    receipt.rows_loaded = checked.accepted
-    receipt.summary = f"{checked.accepted:,} rows loaded" + (
-        f", {len(checked.problems):,} rows rejected (see below)" if checked.problems else ""
-    )
+        return rejected(
+            f"{bad:,} of {rows:,} rows ({checked.rejected_share:.0%}) failed checks, more than the {threshold:.0%} "
+            "allowed, so nothing was loaded; this usually means a systematic problem such as a shifted column or "
+            "month-first dates", rows)
+    summary = f"{checked.accepted:,} rows loaded" + (f", {bad:,} rows rejected (see below)" if bad else "")
+    return Decision("accepted", summary, rows, checked.accepted, bad, checked.totals_rows, reasons)
 
 
-def _load(settings: Settings, source, checked: Checked, receipt: Receipt, record: dict, timings: dict) -> Examined:
+def pseudonymised(rows: pd.DataFrame, source: Source, key: bytes | None) -> pd.DataFrame:
+    """The rows with every personal identifier replaced by its pseudonym (a new frame)."""
+    personal = [column.name for column in source.columns if column.personal]
+    if not personal:
+        return rows
+    return rows.assign(**{name: pseudonymise_all(rows[name].tolist(), key) for name in personal})
+
+
+def load(settings: Settings, source: Source, rows: pd.DataFrame, receipt: Receipt, record: dict, timings: dict) -> Examined:
     """Upsert the rows with their load record, in one transaction, on this process's own engine."""
     from ..warehouse import open_warehouse
 
     started = time.perf_counter()
     try:
         with open_warehouse(settings.warehouse_url, migrate=False) as engine:
-            load_id = load_rows(engine, source, checked.rows, record)
+            load_id = load_rows(engine, source, rows, record)
     except SQLAlchemyError as exc:
         if is_connection_fault(exc):
             return Examined(receipt.to_dict(), timings=timings, connection_lost=True)

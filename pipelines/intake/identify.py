@@ -21,7 +21,7 @@ class Unidentified(ValueError):
     """No source's header was found; the message lists what was found and what was needed."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Layout:
     source: Source
     sheet: Sheet

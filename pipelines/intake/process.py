@@ -41,15 +41,50 @@ from ..faults import checkpoint
 from ..sources import load_sources
 from ..warehouse import WarehouseUnavailable
 from . import claims
-from .entries import Identity, NotAFile, Opened, open_entry, open_folder, relative_to_inbox, remove_if_unchanged, remove_link, still_there
+from .entries import (
+    Identity,
+    NotAFile,
+    Opened,
+    open_entry,
+    open_folder,
+    relative_to_inbox,
+    remove_if_unchanged,
+    remove_link,
+    still_there,
+)
 from .examine import Examined, examine, load_record
-from .inbox import changed_at, clock_skew_note, display_name, safe_name, stamped_name, text_name, unique_name
+from .inbox import (
+    changed_at,
+    clock_skew_note,
+    display_name,
+    safe_name,
+    stamped_name,
+    text_name,
+    unique_name,
+)
 from .isolation import ChildError, LimitExceeded, Limits, run_limited
-from .loading import accepted_load_with_hash, is_connection_fault, mark, record_load, unfinished_loads
+from .loading import (
+    accepted_load_with_hash,
+    is_connection_fault,
+    mark,
+    record_load,
+    unfinished_loads,
+)
 from .pseudonym import require_key
 from .reading import MB, too_large
 from .receipts import Receipt, receipt_email, write_receipt
-from .snapshot import SUFFIX, FileChanged, Snapshot, TooLarge, copy_from, file_away, file_unread, forget, hash_unread, keep
+from .snapshot import (
+    SUFFIX,
+    FileChanged,
+    Snapshot,
+    TooLarge,
+    copy_from,
+    file_away,
+    file_unread,
+    forget,
+    hash_unread,
+    keep,
+)
 
 log = logging.getLogger(__name__)
 
@@ -187,16 +222,16 @@ def _process_snapshot(settings: Settings, engine: Engine, snapshot: Snapshot, op
                       status="rejected", summary="", notes=list(notes))
     folder_source = _folder_source(snapshot.relative, sources)
     if folder_source:  # the sender said which source: their data officer gets the receipt
-        receipt.source, receipt.source_title = folder_source, sources[folder_source].title
+        receipt = receipt.of_source(sources[folder_source])
     stored = unique_name((settings.archive, settings.rejected), stamped_name(snapshot.name, snapshot.sha256, received))
 
     if duplicate:
-        receipt.status = "duplicate"
-        receipt.source = duplicate["source"]
-        receipt.source_title = sources[duplicate["source"]].title if duplicate["source"] in sources else None
-        receipt.duplicate_of = {k: str(duplicate[k]) for k in ("load_id", "original_name", "received_at")}
-        receipt.summary = f"identical to {duplicate['original_name']}, already loaded; nothing loaded again"
-        receipt.stored_as = f"{settings.rejected.name}/{stored}"
+        if duplicate["source"] in sources:
+            receipt = receipt.of_source(sources[duplicate["source"]])
+        receipt = receipt.replace(
+            status="duplicate", duplicate_of={k: str(duplicate[k]) for k in ("load_id", "original_name", "received_at")},
+            summary=f"identical to {duplicate['original_name']}, already loaded; nothing loaded again",
+        ).filed(settings.rejected.name, stored)
         return _finish(settings, engine, snapshot, _record(engine, receipt, snapshot, received, stored), opened)
 
     examined = _examine(settings, snapshot, receipt, received, stored, folder_source)
@@ -247,7 +282,7 @@ def _examine(settings: Settings, snapshot: Snapshot, receipt: Receipt, received:
     try:
         return run_limited(work, limits)
     except LimitExceeded as exc:
-        receipt.summary = _limit_message(exc, settings)
+        summary = _limit_message(exc, settings)
         log.warning("%s: stopped: %s", display_name(snapshot.name), exc.kind)
     except OSError as exc:
         log.error("could not process %s: %s", display_name(snapshot.name), exc.strerror or type(exc).__name__)
@@ -255,10 +290,9 @@ def _examine(settings: Settings, snapshot: Snapshot, receipt: Receipt, received:
     except (ChildError, Exception) as exc:  # a fault in this program, met on this file
         log.error("intake failed on %s: %s (an internal error; the file is rejected and kept)",
                   display_name(snapshot.name), str(exc) if isinstance(exc, ChildError) else type(exc).__name__)
-        receipt.summary = ("the file could not be processed because of an internal error in the intake program; nothing "
-                           "was loaded. The file is kept, and the partnership's analyst can load it once this is fixed")
-    receipt.stored_as = f"{settings.rejected.name}/{stored}"
-    return Examined(receipt.to_dict())
+        summary = ("the file could not be processed because of an internal error in the intake program; nothing "
+                   "was loaded. The file is kept, and the partnership's analyst can load it once this is fixed")
+    return Examined(receipt.replace(summary=summary).filed(settings.rejected.name, stored).to_dict())
 
 
 def _limit_message(exc: LimitExceeded, settings: Settings) -> str:
@@ -309,11 +343,9 @@ def _finish(settings: Settings, engine: Engine, snapshot: Snapshot, record: dict
             *, resumed: bool = False) -> FileOutcome:
     """Receipt, mail (once), file away, take out of the inbox, mark finished: each step safe to
     repeat, so a run that dies between any two is finished by the next."""
-    receipt = Receipt.from_dict(json.loads(record["receipt"]))
-    receipt.load_id = record["load_id"]
     stored = record["stored_name"]
     folder = settings.archive if record["status"] == "accepted" else settings.rejected
-    receipt.stored_as = f"{folder.name}/{stored}"
+    receipt = Receipt.from_dict(json.loads(record["receipt"])).filed(folder.name, stored, record["load_id"])
     text_path, _ = write_receipt(receipt, settings.receipts, Path(stored).stem)
     checkpoint("after_receipt_written")
     _mail_once(settings, engine, receipt, record, text_path)
@@ -393,7 +425,7 @@ def _unread_receipt(settings: Settings, name: str, relative: PurePosixPath, summ
     sources = load_sources()
     folder_source = _folder_source(str(relative), sources)
     if folder_source:
-        receipt.source, receipt.source_title = folder_source, sources[folder_source].title
+        receipt = receipt.of_source(sources[folder_source])
     return receipt, received
 
 
@@ -411,7 +443,7 @@ def _refuse_entry(settings: Settings, engine: Engine, relative: PurePosixPath, r
     taken out of the inbox (what it points to is untouched) and the sender gets a receipt."""
     receipt, received = _unread_receipt(settings, relative.name, relative, str(refused), [])
     record = _unread_record(engine, receipt, received, None)
-    receipt.load_id = record["load_id"]
+    receipt = receipt.replace(load_id=record["load_id"])
     stem = Path(f"{received.strftime('%Y%m%dT%H%M%SZ')}_not-read-{uuid.uuid4().hex[:6]}_{safe_name(relative.name)}").stem
     text_path, _ = write_receipt(receipt, settings.receipts, stem)
     _mail_once(settings, engine, receipt, record, text_path)
@@ -430,11 +462,10 @@ def _file_too_large(settings: Settings, engine: Engine, opened: Opened, size: in
         return None
     try:
         receipt, received = _unread_receipt(settings, opened.name, opened.relative, too_large(size, settings.max_file_mb), notes)
-        receipt.sha256 = sha
         stored = unique_name((settings.archive, settings.rejected), stamped_name(receipt.file, sha, received))
-        receipt.stored_as = f"{settings.rejected.name}/{stored}"
+        receipt = receipt.replace(sha256=sha).filed(settings.rejected.name, stored)
         record = _unread_record(engine, receipt, received, stored)
-        receipt.load_id = record["load_id"]
+        receipt = receipt.replace(load_id=record["load_id"])
         text_path, _ = write_receipt(receipt, settings.receipts, Path(stored).stem)
         _mail_once(settings, engine, receipt, record, text_path)
         try:

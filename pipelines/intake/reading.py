@@ -48,7 +48,7 @@ class UnreadableFile(ValueError):
     """The file cannot be read at all; the message is shown to the data officer."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Sheet:
     name: str
     rows: list[list[object]]  # rows[i] is sheet row i + 1

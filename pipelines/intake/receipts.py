@@ -11,6 +11,7 @@ quoting what was found.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -23,8 +24,12 @@ from .inbox import display_name
 EXAMPLES = 5
 
 
-@dataclass
+@dataclass(frozen=True)
 class Receipt:
+    """What happened to one file, for the data officer who sent it. Immutable: each stage of
+    intake makes the next receipt from the last (``replace``), and the one recorded with the load
+    is what every later step (receipt files, email, the portal) shows."""
+
     file: str
     sha256: str  # "" when the file was not read (not a plain file, or over the size limit)
     received_at: str
@@ -48,7 +53,7 @@ class Receipt:
     notes: list[str] = field(default_factory=list)  # anything else the sender should know
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Receipt":
@@ -57,6 +62,32 @@ class Receipt:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), default=str)
+
+    def replace(self, **changes) -> "Receipt":
+        return dataclasses.replace(self, **changes)
+
+    def of_source(self, source) -> "Receipt":
+        """Said to be of ``source`` (by its subfolder, its header, or the load it duplicates)."""
+        return self.replace(source=source.name, source_title=source.title)
+
+    def of_layout(self, layout) -> "Receipt":
+        """What identification found: the source, the sheet, the header row and its columns."""
+        return self.of_source(layout.source).replace(
+            sheet=layout.sheet.name, header_row=layout.header_index + 1,
+            mapped={sent: canonical for canonical, sent in layout.mapped.items()}, ignored=list(layout.ignored),
+        )
+
+    def decided(self, decision, rejects: Path | None) -> "Receipt":
+        """What the checks decided, and where the rejected rows as sent are kept."""
+        return self.replace(
+            status=decision.status, summary=decision.summary, rows_read=decision.rows_read,
+            rows_loaded=decision.rows_loaded, rows_rejected=decision.rows_rejected, totals_rows=decision.totals_rows,
+            reasons=list(decision.reasons), rejects_file=str(rejects) if rejects else None,
+        )
+
+    def filed(self, folder: str, stored_name: str, load_id: int | None = None) -> "Receipt":
+        """Where the original is kept (``archive/...`` or ``rejected/...``), and its load."""
+        return self.replace(stored_as=f"{folder}/{stored_name}", load_id=load_id if load_id is not None else self.load_id)
 
 
 def group_reasons(problems) -> list[dict]:
