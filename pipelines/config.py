@@ -41,10 +41,6 @@ class MailSettings:
     data_officers: dict[str, str] = field(default_factory=dict)
     deadline_seconds: float = DEFAULT_SMTP_DEADLINE_SECONDS  # a whole SMTP conversation, connect to quit
 
-    @property
-    def configured(self) -> bool:
-        return bool(self.host)
-
 
 @dataclass(frozen=True)
 class Settings:

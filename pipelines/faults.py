@@ -14,5 +14,7 @@ POINTS = ("after_load_committed", "after_receipt_written", "after_file_moved", "
 
 
 def checkpoint(name: str) -> None:
+    if name not in POINTS:
+        raise ValueError(f"unknown checkpoint {name!r}: add it to POINTS")
     if os.environ.get("SCORECARD_FAULT_KILL_AT") == name:
         os.kill(os.getpid(), signal.SIGKILL)

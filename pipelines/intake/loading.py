@@ -245,7 +245,3 @@ def database_reason(exc: SQLAlchemyError) -> str:
     original = getattr(exc, "orig", None) or exc
     lines = str(original).strip().splitlines()
     return f"{type(original).__name__}: {_QUOTED.sub('…', lines[0]) if lines else ''}"[:300]
-
-
-def now_utc() -> datetime:
-    return datetime.utcnow().replace(microsecond=0)

@@ -13,7 +13,7 @@ import sqlite3
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -158,11 +158,3 @@ def init_warehouse(engine: Engine) -> None:
         raise WarehouseUnavailable(f"the warehouse at {engine.url.render_as_string(hide_password=True)} could not be reached: {exc.orig}") from None
     except SQLAlchemyError as exc:
         raise WarehouseUnavailable(f"the warehouse could not be prepared: {exc}") from None
-
-
-def ping(engine: Engine) -> None:
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        raise WarehouseUnavailable(f"the warehouse could not be reached: {exc}") from None
