@@ -107,11 +107,12 @@ def send_smtp(message: EmailMessage, mail: MailSettings, *, timeout: float = DEF
     limit = mail.deadline_seconds
     timeout = min(timeout, limit)
     server: smtplib.SMTP = smtplib.SMTP_SSL(timeout=timeout, context=context) if security == "ssl" else smtplib.SMTP(timeout=timeout)
-    server._host = mail.host  # the name TLS checks the certificate against (set by the constructor when it connects)
+    host = mail.host or "localhost"
+    server._host = host  # type: ignore[attr-defined]  # the name TLS checks the certificate against (the constructor sets it only when it connects)
     deadline = _Deadline(server, limit)
     try:
         with deadline:
-            server.connect(mail.host, mail.port)
+            server.connect(host, mail.port)
             with server:
                 server.ehlo()
                 if security == "starttls":

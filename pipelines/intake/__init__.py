@@ -56,10 +56,10 @@ def run_intake(settings: Settings, files: list[Path] | None = None, progress=Non
             if progress:
                 progress(index, total, outcome)
         for index, path in enumerate(todo, start=len(recovered) + 1):
-            outcome = process_file(settings, engine, path)
-            if outcome is None:
+            done = process_file(settings, engine, path)
+            if done is None:
                 continue
-            run.outcomes.append(outcome)
+            run.outcomes.append(done)
             if progress:
-                progress(index, total, outcome)
+                progress(index, total, done)
         return run

@@ -23,7 +23,7 @@ from ..sources import Source, load_sources
 from .checking import Checked, check_rows
 from .identify import Layout, Unidentified, identify
 from .loading import database_reason, is_connection_fault, load_rows
-from .pseudonym import pseudonymise_all
+from .pseudonym import pseudonymise_all, require_key
 from .reading import UnreadableFile, read_file
 from .receipts import Receipt, group_reasons, write_rejects
 from .snapshot import Snapshot
@@ -135,6 +135,7 @@ def decide(checked: Checked, threshold: float) -> Decision:
 
 def pseudonymised(rows: pd.DataFrame, source: Source, key: bytes | None) -> pd.DataFrame:
     """The rows with every personal identifier replaced by its pseudonym (a new frame)."""
+    key = require_key(key)
     personal = [column.name for column in source.columns if column.personal]
     if not personal:
         return rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Iterable
 import itertools
 import re
 from datetime import datetime
@@ -46,7 +47,13 @@ def unfinished_loads(engine: Engine, sha256: str | None = None) -> list[dict]:
 def record_load(engine: Engine, audit: dict) -> int:
     """Record a file that loaded nothing (rejected or duplicate); unfinished until filed away."""
     with engine.begin() as conn:
-        return conn.execute(insert(load_files).values(**audit)).inserted_primary_key[0]
+        return _inserted_id(conn.execute(insert(load_files).values(**audit)))
+
+
+def _inserted_id(result) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def mark(engine: Engine, load_id: int, **when: datetime) -> None:
@@ -64,7 +71,7 @@ def load_rows(engine: Engine, source: Source, rows, audit: dict) -> int:
     table = table_for(source.name)
     columns = [warehouse_column_name(c) for c in source.columns] + ["load_id"]
     with engine.begin() as conn:
-        load_id = conn.execute(insert(load_files).values(**audit)).inserted_primary_key[0]
+        load_id = _inserted_id(conn.execute(insert(load_files).values(**audit)))
         set_aside = _indexes_to_rebuild(conn, table, len(rows))
         for index in set_aside:
             index.drop(conn)
@@ -116,7 +123,7 @@ def _stored_rows(rows, source: Source, load_id: int):
     """Tuples in warehouse column order (plus ``load_id``), converted a chunk of rows at a time."""
     for start in range(0, len(rows), STORE_CHUNK):
         part = rows.iloc[start:start + STORE_CHUNK]
-        values = [stored_values(part[c.name], c.type) for c in source.columns]
+        values: list[Iterable] = [stored_values(part[c.name], c.type) for c in source.columns]
         values.append(itertools.repeat(load_id, len(part)))
         yield from zip(*values)
 

@@ -49,7 +49,7 @@ def pseudonymise(value: str, key: bytes) -> str:
 def pseudonymise_all(values: list, key: bytes) -> list:
     """``pseudonymise`` for a column: each distinct identifier is hashed once; blanks stay None."""
     done: dict = {}
-    out = []
+    out: list[str | None] = []
     for value in values:
         if value is None or value != value:  # None, or NaN from a typed column
             out.append(None)

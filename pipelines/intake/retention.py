@@ -34,7 +34,7 @@ def apply_retention(engine: Engine, archive: Path, rejected: Path, days: int, no
         ).all()
     deleted = 0
     for load_id, status, stored_name in due:
-        path = (archive if status == "accepted" else rejected) / stored_name
+        path = (archive if status == "accepted" else rejected) / str(stored_name)
         path.unlink(missing_ok=True)
         with engine.begin() as conn:
             conn.execute(update(load_files).where(load_files.c.load_id == load_id).values(original_deleted_at=now))

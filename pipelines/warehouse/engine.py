@@ -151,9 +151,10 @@ def init_warehouse(engine: Engine) -> None:
 
     try:
         upgrade(engine)
-        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
-            Path(engine.url.database).touch(exist_ok=True)
-            Path(engine.url.database).chmod(0o600)
+        database = engine.url.database
+        if engine.dialect.name == "sqlite" and database and database != ":memory:":
+            Path(database).touch(exist_ok=True)
+            Path(database).chmod(0o600)
     except OperationalError as exc:
         raise WarehouseUnavailable(f"the warehouse at {engine.url.render_as_string(hide_password=True)} could not be reached: {exc.orig}") from None
     except SQLAlchemyError as exc:
