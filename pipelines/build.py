@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -49,7 +50,7 @@ class BuildResult:
 
 
 @contextlib.contextmanager
-def _quarter_lock(out: Path, quarter: Quarter):
+def _quarter_lock(out: Path, quarter: Quarter) -> Iterator[None]:
     with open(out / f".{quarter.code}.lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

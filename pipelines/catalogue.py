@@ -13,6 +13,7 @@ import copy
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -88,7 +89,7 @@ def catalogue_path() -> Path:
 
 
 @lru_cache(maxsize=8)
-def _parse(text: str):
+def _parse(text: str) -> Any:
     return yaml.safe_load(text)
 
 
@@ -155,7 +156,7 @@ def load_comparators(path: Path | None = None) -> list[Comparator]:
     return comparators
 
 
-def _number(value, what: str, where: str) -> float | None:
+def _number(value: object, what: str, where: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -163,7 +164,7 @@ def _number(value, what: str, where: str) -> float | None:
     return float(value)
 
 
-def _indicator(raw, index: int, priorities: list[str], units: set[str], partner_sources: set[str] | None) -> Indicator:
+def _indicator(raw: Any, index: int, priorities: list[str], units: set[str], partner_sources: set[str] | None) -> Indicator:
     where = f"indicator #{index + 1}"
     if not isinstance(raw, dict):
         raise CatalogueError(f"{where} is not a mapping of fields")

@@ -120,12 +120,12 @@ def _run(args) -> int:
 
         quarter = _quarter(args.quarter)
         try:
-            result = render_quarter(settings, quarter)
+            rendered = render_quarter(settings, quarter)
         except (NotBuilt, PayloadError) as exc:
             print(f"scorecard: {_one_line(exc)}", file=sys.stderr)
             return 1
-        print(f"Rendered {quarter.label} from the marts: {len(result.exceptions)} exception(s) ({', '.join(result.exceptions) or 'none'})")
-        print(f"  {result.json}\n  {result.html}\n  {result.xlsx}")
+        print(f"Rendered {quarter.label} from the marts: {len(rendered.exceptions)} exception(s) ({', '.join(rendered.exceptions) or 'none'})")
+        print(f"  {rendered.json}\n  {rendered.html}\n  {rendered.xlsx}")
         return 0
     raise UsageError(f"unknown command {args.command}")
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .catalogue import Comparator, load_catalogue, load_comparators, load_priorities, load_units
 from .decide import history_rows, indicator_result
-from .indicators import IndicatorValue, compute_all, compute_periods, series_months, source_rows
+from .indicators import IndicatorValue, Period, compute_all, compute_periods, series_months, source_rows
 from .model import Benchmark, HistoryRow, Return, Scorecard
 from .periods import Quarter
 from .sources import load_sources, partner_sources
@@ -120,7 +120,10 @@ def first_quarter_with_data(engine: Engine) -> Quarter | None:
     earliest = []
     with engine.connect() as conn:
         for source in partner_sources():
-            column = table_for(source.name).c[load_sources()[source.name].period_column]
+            period_column = load_sources()[source.name].period_column
+            if period_column is None:
+                continue
+            column = table_for(source.name).c[period_column]
             first = conn.execute(select(func.min(column))).scalar_one_or_none()
             if first is not None:
                 earliest.append(first.date() if isinstance(first, datetime) else first)
@@ -145,7 +148,8 @@ def build_values(engine: Engine, quarter: Quarter, *, workers: int = 1) -> dict:
     """Every value a build of ``quarter`` shows (the quarter, the previous one, last year's, the
     24 SPC months and the history sheet's quarters), for every indicator, computed up front
     over ``workers`` connections: hand it to ``build_scorecard`` as its ``values_cache``."""
-    periods = [quarter, quarter.shift(-1), quarter.shift(-4), *series_months(quarter), *history_span(engine, quarter)]
+    periods: list[Period] = [quarter, quarter.shift(-1), quarter.shift(-4), *series_months(quarter),
+                             *history_span(engine, quarter)]
     return compute_all(engine, [(ind, periods) for ind in load_catalogue()], workers=workers)
 
 

@@ -62,7 +62,7 @@ def build_scorecard_email(
     alternative.add_alternative(html, subtype="html", charset="utf-8")
     msg.make_related()  # empty: the alternative goes in first, then the images it refers to
     msg.set_param("type", "multipart/alternative")  # RFC 2387: the root part's type
-    msg.attach(alternative)
+    msg.attach(alternative)  # type: ignore[arg-type]  # typeshed wants a whole message; a part is what MIME nests
     for ind_id, png in charts.items():
         msg.add_related(png, maintype="image", subtype="png", cid=cids[ind_id],
                         filename=f"{_safe_id(ind_id)}.png", disposition="inline")

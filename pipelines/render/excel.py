@@ -54,7 +54,7 @@ DEFINITION_COLUMNS = (
 
 
 def put(ws: Worksheet, row: int, column: int, value: Any, *, number_format: str | None = None,
-        font: Font | None = None, alignment: Alignment | None = None, fill: PatternFill | None = None):
+        font: Font | None = None, alignment: Alignment | None = None, fill: PatternFill | None = None) -> Any:
     """Write one cell: numbers as numbers, everything else as guarded text of type string."""
     cell = ws.cell(row=row, column=column)
     if value is None:
@@ -176,7 +176,7 @@ def _summary_row(ws: Worksheet, row: int, ind: IndicatorView) -> None:
     chg = change_format(ind.unit, ind.decimals)
     count_fmt = "#,##0"
 
-    def shown(number, text, style=fmt):
+    def shown(number: float | int | None, text: str, style: str = fmt) -> tuple[Any, str]:
         return number if number is not None else (text if text not in ("n/a", "") else None), style
 
     cells = [
