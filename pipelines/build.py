@@ -1,4 +1,6 @@
-"""Build one quarter's scorecard: compute and store, render JSON/HTML/Excel/charts, email it.
+"""Build one quarter's scorecard: compute, decide, check the contract, store in the marts,
+then render JSON/HTML/Excel/charts from the marts and email it. ``render_quarter`` does the
+second half alone: a built quarter's files again, from the marts, with no staging table read.
 
 Files are written to a temporary folder and swapped into ``out/<quarter>/`` at the end, under a
 lock per quarter, so a rebuild replaces the quarter's files, two builds at once never mix their
@@ -15,12 +17,15 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from .config import Settings
+from .contract import check_contract
 from .faults import checkpoint
+from .model import Scorecard
 from .periods import Quarter
 from .warehouse import open_warehouse
 
@@ -45,7 +50,7 @@ class BuildResult:
 
 
 @contextlib.contextmanager
-def _quarter_lock(out: Path, quarter: Quarter):
+def _quarter_lock(out: Path, quarter: Quarter) -> Iterator[None]:
     with open(out / f".{quarter.code}.lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -54,31 +59,23 @@ def _quarter_lock(out: Path, quarter: Quarter):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _publish(settings: Settings, scorecard: dict, history: list[dict], final: Path) -> dict[str, bytes]:
-    """Render every file into a temporary folder, then swap it in; returns the chart images."""
-    from .catalogue import load_catalogue
+def _publish(scorecard: Scorecard, final: Path) -> dict[str, bytes]:
+    """Render every file into a temporary folder, then swap it in; returns the chart images.
+    The contract is checked before anything is written."""
     from .render import render_charts, render_html, write_workbook
 
+    contract = scorecard.contract()
+    check_contract(contract)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     try:
-        (staging / "scorecard.json").write_text(json.dumps(scorecard, indent=2) + "\n", encoding="utf-8")
+        (staging / "scorecard.json").write_text(json.dumps(contract, indent=2) + "\n", encoding="utf-8")
         charts = render_charts(scorecard)
         (staging / "charts").mkdir()
         for indicator_id, png in charts.items():
             (staging / "charts" / f"{indicator_id}.png").write_bytes(png)
-        html = render_html(
-            scorecard,
-            charts={i: f"charts/{i}.png" for i in charts},
-            suppression_threshold=settings.suppression_threshold,
-        )
+        html = render_html(scorecard, charts={i: f"charts/{i}.png" for i in charts})
         (staging / "scorecard.html").write_text(html, encoding="utf-8")
-        write_workbook(
-            scorecard,
-            staging / "scorecard.xlsx",
-            catalogue=load_catalogue(),
-            history=history,
-            suppression_threshold=settings.suppression_threshold,
-        )
+        write_workbook(scorecard, staging / "scorecard.xlsx")
         staging.chmod(0o700)
         if final.exists():
             retired = final.with_name(f".{final.name}-old")
@@ -94,30 +91,52 @@ def _publish(settings: Settings, scorecard: dict, history: list[dict], final: Pa
     return charts
 
 
+def _write_outputs(settings: Settings, scorecard: Scorecard) -> tuple[Path, dict[str, bytes]]:
+    """The quarter's folder and archive index, from the scorecard the marts hold."""
+    from .render import write_archive_index
+
+    quarter = Quarter.parse(scorecard.quarter)
+    final = settings.out / quarter.code
+    with _quarter_lock(settings.out, quarter):
+        charts = _publish(scorecard, final)
+        write_archive_index(settings.out)
+    return final, charts
+
+
+def _result(settings: Settings, scorecard: Scorecard, final: Path, email: str | None) -> BuildResult:
+    return BuildResult(
+        quarter=scorecard.quarter,
+        folder=final,
+        json=final / "scorecard.json",
+        html=final / "scorecard.html",
+        xlsx=final / "scorecard.xlsx",
+        index=settings.out / "index.html",
+        exceptions=list(scorecard.exceptions),
+        email=email,
+    )
+
+
 def build_quarter(settings: Settings, quarter: Quarter, *, email: bool = True, generated_at: datetime | None = None) -> BuildResult:
     from .mail import deliver_or_queue, flush_queue
-    from .render import build_scorecard_email, write_archive_index
-    from .scorecard import build_scorecard, build_values, indicator_history, store_scorecard
+    from .marts import load_scorecard, store_scorecard
+    from .render import build_scorecard_email
+    from .scorecard import build_scorecard, build_values
 
     settings.ensure_folders()
     with open_warehouse(settings.warehouse_url) as engine:
         # Every value the scorecard and the history sheet show, computed once, side by side.
         values = build_values(engine, quarter, workers=BUILD_WORKERS)
-        scorecard = build_scorecard(
+        built = build_scorecard(
             engine, quarter, suppression_threshold=settings.suppression_threshold, generated_at=generated_at,
             values_cache=values,
         )
-        store_scorecard(engine, scorecard)
+        check_contract(built.contract())  # an invalid scorecard never reaches the marts
+        store_scorecard(engine, built)
         checkpoint("after_marts_stored")
-        history = indicator_history(
-            engine, quarter, suppression_threshold=settings.suppression_threshold, values_cache=values
-        )
+        # The outputs read the marts, exactly as ``scorecard render`` does later.
+        scorecard = load_scorecard(engine, quarter)
 
-    final = settings.out / quarter.code
-    with _quarter_lock(settings.out, quarter):
-        charts = _publish(settings, scorecard, history, final)
-        write_archive_index(settings.out)
-
+    final, charts = _write_outputs(settings, scorecard)
     where = None
     if email:
         message = build_scorecard_email(
@@ -126,17 +145,20 @@ def build_quarter(settings: Settings, quarter: Quarter, *, email: bool = True, g
             recipients=settings.mail.pmsg_recipients,
             workbook=final / "scorecard.xlsx",
             charts=charts,
-            suppression_threshold=settings.suppression_threshold,
         )
         flush_queue(settings.mail, settings.outbox)
         where = deliver_or_queue(message, settings.mail, settings.outbox)
-    return BuildResult(
-        quarter=quarter.code,
-        folder=final,
-        json=final / "scorecard.json",
-        html=final / "scorecard.html",
-        xlsx=final / "scorecard.xlsx",
-        index=settings.out / "index.html",
-        exceptions=list(scorecard["exceptions"]),
-        email=where,
-    )
+    return _result(settings, scorecard, final, where)
+
+
+def render_quarter(settings: Settings, quarter: Quarter) -> BuildResult:
+    """Write a built quarter's JSON, HTML, charts and workbook again from the marts alone
+    (nothing is computed, no staging table is read, no email is sent); ``marts.NotBuilt`` if
+    the quarter was never built."""
+    from .marts import load_scorecard
+
+    settings.ensure_folders()
+    with open_warehouse(settings.warehouse_url) as engine:
+        scorecard = load_scorecard(engine, quarter)
+    final, _ = _write_outputs(settings, scorecard)
+    return _result(settings, scorecard, final, None)

@@ -1,8 +1,10 @@
 """The indicator catalogue, read from ``definitions/indicators.yaml``.
 
 The catalogue is data so an analyst changes a target or adds an indicator by editing YAML and
-SQL, never Python. Loading validates every entry and names the bad one, because a typo in a
-target or polarity would otherwise surface as a wrong RAG on the board's scorecard.
+SQL, never Python. The same file orders the priorities (the scorecard's sections), says how each
+unit reads after a number and names the benchmark comparators, so every output takes its
+words and order from one place. Loading validates every entry and names the bad one, because a
+typo in a target or polarity would otherwise surface as a wrong RAG on the board's scorecard.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ import copy
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from .resources import definitions_dir, sql_dir
 
 OBA_QUESTIONS = ("How much did we do?", "How well did we do it?", "Is anyone better off?")
-UNITS = ("count", "per day", "%", "per 10,000", "per 100")
 POLARITIES = ("up", "down", "neutral")
 FIELDS = (
     "id", "name", "priority", "oba", "source", "definition", "unit", "decimals", "polarity",
@@ -27,6 +29,24 @@ FIELDS = (
 
 class CatalogueError(ValueError):
     """The catalogue file is malformed; the message names the entry and the field."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """How a unit reads: ``after_value`` follows a number (``25.7%``, ``3.1 per day``) and
+    ``after_change`` a change or a tolerance (``+2.6 pts``: a percentage moves by points)."""
+
+    code: str
+    after_value: str
+    after_change: str
+
+
+@dataclass(frozen=True)
+class Comparator:
+    """A benchmark comparator: its code in ``ref_benchmarks`` and the words people read."""
+
+    code: str
+    label: str
 
 
 @dataclass(frozen=True)
@@ -69,7 +89,7 @@ def catalogue_path() -> Path:
 
 
 @lru_cache(maxsize=8)
-def _parse(text: str):
+def _parse(text: str) -> Any:
     return yaml.safe_load(text)
 
 
@@ -84,8 +104,9 @@ def _read(path: Path | None) -> dict:
         raise CatalogueError(f"the indicator catalogue {path} does not exist") from None
     except yaml.YAMLError as exc:
         raise CatalogueError(f"the indicator catalogue {path} is not valid YAML: {exc}") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("priorities"), list) or not isinstance(raw.get("indicators"), list):
-        raise CatalogueError(f"the indicator catalogue {path} must have lists 'priorities' and 'indicators'")
+    lists = ("priorities", "units", "comparators", "indicators")
+    if not isinstance(raw, dict) or not all(isinstance(raw.get(name), list) for name in lists):
+        raise CatalogueError(f"the indicator catalogue {path} must have lists {', '.join(repr(n) for n in lists)}")
     return raw
 
 
@@ -99,7 +120,43 @@ def load_priorities(path: Path | None = None) -> list[str]:
     return list(priorities)
 
 
-def _number(value, what: str, where: str) -> float | None:
+def _texts(entry: object, where: str, fields: tuple[str, ...], *, empty_ok: tuple[str, ...] = ()) -> dict[str, str]:
+    """The named text fields of a small mapping (a unit, a comparator), checked."""
+    if not isinstance(entry, dict) or set(entry) != set(fields):
+        raise CatalogueError(f"{where} must have exactly the fields {', '.join(fields)}")
+    for name in fields:
+        value = entry[name]
+        if not isinstance(value, str) or (not value.strip() and name not in empty_ok):
+            raise CatalogueError(f"{where}: {name} must be text{'' if name in empty_ok else ' (not empty)'}")
+        if '"' in value:
+            raise CatalogueError(f"{where}: {name} must not contain a double quote")
+    return entry
+
+
+def load_units(path: Path | None = None) -> dict[str, Unit]:
+    """Every unit an indicator may have, by code."""
+    units: dict[str, Unit] = {}
+    for i, entry in enumerate(_read(path)["units"]):
+        fields = _texts(entry, f"unit #{i + 1}", ("code", "after_value", "after_change"),
+                        empty_ok=("after_value", "after_change"))
+        if fields["code"] in units:
+            raise CatalogueError(f"'units' lists {fields['code']!r} twice")
+        units[fields["code"]] = Unit(fields["code"], fields["after_value"], fields["after_change"])
+    return units
+
+
+def load_comparators(path: Path | None = None) -> list[Comparator]:
+    """Benchmark comparators in the order the outputs list them."""
+    comparators: list[Comparator] = []
+    for i, entry in enumerate(_read(path)["comparators"]):
+        fields = _texts(entry, f"comparator #{i + 1}", ("code", "label"))
+        if any(c.code == fields["code"] for c in comparators):
+            raise CatalogueError(f"'comparators' lists {fields['code']!r} twice")
+        comparators.append(Comparator(fields["code"], fields["label"]))
+    return comparators
+
+
+def _number(value: object, what: str, where: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -107,7 +164,7 @@ def _number(value, what: str, where: str) -> float | None:
     return float(value)
 
 
-def _indicator(raw, index: int, priorities: list[str], partner_sources: set[str] | None) -> Indicator:
+def _indicator(raw: Any, index: int, priorities: list[str], units: set[str], partner_sources: set[str] | None) -> Indicator:
     where = f"indicator #{index + 1}"
     if not isinstance(raw, dict):
         raise CatalogueError(f"{where} is not a mapping of fields")
@@ -126,8 +183,8 @@ def _indicator(raw, index: int, priorities: list[str], partner_sources: set[str]
         raise CatalogueError(f"{where}: priority {raw['priority']!r} is not one of 'priorities'")
     if raw["oba"] not in OBA_QUESTIONS:
         raise CatalogueError(f"{where}: oba must be one of {', '.join(OBA_QUESTIONS)}")
-    if raw["unit"] not in UNITS:
-        raise CatalogueError(f"{where}: unit {raw['unit']!r} must be one of {', '.join(UNITS)}")
+    if raw["unit"] not in units:
+        raise CatalogueError(f"{where}: unit {raw['unit']!r} must be one of 'units': {', '.join(sorted(units))}")
     if raw["polarity"] not in POLARITIES:
         raise CatalogueError(f"{where}: polarity {raw['polarity']!r} must be up, down or neutral")
     if partner_sources is not None and raw["source"] not in partner_sources:
@@ -173,8 +230,9 @@ def load_catalogue(path: Path | None = None) -> list[Indicator]:
     """Every indicator, validated, in catalogue order (the order the scorecard shows)."""
     raw = _read(path)
     priorities = load_priorities(path)
+    units = set(load_units(path))
     sources = _partner_source_names()
-    indicators = [_indicator(entry, i, priorities, sources) for i, entry in enumerate(raw["indicators"])]
+    indicators = [_indicator(entry, i, priorities, units, sources) for i, entry in enumerate(raw["indicators"])]
     seen: set[str] = set()
     for ind in indicators:
         if ind.id in seen:

@@ -1,4 +1,4 @@
-"""The ``scorecard`` command: demo, generate, intake, build.
+"""The ``scorecard`` command: demo, generate, intake, build, render.
 
 Exit status: 0 when the command did its job (rejected files are a normal outcome), 2 for a usage
 error, 1 when the system could not do its job; one-line messages, tracebacks only with --debug.
@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", help="compute, rate, render and email one quarter")
     build.add_argument("--quarter", required=True, help="financial quarter, e.g. 2024-25Q1")
     build.add_argument("--no-email", action="store_true", help="do not send or queue the email")
+    render = commands.add_parser("render", help="write a built quarter's JSON, HTML and workbook again from the marts")
+    render.add_argument("--quarter", required=True, help="financial quarter, e.g. 2024-25Q1")
     return parser
 
 
@@ -110,6 +112,20 @@ def _run(args) -> int:
         print(f"  {result.json}\n  {result.html}\n  {result.xlsx}")
         if result.email:
             print(f"  email: {result.email}")
+        return 0
+    if args.command == "render":
+        from .build import render_quarter
+        from .marts import NotBuilt
+        from .model import PayloadError
+
+        quarter = _quarter(args.quarter)
+        try:
+            rendered = render_quarter(settings, quarter)
+        except (NotBuilt, PayloadError) as exc:
+            print(f"scorecard: {_one_line(exc)}", file=sys.stderr)
+            return 1
+        print(f"Rendered {quarter.label} from the marts: {len(rendered.exceptions)} exception(s) ({', '.join(rendered.exceptions) or 'none'})")
+        print(f"  {rendered.json}\n  {rendered.html}\n  {rendered.xlsx}")
         return 0
     raise UsageError(f"unknown command {args.command}")
 

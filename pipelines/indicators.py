@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Union
+from typing import Any, Iterable, Union
 
 from sqlalchemy import Date, Integer, bindparam, text
 from sqlalchemy.engine import Connection, Engine
@@ -32,7 +32,7 @@ Period = Union[Quarter, Month]
 
 COMPLETE, MISSING, NO_DATA = "complete", "missing", "no_data"
 SERIES_MONTHS = 24
-BIND_TYPES = {
+BIND_TYPES: dict[str, Any] = {  # bind name -> SQLAlchemy type
     "period_start": Date, "period_end": Date, "rolling_start": Date,
     "period_days": Integer, "population_year": Integer,
 }
@@ -245,8 +245,8 @@ def compute_all(
     for ind, periods in wanted:
         by_source.setdefault(ind.source, {}).update({p.code: p for p in periods})
     with engine.connect() as conn:
-        for source, periods in by_source.items():
-            source_rows_many(conn, source, list(periods.values()), rows)
+        for source, by_code in by_source.items():
+            source_rows_many(conn, source, list(by_code.values()), rows)
     tasks = []
     for ind, periods in wanted:
         todo = _not_computed(ind, periods, values)

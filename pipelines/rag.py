@@ -1,8 +1,9 @@
-"""Rounding for people, RAG ratings and direction of travel.
+"""Rounding for people, RAG ratings, where amber ends, movement and direction of travel.
 
 RAG and direction of travel compare values rounded to the indicator's decimals, because the
 board sees rounded numbers: a value shown as 95.0 against a target of 95 must read green, and
-two quarters both shown as 23.1 must read "no change".
+two quarters both shown as 23.1 must read "no change". The build asks these functions once per
+indicator and the outputs show their answers.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from .catalogue import Indicator
 
 GREEN, AMBER, RED, NONE = "green", "amber", "red", "none"
 IMPROVING, WORSENING, NO_CHANGE, NOT_APPLICABLE = "improving", "worsening", "no_change", "not_applicable"
+UP, DOWN, SAME = "up", "down", "same"
 
 # Float noise is removed at this many places before the real rounding, so 1901/2000*100
 # (stored as 95.04999999999999716) rounds like the exact 95.05 it stands for.
@@ -51,6 +53,14 @@ def rag(indicator: Indicator, value: float | int | None) -> str:
     return AMBER if shown <= target + tol else RED
 
 
+def amber_edge(indicator: Indicator) -> float | None:
+    """The far end of amber (target - tolerance for ``up``, + for ``down``); None if not rated."""
+    if not indicator.rated or indicator.target is None:
+        return None
+    target, tol = Decimal(repr(indicator.target)), Decimal(repr(indicator.tolerance or 0.0))
+    return float(target - tol if indicator.polarity == "up" else target + tol)
+
+
 def change(value: float | int | None, comparison: float | int | None) -> float | int | None:
     """Unrounded ``value - comparison``; null when either is null."""
     if value is None or comparison is None:
@@ -58,18 +68,27 @@ def change(value: float | int | None, comparison: float | int | None) -> float |
     return value - comparison
 
 
-def direction(indicator: Indicator, value: float | int | None, previous: float | int | None) -> str:
-    """Direction of travel against the previous quarter, judged by polarity.
-
-    Both values are rounded to the indicator's decimals first, so a difference too small to be
-    shown is ``no_change``. Neutral indicators, and any comparison with a null, are
-    ``not_applicable`` (there is no better direction, or nothing to compare).
-    """
-    if indicator.polarity == "neutral" or value is None or previous is None:
-        return NOT_APPLICABLE
+def movement(indicator: Indicator, value: float | int | None, previous: float | int | None) -> str | None:
+    """``up``, ``down`` or ``same`` against the previous quarter, both rounded as shown (a
+    difference too small to be seen is ``same``); None when either is null."""
     now = round_half_away(value, indicator.decimals)
     before = round_half_away(previous, indicator.decimals)
+    if now is None or before is None:
+        return None
     if now == before:
+        return SAME
+    return UP if now > before else DOWN
+
+
+def direction(indicator: Indicator, value: float | int | None, previous: float | int | None) -> str:
+    """Direction of travel against the previous quarter, judged by polarity on the ``movement``.
+
+    Neutral indicators, and any comparison with a null, are ``not_applicable`` (there is no
+    better direction, or nothing to compare).
+    """
+    moved = movement(indicator, value, previous)
+    if indicator.polarity == "neutral" or moved is None:
+        return NOT_APPLICABLE
+    if moved == SAME:
         return NO_CHANGE
-    higher = now > before
-    return IMPROVING if higher == (indicator.polarity == "up") else WORSENING
+    return IMPROVING if (moved == UP) == (indicator.polarity == "up") else WORSENING

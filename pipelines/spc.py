@@ -7,6 +7,11 @@ special cause when any of four rules holds (see ``special_cause_rules``).
 Under ``MIN_POINTS`` points no judgement is made: variation is ``insufficient_history``,
 assurance is null and no point is flagged, but the mean and limits are still reported (when
 they can be computed) so a chart can draw them.
+
+This module is the only place the rules are worked out: besides the flags it says, for the
+latest point, each rule's side and run length (``Signal``), and for each special-cause point
+whether it is good or bad news, so the sentences and charts describe a signal without
+re-deriving it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,23 @@ IMPROVEMENT, CONCERN = "special_cause_improvement", "special_cause_concern"
 HIGH, LOW = "special_cause_high", "special_cause_low"
 INSUFFICIENT = "insufficient_history"
 PASS, FAIL, HIT_AND_MISS = "pass", "fail", "hit_and_miss"
+RULE_ORDER = (OUTSIDE, SHIFT, TREND, TWO_OF_THREE)
+HIGH_SIDE, LOW_SIDE = "high", "low"
+# What a special-cause point means, for its colour on a chart.
+IMPROVEMENT_POINT, CONCERN_POINT, NEUTRAL_POINT = "improvement", "concern", "neutral"
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A rule the latest point meets, with what a sentence needs to name it.
+
+    ``side`` is ``high`` (above the mean, above the upper limit, or rising) or ``low``;
+    ``length`` is the number of points: the run (shift, trend), those beyond the two-thirds
+    line among the last three (two_of_three), or 1 (outside the limits)."""
+
+    rule: str
+    side: str
+    length: int
 
 
 @dataclass(frozen=True)
@@ -61,6 +83,8 @@ class SpcResult:
     assurance: str | None
     special_cause: tuple[bool, ...]  # one flag per point, oldest first
     signals: tuple[str, ...] = field(default=())  # rules the latest point meets
+    details: tuple[Signal, ...] = field(default=())  # the same rules with side and length
+    judgements: tuple[str | None, ...] = field(default=())  # per point: improvement/concern/neutral, or None
 
 
 def xmr_limits(values: list[float]) -> Limits | None:
@@ -128,6 +152,48 @@ def _variation(values: list[float], limits: Limits, rules: set[str], polarity: s
     return IMPROVEMENT if good else CONCERN
 
 
+def _side_word(positive: bool) -> str:
+    return HIGH_SIDE if positive else LOW_SIDE
+
+
+def _run_back(keys: list[int]) -> int:
+    """How many points at the end of ``keys`` equal the last one."""
+    count = 0
+    for key in reversed(keys):
+        if key != keys[-1]:
+            break
+        count += 1
+    return count
+
+
+def signal_details(values: list[float], limits: Limits, rules: set[str]) -> tuple[Signal, ...]:
+    """Side and length of each rule the latest point meets (``rules``), in ``RULE_ORDER``."""
+    last = values[-1]
+    details = []
+    if OUTSIDE in rules:
+        details.append(Signal(OUTSIDE, _side_word(last > limits.upper), 1))
+    if SHIFT in rules:
+        sides = [limits.side(x) for x in values]
+        details.append(Signal(SHIFT, _side_word(sides[-1] > 0), _run_back(sides)))
+    if TREND in rules:
+        steps = [(b > a) - (b < a) for a, b in zip(values, values[1:])]
+        details.append(Signal(TREND, _side_word(steps[-1] > 0), _run_back(steps) + 1))
+    if TWO_OF_THREE in rules:
+        side = limits.beyond_two_thirds(last)
+        near = sum(1 for x in values[-3:] if limits.beyond_two_thirds(x) == side)
+        details.append(Signal(TWO_OF_THREE, _side_word(side > 0), near))
+    return tuple(details)
+
+
+def _judgement(x: float, limits: Limits, polarity: str) -> str:
+    """A special-cause point's news: above the mean is good for ``up``; on the mean, or with no
+    better direction, it is neither."""
+    side = limits.side(x)
+    if side == 0 or polarity not in ("up", "down"):
+        return NEUTRAL_POINT
+    return IMPROVEMENT_POINT if (side > 0) == (polarity == "up") else CONCERN_POINT
+
+
 def _assurance(limits: Limits, polarity: str, target: float) -> str:
     """pass: the target is beyond the limit on the bad side (every month should meet it);
     fail: beyond the limit on the good side (no month is expected to); else hit and miss."""
@@ -150,7 +216,8 @@ def analyse(values: list[float], polarity: str, target: float | None = None) -> 
     lower = limits.lower if limits else None
     upper = limits.upper if limits else None
     if n < MIN_POINTS or limits is None:
-        return SpcResult(n, mean, lower, upper, INSUFFICIENT, None, tuple(False for _ in values))
+        return SpcResult(n, mean, lower, upper, INSUFFICIENT, None, tuple(False for _ in values),
+                         judgements=tuple(None for _ in values))
     rules = special_cause_rules(values, limits)
     rated = polarity in ("up", "down") and target is not None
     return SpcResult(
@@ -159,7 +226,9 @@ def analyse(values: list[float], polarity: str, target: float | None = None) -> 
         lower_limit=lower,
         upper_limit=upper,
         variation=_variation(values, limits, rules[-1], polarity),
-        assurance=_assurance(limits, polarity, target) if rated else None,
+        assurance=_assurance(limits, polarity, target) if rated and target is not None else None,
         special_cause=tuple(bool(r) for r in rules),
-        signals=tuple(r for r in (OUTSIDE, SHIFT, TREND, TWO_OF_THREE) if r in rules[-1]),
+        signals=tuple(r for r in RULE_ORDER if r in rules[-1]),
+        details=signal_details(values, limits, rules[-1]),
+        judgements=tuple(_judgement(x, limits, polarity) if r else None for x, r in zip(values, rules)),
     )

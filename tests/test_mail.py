@@ -157,27 +157,12 @@ def test_writes_eml_to_the_outbox_when_no_host(tmp_path):
     assert sorted(p.name for p in outbox.iterdir()) == sorted([path.name, Path(second).name])  # no .part left
 
 
-def _scorecard() -> dict:
-    points = [{"month": f"2023-{m:02d}", "value": 20.0 + m % 3, "special_cause": False} for m in range(1, 13)]
-    base = {
-        "priority": "Identification and assessment of need", "oba": "Is anyone better off?", "unit": "%",
-        "decimals": 1, "polarity": "down", "data_status": "complete", "target": 22.0, "tolerance": 3.0,
-        "previous_quarter": 23.1, "same_quarter_last_year": 21.9, "direction": "worsening",
-        "benchmarks": {"england": 22.4}, "disclosive": True, "suppressed": False,
-        "spc": {"variation": "common_cause", "assurance": "fail", "points": 12, "mean": 21.0,
-                "lower_limit": 18.0, "upper_limit": 24.0, "series": points},
-    }
-    return {
-        "quarter": "2024-25Q1", "label": "2024-25 Q1", "generated_at": "2024-07-15T06:00:03+01:00",
-        "returns": [{"source": "csws_referrals", "status": "received", "rows": 2100}],
-        "exceptions": ["CS03"],
-        "indicators": [
-            {**base, "id": "CS03", "name": "Re-referrals within 12 months", "value": 25.7,
-             "numerator": 540, "denominator": 2100, "rag": "red"},
-            {**base, "id": "CS05", "name": "Referrals ending in no further action", "value": 19.0,
-             "numerator": 399, "denominator": 2100, "target": 20.0, "rag": "green", "oba": "How well did we do it?"},
-        ],
-    }
+def _scorecard():
+    """One exception (CS03, red) and one green, as the typed scorecard the renderers take."""
+    from test_render import cs03, indicator, scorecard
+
+    return scorecard([cs03(), indicator(id="CS05", name="Referrals ending in no further action", value=19.0,
+                                        numerator=399, denominator=2100, target=20.0, rag="green")])
 
 
 @pytest.mark.parametrize("secure", [False, True], ids=["plain", "starttls-login"])

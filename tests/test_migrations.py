@@ -26,7 +26,7 @@ def test_upgrade_from_the_first_migration_keeps_every_row(warehouse_url):
             {"referral_id": "R2", "child_pseudonym": "q" * 64, "referral_date": date(2024, 6, 1), "domestic_abuse": None, "load_id": 1},
         ]))
     init_warehouse(engine)  # what every command does on start
-    assert current_revision(engine) == head_revision() == "0004"
+    assert current_revision(engine) == head_revision() == "0005"
     with engine.connect() as conn:
         loads = conn.execute(select(load_files)).mappings().all()
         referrals = conn.execute(select(table_for("csws_referrals")).order_by("referral_id")).mappings().all()
@@ -65,7 +65,7 @@ def test_a_warehouse_made_before_migrations_is_adopted(tmp_path):
         conn.execute(load_files_v1_insert())
         conn.exec_driver_sql("DROP TABLE alembic_version")
     init_warehouse(engine)
-    assert current_revision(engine) == "0004"
+    assert current_revision(engine) == "0005"
     with engine.connect() as conn:
         assert conn.execute(select(load_files.c.original_name)).scalars().all() == ["q1.xlsx"]
     engine.dispose()

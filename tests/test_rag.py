@@ -1,4 +1,4 @@
-"""Rounding half away from zero, RAG ratings and direction of travel."""
+"""Rounding half away from zero, RAG ratings, where amber ends, movement and direction of travel."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from pipelines.catalogue import load_catalogue
-from pipelines.rag import change, direction, rag, round_half_away
+from pipelines.rag import amber_edge, change, direction, movement, rag, round_half_away
 
 CAT = {i.id: i for i in load_catalogue()}
 UP = CAT["DA04"]  # up, target 95, tolerance 5, 1 dp
@@ -106,3 +106,24 @@ def test_change_is_unrounded_and_null_safe():
     assert change(25.7142857, 23.1) == pytest.approx(2.6142857)
     assert change(None, 1.0) is None and change(1.0, None) is None
     assert change(7, 5) == 2
+
+
+@pytest.mark.parametrize(
+    "indicator, value, previous, expected",
+    [
+        (NEUTRAL, 50.0, 40.0, "up"),  # a neutral indicator still moves, it just has no better direction
+        (NEUTRAL, 40.0, 50.0, "down"),
+        (NEUTRAL, 10.04, 9.96, "same"),  # both show as 10.0
+        (DOWN, 23.15, 23.14, "up"),
+        (UP, None, 95.0, None),
+        (UP, 95.0, None, None),
+    ],
+)
+def test_movement_compares_values_as_shown(indicator, value, previous, expected):
+    assert movement(indicator, value, previous) == expected
+
+
+def test_amber_edge_is_target_less_or_plus_tolerance_exactly():
+    assert amber_edge(UP) == 90.0 and amber_edge(DOWN) == 25.0
+    assert amber_edge(replace(DOWN, target=0.3, tolerance=0.1)) == 0.4  # not 0.39999999999999997
+    assert amber_edge(NEUTRAL) is None and amber_edge(UNRATED_DOWN) is None

@@ -1,17 +1,26 @@
-"""The outputs people receive (HTML, text, charts, Excel, email), from hand-made scorecard dicts."""
+"""The outputs people receive (HTML, text, charts, Excel, email), from hand-made scorecards.
+
+Each scorecard here is a typed ``Scorecard`` with its decisions written in by hand, so these
+tests check that the renderers show exactly what they are given and decide nothing: a figure
+the scorecard marks suppressed shows ``c``, one it does not mark shows its value.
+"""
 
 from __future__ import annotations
 
-import copy
 import email
 import email.policy
 import io
 import re
-from types import SimpleNamespace
+from dataclasses import replace
 
 import openpyxl
 import pytest
 
+from pipelines.catalogue import Unit, load_catalogue
+from pipelines.decide import indicator_result
+from pipelines.indicators import IndicatorValue
+from pipelines.model import Benchmark, Comparison, HistoryRow, IndicatorResult, Return, Scorecard, Spc, SpcPoint
+from pipelines.periods import Month
 from pipelines.render import (
     build_scorecard_email,
     exception_sentences,
@@ -21,11 +30,20 @@ from pipelines.render import (
     subject_for,
     write_workbook,
 )
-from pipelines.xlsx import safe_text
 from pipelines.render.formatting import format_change, format_number, format_value, round_half_away
-from pipelines.render.sentences import spc_signals
+from pipelines.render.sentences import signal_words, spc_signals
+from pipelines.spc import Signal
+from pipelines.xlsx import safe_text
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PCT = Unit("%", "%", " pts")
+COUNT = Unit("count", "", "")
+PRIORITIES = (
+    "Domestic abuse and its impact on children",
+    "Identification and assessment of need",
+    "Vulnerable learners",
+    "Exploitation and children missing from home or care",
+)
 
 
 # --- hand-made scorecards -------------------------------------------------------------------
@@ -38,107 +56,111 @@ def months(n: int) -> list[str]:
     return out
 
 
-def series(values, special=()):
-    return [
-        {"month": month, "value": v, "special_cause": i in special}
+def series(values, special=(), judgement="concern") -> tuple[SpcPoint, ...]:
+    return tuple(
+        SpcPoint(month=month, value=v, numerator=None, denominator=None, special_cause=i in special,
+                 judgement=judgement if i in special else None)
         for i, (month, v) in enumerate(zip(months(len(values)), values))
-    ]
-
-
-# 17 points around the mean (22.3), then a run of 7 above it that stays under the 2/3 line
-# (25.23), is not monotone and never crosses the upper limit: only the run rule holds.
-RUN_OF_SEVEN = [21.0, 23.5, 21.8, 22.9, 21.2, 23.1, 21.9, 22.8, 21.4, 23.3, 21.7, 22.6, 21.1,
-                23.0, 21.6, 22.7, 21.5, 23.0, 22.8, 23.5, 23.1, 23.4, 22.9, 23.2]
-
-
-def indicator(**overrides) -> dict:
-    base = {
-        "id": "X01", "name": "Test indicator", "priority": "Identification and assessment of need",
-        "oba": "How well did we do it?", "unit": "%", "decimals": 1, "polarity": "down",
-        "definition": "a test definition", "source": "csws_referrals",
-        "value": 10.0, "numerator": 100, "denominator": 1000, "data_status": "complete",
-        "target": 20.0, "tolerance": 2.0, "rag": "green",
-        "previous_quarter": 11.0, "same_quarter_last_year": 12.0,
-        "change_previous_quarter": -1.0, "change_same_quarter_last_year": -2.0,
-        "direction": "improving", "benchmarks": {},
-        "spc": {"variation": "common_cause", "assurance": "pass", "points": 24, "mean": 10.5,
-                "lower_limit": 8.0, "upper_limit": 13.0, "series": series([10.5, 10.2, 10.9] * 8)},
-        "disclosive": False, "suppressed": False,
-    }
-    base.update(overrides)
-    return base
-
-
-def cs03() -> dict:
-    """The spec's example indicator, with a run of 7 months above average."""
-    return indicator(
-        id="CS03", name="Re-referrals within 12 months", oba="Is anyone better off?",
-        value=25.7142857, numerator=540, denominator=2100, target=22.0, tolerance=3.0, rag="red",
-        previous_quarter=23.1, same_quarter_last_year=21.9, change_previous_quarter=2.6142857,
-        change_same_quarter_last_year=3.8142857, direction="worsening", benchmarks={"england": 22.4},
-        spc={"variation": "special_cause_concern", "assurance": "hit_and_miss", "points": 24,
-             "mean": 22.3, "lower_limit": 17.9, "upper_limit": 26.7,
-             "series": series(RUN_OF_SEVEN, special=range(17, 24))},
-        disclosive=True,
     )
 
 
-def scorecard(indicators, *, exceptions=None, returns=None) -> dict:
-    sc = {
-        "quarter": "2024-25Q1", "label": "2024-25 Q1",
-        "period_start": "2024-04-01", "period_end": "2024-06-30",
-        "generated_at": "2024-07-15T06:00:03+01:00",
-        "returns": returns if returns is not None else [
-            {"source": "police_domestic_incidents", "status": "received", "rows": 5460},
-            {"source": "csws_referrals", "status": "received", "rows": 2100},
-            {"source": "school_attendance", "status": "received", "rows": 812},
-            {"source": "missing_episodes", "status": "missing", "rows": 0},
-        ],
-        "indicators": indicators,
-    }
-    if exceptions is not None:
-        sc["exceptions"] = exceptions
-    return sc
+def spc(variation="common_cause", assurance="pass", mean=10.5, lower=8.0, upper=13.0, points=None,
+        values=(10.5, 10.2, 10.9) * 8, special=(), signals=(), judgement="concern") -> Spc:
+    shown = series(values, special, judgement)
+    return Spc(variation=variation, assurance=assurance, points=len(shown) if points is None else points,
+               mean=mean, lower_limit=lower, upper_limit=upper, signals=tuple(signals), series=shown)
 
 
-def mixed() -> dict:
+def earlier(value, change=None, suppressed=False, change_suppressed=None) -> Comparison:
+    return Comparison(value=value, change=change, suppressed=suppressed,
+                      change_suppressed=suppressed if change_suppressed is None else change_suppressed)
+
+
+def indicator(**overrides) -> IndicatorResult:
+    base = dict(
+        id="X01", name="Test indicator", priority="Identification and assessment of need",
+        oba="How well did we do it?", source="csws_referrals", source_title="Children's social work referrals",
+        definition="a test definition", unit=PCT, decimals=1, polarity="down",
+        value=10.0, numerator=100, denominator=1000, data_status="complete",
+        target=20.0, tolerance=2.0, amber_edge=22.0, rag="green",
+        previous=earlier(11.0, -1.0), last_year=earlier(12.0, -2.0),
+        direction="improving", movement="down", benchmarks=(), spc=spc(),
+        disclosive=False, suppressed=False, exception=False,
+    )
+    base.update(overrides)
+    return IndicatorResult(**base)
+
+
+# 17 points around the mean (22.3), then a run of 7 above it.
+RUN_OF_SEVEN = (21.0, 23.5, 21.8, 22.9, 21.2, 23.1, 21.9, 22.8, 21.4, 23.3, 21.7, 22.6, 21.1,
+                23.0, 21.6, 22.7, 21.5, 23.0, 22.8, 23.5, 23.1, 23.4, 22.9, 23.2)
+
+
+def cs03() -> IndicatorResult:
+    """The spec's example indicator, with a run of 7 months above average."""
+    return indicator(
+        id="CS03", name="Re-referrals within 12 months", oba="Is anyone better off?",
+        value=25.7142857, numerator=540, denominator=2100, target=22.0, tolerance=3.0, amber_edge=25.0, rag="red",
+        previous=earlier(23.1, 2.6142857), last_year=earlier(21.9, 3.8142857), direction="worsening", movement="up",
+        benchmarks=(Benchmark("england", "England", 22.4),),
+        spc=spc("special_cause_concern", "hit_and_miss", 22.3, 17.9, 26.7, values=RUN_OF_SEVEN,
+                special=range(17, 24), signals=[Signal("shift", "high", 7)]),
+        disclosive=True, exception=True,
+    )
+
+
+def scorecard(indicators, *, returns=None, priorities=PRIORITIES, threshold=5, history=()) -> Scorecard:
+    return Scorecard(
+        quarter="2024-25Q1", label="2024-25 Q1", period_start="2024-04-01", period_end="2024-06-30",
+        generated_at="2024-07-15T06:00:03+01:00",
+        returns=tuple(returns if returns is not None else [
+            Return("police_domestic_incidents", "received", 5460, "Police domestic incidents", "West Yorkshire Police"),
+            Return("csws_referrals", "received", 2100, "Children's social work referrals", "Children's social work service"),
+            Return("school_attendance", "received", 812, "School attendance", "Education"),
+            Return("missing_episodes", "missing", 0, "Missing from home or care episodes", "Return interview service"),
+        ]),
+        indicators=tuple(indicators), priorities=tuple(priorities), suppression_threshold=threshold,
+        history=tuple(history),
+    )
+
+
+def mixed() -> Scorecard:
     """Known reds, an amber with special cause concern, and non-exceptions of every kind."""
-    falling = [80, 81, 79, 80, 82, 81, 80, 79, 81, 80, 82, 81, 80, 79, 80, 81, 80, 79, 78, 77, 76, 75, 74, 68]
+    falling = (80, 81, 79, 80, 82, 81, 80, 79, 81, 80, 82, 81, 80, 79, 80, 81, 80, 79, 78, 77, 76, 75, 74, 68)
     return scorecard([
-        indicator(id="DA01", name="Domestic incidents reported to police", priority="Domestic abuse and its impact on children",
-                  unit="count", decimals=0, polarity="neutral", value=5460, numerator=5460, denominator=None,
-                  target=None, tolerance=None, rag="none", previous_quarter=5300, same_quarter_last_year=5100,
-                  change_previous_quarter=160, change_same_quarter_last_year=360, direction="not_applicable",
-                  spc={"variation": "special_cause_high", "assurance": None, "points": 24, "mean": 1700,
-                       "lower_limit": 1500, "upper_limit": 1900, "series": series([1700] * 23 + [1950], special={23})}),
-        indicator(id="DA04", name="Schools notified within 24 hours (Operation Encompass)",
-                  priority="Domestic abuse and its impact on children", polarity="up", value=93.46, numerator=1402,
-                  denominator=1500, target=95.0, tolerance=5.0, rag="amber", previous_quarter=96.0,
-                  direction="worsening", disclosive=True,
-                  spc={"variation": "special_cause_concern", "assurance": "hit_and_miss", "points": 24, "mean": 80.0,
-                       "lower_limit": 70.0, "upper_limit": 90.0, "series": series(falling, special=range(17, 24))}),
+        indicator(id="DA01", name="Domestic incidents reported to police", priority=PRIORITIES[0],
+                  unit=COUNT, decimals=0, polarity="neutral", value=5460, numerator=5460, denominator=None,
+                  target=None, tolerance=None, amber_edge=None, rag="none", previous=earlier(5300, 160),
+                  last_year=earlier(5100, 360), direction="not_applicable", movement="up",
+                  spc=spc("special_cause_high", None, 1700, 1500, 1900, values=(1700,) * 23 + (1950,), special={23},
+                          signals=[Signal("outside_limits", "high", 1)], judgement="neutral")),
+        indicator(id="DA04", name="Schools notified within 24 hours (Operation Encompass)", priority=PRIORITIES[0],
+                  polarity="up", value=93.46, numerator=1402, denominator=1500, target=95.0, tolerance=5.0,
+                  amber_edge=90.0, rag="amber", previous=earlier(96.0, -2.54), direction="worsening", movement="down",
+                  disclosive=True, exception=True,
+                  spc=spc("special_cause_concern", "hit_and_miss", 80.0, 70.0, 90.0, values=falling,
+                          special=range(17, 24), signals=[Signal("outside_limits", "low", 1), Signal("shift", "low", 7),
+                                                          Signal("trend", "low", 9), Signal("two_of_three", "low", 2)])),
         cs03(),
         indicator(id="CS05", name="Referrals ending in no further action", value=19.2, numerator=192,
-                  denominator=1000, target=20.0, tolerance=5.0, rag="green", previous_quarter=21.0,
-                  spc={"variation": "special_cause_improvement", "assurance": "hit_and_miss", "points": 24,
-                       "mean": 22.0, "lower_limit": 18.0, "upper_limit": 26.0, "series": series([22.0] * 24)}),
-        indicator(id="AT02", name="Overall absence, secondary", priority="Vulnerable learners", value=10.04,
-                  numerator=1004, denominator=10000, target=8.0, tolerance=1.0, rag="red", previous_quarter=9.0,
-                  direction="worsening",
-                  spc={"variation": "common_cause", "assurance": "fail", "points": 24, "mean": 9.9,
-                       "lower_limit": 9.0, "upper_limit": 10.8, "series": series([9.9, 10.1, 9.7] * 8)}),
-        indicator(id="AT01", name="Overall absence, primary", priority="Vulnerable learners", value=None,
+                  denominator=1000, target=20.0, tolerance=5.0, amber_edge=25.0, rag="green",
+                  previous=earlier(21.0, -1.8),
+                  spc=spc("special_cause_improvement", "hit_and_miss", 22.0, 18.0, 26.0, values=(22.0,) * 24)),
+        indicator(id="AT02", name="Overall absence, secondary", priority=PRIORITIES[2], value=10.04,
+                  numerator=1004, denominator=10000, target=8.0, tolerance=1.0, amber_edge=9.0, rag="red",
+                  previous=earlier(9.0, 1.04), direction="worsening", movement="up", exception=True,
+                  spc=spc("common_cause", "fail", 9.9, 9.0, 10.8, values=(9.9, 10.1, 9.7) * 8)),
+        indicator(id="AT01", name="Overall absence, primary", priority=PRIORITIES[2], value=None,
                   numerator=None, denominator=None, data_status="missing", rag="none", target=5.0, tolerance=0.5,
-                  previous_quarter=5.2, direction="not_applicable",
-                  spc={"variation": "insufficient_history", "assurance": None, "points": 3, "mean": None,
-                       "lower_limit": None, "upper_limit": None, "series": series([5.1, 5.2, 5.0])}),
-        indicator(id="MI05", name="Return interviews within 72 hours",
-                  priority="Exploitation and children missing from home or care", polarity="up", value=37.5,
-                  numerator=3, denominator=8, target=80.0, tolerance=10.0, rag="red", previous_quarter=70.0,
-                  direction="worsening", disclosive=True, suppressed=True,
-                  spc={"variation": "common_cause", "assurance": "hit_and_miss", "points": 24, "mean": 70.0,
-                       "lower_limit": 30.0, "upper_limit": 110.0, "series": []}),
-    ], exceptions=["DA04", "CS03", "AT02", "MI05"])
+                  amber_edge=5.5, previous=earlier(5.2), last_year=earlier(None), direction="not_applicable",
+                  movement=None,
+                  spc=spc("insufficient_history", None, None, None, None, values=(5.1, 5.2, 5.0))),
+        indicator(id="MI05", name="Return interviews within 72 hours", priority=PRIORITIES[3], polarity="up",
+                  value=37.5, numerator=3, denominator=8, target=80.0, tolerance=10.0, amber_edge=70.0, rag="red",
+                  previous=earlier(70.0, -32.5, change_suppressed=True), direction="worsening", movement="down",
+                  disclosive=True, suppressed=True, exception=True,
+                  spc=spc("common_cause", "hit_and_miss", 70.0, 30.0, 110.0, values=())),
+    ])
 
 
 # --- formatting -----------------------------------------------------------------------------
@@ -151,37 +173,48 @@ def test_rounding_is_half_away_from_zero(value, decimals, expected):
     assert round_half_away(value, decimals) == expected
 
 
-def test_display_values_carry_units_and_never_show_minus_zero():
-    assert format_value(25.7142857, "%", 1) == "25.7%"
-    assert format_value(5460, "count", 0) == "5,460"
-    assert format_value(3.14, "per day", 1) == "3.1 per day"
-    assert format_value(45.06, "per 10,000", 1) == "45.1 per 10,000"
-    assert format_value(22.0, "%", 1, trim=True) == "22%"
+def test_display_values_carry_the_catalogues_units_and_never_show_minus_zero():
+    units = {i.unit: i for i in load_catalogue()}
+    from pipelines.catalogue import load_units
+
+    unit = load_units()
+    assert set(units) == set(unit)
+    assert format_value(25.7142857, unit["%"], 1) == "25.7%"
+    assert format_value(5460, unit["count"], 0) == "5,460"
+    assert format_value(3.14, unit["per day"], 1) == "3.1 per day"
+    assert format_value(45.06, unit["per 10,000"], 1) == "45.1 per 10,000"
+    assert format_value(22.0, unit["%"], 1, trim=True) == "22%"
     assert format_number(-0.04, 1) == "0.0"
     assert format_number(-2.25, 1) == "-2.3"
-    assert format_change(2.6142857, "%", 1) == "+2.6 pts"
-    assert format_change(-160, "count", 0) == "\u2212160"
+    assert format_change(2.6142857, unit["%"], 1) == "+2.6 pts"
+    assert format_change(-160, unit["count"], 0) == "\u2212160"
+    assert format_change(0.04, unit["per 100"], 1) == "0.0 per 100"
 
 
-# --- suppression ----------------------------------------------------------------------------
+# --- suppression: shown exactly as the scorecard decided ----------------------------------------
 
-def suppression_pair(pipeline_flag: bool = False) -> dict:
+def suppression_trio(*, small_suppressed: bool = True) -> Scorecard:
     small = indicator(id="MI05", name="Return interviews within 72 hours", polarity="up", value=37.5,
-                      numerator=3, denominator=8, target=80.0, tolerance=10.0, rag="red",
-                      previous_quarter=71.4, disclosive=True, suppressed=pipeline_flag)
+                      numerator=3, denominator=8, target=80.0, tolerance=10.0, amber_edge=70.0, rag="red",
+                      previous=earlier(71.4, -33.9, change_suppressed=small_suppressed), disclosive=True,
+                      suppressed=small_suppressed, exception=True)
     enough = indicator(id="MI06", name="Episodes at risk of CSE", polarity="neutral", value=46.153846,
-                       numerator=6, denominator=13, target=None, tolerance=None, rag="none",
-                       previous_quarter=40.0, disclosive=True)
+                       numerator=6, denominator=13, target=None, tolerance=None, amber_edge=None, rag="none",
+                       previous=earlier(40.0, 6.153846), disclosive=True)
     open_small = indicator(id="DA05", name="Repeat incidents", value=42.857, numerator=3, denominator=7,
-                           previous_quarter=41.0, disclosive=False)
-    return scorecard([small, enough, open_small], exceptions=["MI05"])
+                           previous=earlier(41.0, 1.857), disclosive=False)
+    history = [
+        HistoryRow("2023-24Q4", "2023-24 Q4", "MI05", 70.0, 7, 10, "complete", False),
+        HistoryRow("2024-25Q1", "2024-25 Q1", "MI05", 37.5, 3, 8, "complete", small_suppressed),
+        HistoryRow("2024-25Q1", "2024-25 Q1", "MI06", 46.153846, 6, 13, "complete", False),
+        HistoryRow("2024-25Q1", "2024-25 Q1", "DA05", 42.857, 3, 7, "complete", False),
+    ]
+    return scorecard([small, enough, open_small], history=history)
 
 
-@pytest.mark.parametrize("pipeline_flag", [True, False])
-def test_suppressed_indicator_shows_c_in_html_and_text(pipeline_flag):
-    sc = suppression_pair(pipeline_flag)
-    html = render_html(sc)
-    text = render_text(sc)
+def test_suppressed_indicator_shows_c_in_html_and_text():
+    sc = suppression_trio()
+    html, text = render_html(sc), render_text(sc)
     for out in (html, text):
         assert "37.5%" not in out          # the true value of the disclosive numerator-3 indicator
         assert "3 / 8" not in out
@@ -190,48 +223,74 @@ def test_suppressed_indicator_shows_c_in_html_and_text(pipeline_flag):
         assert "fewer than 6 children or events" in out
     row = html.split('id="MI05"')[1].split("</tr>")[0]
     assert re.search(r">\s*c\s*<", row), "value cell shows c"
-    assert "c / c" in row
-    assert "Value: c (c / c)" in text
+    assert "c / c" in row and "71.4%" in row  # the previous quarter's rate is not suppressed, its change is
+    assert "Value: c (c / c)" in text and "(change c)" in text
     sentence = dict(exception_sentences(sc))["MI05"]
     assert "37.5" not in sentence and "suppressed" in sentence
 
 
-def test_suppression_threshold_is_configurable():
-    sc = suppression_pair()
-    assert "46.2%" not in render_html(sc, suppression_threshold=6)
-    assert "46.2%" in render_html(sc, suppression_threshold=5)
+def test_renderers_do_not_suppress_on_their_own(tmp_path):
+    """A disclosive numerator of 3 that the build did not suppress (say its threshold was 2) is
+    shown: suppression is the build's decision, made once."""
+    sc = suppression_trio(small_suppressed=False)
+    sc = replace(sc, suppression_threshold=2)
+    html, text = render_html(sc), render_text(sc)
+    for out in (html, text):
+        assert "37.5%" in out and "3 / 8" in out and "fewer than 3 children or events" in out
+    summary = {row[0].value: row for row in openpyxl.load_workbook(write_workbook(sc, tmp_path / "s.xlsx"))["Summary"].iter_rows()}
+    assert [c.value for c in summary["MI05"][3:6]] == [37.5, 3, 8]
+
+
+def test_suppression_threshold_is_the_builds():
+    """The decision itself, from the build's decide module, at two thresholds: what the outputs show follows."""
+    ind = next(i for i in load_catalogue() if i.id == "MI05")  # disclosive
+    now = IndicatorValue("MI05", "2024-25Q1", 46.153846, 6, 13, "complete")
+    before = IndicatorValue("MI05", "2024-25Q4", 40.0, 4, 10, "complete")
+    shown = {}
+    for threshold in (5, 6):
+        result = indicator_result(ind, unit=PCT, source_title="Missing episodes", now=now, previous=before,
+                                  last_year=before, series=[(Month(2024, 6), now)], benchmarks=[], threshold=threshold)
+        assert result.suppressed is (threshold == 6)
+        shown[threshold] = render_html(scorecard([result], threshold=threshold))
+    assert "46.2%" in shown[5] and "46.2%" not in shown[6]
 
 
 def test_suppressed_indicator_shows_c_in_excel(tmp_path):
-    path = write_workbook(suppression_pair(), tmp_path / "s.xlsx")
+    path = write_workbook(suppression_trio(), tmp_path / "s.xlsx")
     wb = openpyxl.load_workbook(path)
     summary = {row[0].value: row for row in wb["Summary"].iter_rows()}
     assert [c.value for c in summary["MI05"][3:6]] == ["c", "c", "c"]
     assert [c.value for c in summary["MI06"][3:6]] == [46.2, 6, 13]
     assert [c.value for c in summary["DA05"][3:6]] == [42.9, 3, 7]
-    data = {row[1].value: row for row in wb["Data"].iter_rows(min_row=2)}
-    assert [c.value for c in data["MI05"][3:6]] == ["c", "c", "c"]
-    assert data["MI06"][3].value == pytest.approx(46.153846) and data["MI06"][4].value == 6
+    data = [[c.value for c in row] for row in wb["Data"].iter_rows(min_row=2)]
+    assert [r[:2] for r in data] == [["2023-24 Q4", "MI05"], ["2024-25 Q1", "MI05"], ["2024-25 Q1", "MI06"],
+                                     ["2024-25 Q1", "DA05"]]  # the scorecard's order, as given
+    assert data[0][3:6] == [70, 7, 10] and data[1][3:6] == ["c", "c", "c"]
+    assert data[2][3] == pytest.approx(46.153846) and data[2][4] == 6
 
 
 def test_disclosive_count_history_is_suppressed_per_quarter(tmp_path):
-    ind = indicator(id="MI04", name="Children missing 3 or more times", unit="count", decimals=0,
-                    value=9, numerator=9, denominator=None, previous_quarter=4, same_quarter_last_year=12,
-                    target=None, tolerance=None, rag="none", disclosive=True)
-    sc = scorecard([ind])
+    ind = indicator(id="MI04", name="Children missing 3 or more times", unit=COUNT, decimals=0,
+                    value=9, numerator=9, denominator=None, previous=earlier(4, 5, suppressed=True),
+                    last_year=earlier(12, -3), target=None, tolerance=None, amber_edge=None, rag="none",
+                    disclosive=True)
     history = [
-        {"quarter": "2023-24Q4", "indicator_id": "MI04", "value": 4, "numerator": 4, "denominator": None, "data_status": "complete"},
-        {"quarter": "2024-25Q1", "indicator_id": "MI04", "value": 9, "numerator": 9, "denominator": None, "data_status": "complete"},
-        {"quarter": "2023-24Q1", "indicator_id": "MI04", "value": 12, "numerator": 12, "denominator": None, "data_status": "complete"},
+        HistoryRow("2023-24Q1", "2023-24 Q1", "MI04", 12, 12, None, "complete", False),
+        HistoryRow("2023-24Q4", "2023-24 Q4", "MI04", 4, 4, None, "complete", True),
+        HistoryRow("2024-25Q1", "2024-25 Q1", "MI04", 9, 9, None, "complete", False),
     ]
+    sc = scorecard([ind], history=history)
     html = render_html(sc)
     row = html.split('id="MI04"')[1].split("</tr>")[0]
     assert re.search(r">\s*9\s*<", row) and ">c<" in row.replace(" ", "") and "12" in row
-    wb = openpyxl.load_workbook(write_workbook(sc, tmp_path / "h.xlsx", history=history))
+    wb = openpyxl.load_workbook(write_workbook(sc, tmp_path / "h.xlsx"))
     rows = [[c.value for c in r] for r in wb["Data"].iter_rows(min_row=2)]
-    assert [r[0] for r in rows] == ["2023-24 Q1", "2023-24 Q4", "2024-25 Q1"]  # oldest first
+    assert [r[0] for r in rows] == ["2023-24 Q1", "2023-24 Q4", "2024-25 Q1"]
     assert rows[1][3] == "c" and rows[1][4] == "c"
     assert rows[0][3] == 12 and rows[2][3] == 9
+    summary = {r[0].value: [c.value for c in r] for r in wb["Summary"].iter_rows()}
+    assert summary["MI04"][9] == "c" and summary["MI04"][11] == "c"  # previous quarter and its change
+    assert summary["MI04"][10] == 12 and summary["MI04"][12] == -3
 
 
 # --- RAG, exceptions and sentences ------------------------------------------------------------
@@ -239,7 +298,7 @@ def test_disclosive_count_history_is_suppressed_per_quarter(tmp_path):
 def test_rag_has_word_and_symbol_not_colour_alone():
     sc = scorecard([
         indicator(id="A1", rag="red"), indicator(id="A2", rag="amber"),
-        indicator(id="A3", rag="green"), indicator(id="A4", rag="none", polarity="neutral", target=None),
+        indicator(id="A3", rag="green"), indicator(id="A4", rag="none", polarity="neutral", target=None, amber_edge=None),
     ])
     html, text = render_html(sc), render_text(sc)
     for label in ("\u25cf Red", "\u25b2 Amber", "\u2713 Green", "\u2013 Not rated"):
@@ -248,12 +307,14 @@ def test_rag_has_word_and_symbol_not_colour_alone():
     assert "background:#B10E1E" in row and "\u25cf Red" in row
 
 
-def test_exception_sentences_name_exactly_the_exceptions():
+def test_exceptions_are_the_ones_the_scorecard_flags():
     sc = mixed()
+    assert sc.exceptions == ["DA04", "CS03", "AT02", "MI05"]
     assert [i for i, _ in exception_sentences(sc)] == ["DA04", "CS03", "AT02", "MI05"]
-    derived = copy.deepcopy(sc)
-    del derived["exceptions"]
-    assert [i for i, _ in exception_sentences(derived)] == ["DA04", "CS03", "AT02", "MI05"]
+    # A red the build did not flag is not listed by any output: the flag is the decision.
+    unflagged = replace(sc, indicators=tuple(replace(i, exception=False) if i.id == "AT02" else i for i in sc.indicators))
+    assert [i for i, _ in exception_sentences(unflagged)] == ["DA04", "CS03", "MI05"]
+    assert "3 exceptions" in render_html(unflagged) and "[EXCEPTION]" not in render_text(unflagged).split("AT02")[1].split("\n")[0]
 
 
 def test_exception_sentences_are_written_from_the_data():
@@ -272,15 +333,17 @@ def test_exception_sentences_are_written_from_the_data():
     assert sentences["MI05"].startswith("Return interviews within 72 hours came in below the 80% target")
 
 
-def test_spc_signal_wording_follows_the_rule_the_latest_month_meets():
-    near = indicator(spc={"mean": 10.0, "lower_limit": 7.0, "upper_limit": 13.0,
-                          "series": series([10, 9, 11, 10, 12.5, 10.5, 12.2])})
+def test_spc_signal_wording_names_the_rule_its_side_and_length():
+    assert signal_words(Signal("outside_limits", "high", 1)) == "the latest month is above the upper control limit"
+    assert signal_words(Signal("outside_limits", "low", 1)) == "the latest month is below the lower control limit"
+    assert signal_words(Signal("shift", "low", 9)) == "a run of 9 months below average"
+    assert signal_words(Signal("trend", "high", 8)) == "a rising run of 8 months"
+    assert signal_words(Signal("two_of_three", "high", 3)) == "3 of the last 3 months close to the upper control limit"
+    near = indicator(spc=spc("special_cause_concern", signals=[Signal("two_of_three", "high", 2)]))
     assert spc_signals(near) == ["2 of the last 3 months close to the upper control limit"]
-    rising = indicator(spc={"mean": 10.0, "lower_limit": 0.0, "upper_limit": 20.0,
-                            "series": series([9, 12, 8, 9, 10, 11, 12, 13, 14, 12.5])})
-    assert spc_signals(rising) == []  # the rise was broken by the last month
-    rising["spc"]["series"] = series([9, 12, 8, 9, 9.5, 10, 11, 11.5, 12, 12.5])
-    assert spc_signals(rising) == ["a rising run of 8 months"]
+    beyond = indicator(spc=spc("special_cause_concern", signals=[Signal("outside_limits", "high", 1),
+                                                                 Signal("two_of_three", "high", 2)]))
+    assert spc_signals(beyond) == ["the latest month is above the upper control limit"]
 
 
 def test_summary_counts_returns_and_ratings():
@@ -293,20 +356,30 @@ def test_summary_counts_returns_and_ratings():
     assert html.index("Re-referrals within 12 months rose to") < html.index("Domestic abuse and its impact on children")
 
 
-def test_sections_follow_the_priority_order_and_missing_values_say_why():
+def test_sections_follow_the_scorecards_priority_order_and_missing_values_say_why():
     html = render_html(mixed())
-    order = [html.index(p) for p in (
-        "Domestic abuse and its impact on children", "Identification and assessment of need",
-        "Vulnerable learners", "Exploitation and children missing from home or care")]
+    order = [html.index(p) for p in PRIORITIES]
     assert order == sorted(order)
+    reordered = render_html(replace(mixed(), priorities=tuple(reversed(PRIORITIES))))
+    order = [reordered.index(p) for p in PRIORITIES]
+    assert order == sorted(order, reverse=True)
     row = html.split('id="AT01"')[1].split("</tr>")[0]
     assert "Missing return" in row and "\u2013 Not rated" in row
 
 
+def test_direction_shows_the_builds_movement_and_judgement():
+    html = render_html(mixed())
+    cell = lambda i: html.split(f'id="{i}"')[1].split("</tr>")[0]  # noqa: E731
+    assert "\u2193 Worsening" in cell("DA04")  # fell, for an up indicator
+    assert "\u2191 Worsening" in cell("CS03")
+    assert "\u2191 Up" in cell("DA01")  # neutral: the movement, no judgement
+    assert "\u2013 No comparison" in cell("AT01")
+
+
 def test_subject_counts_exceptions():
     assert subject_for(mixed()) == "LSCP performance scorecard 2024-25 Q1: 4 exceptions"
-    assert subject_for(scorecard([cs03()], exceptions=["CS03"])) == "LSCP performance scorecard 2024-25 Q1: 1 exception"
-    assert subject_for(scorecard([], exceptions=[])) == "LSCP performance scorecard 2024-25 Q1: 0 exceptions"
+    assert subject_for(scorecard([cs03()])) == "LSCP performance scorecard 2024-25 Q1: 1 exception"
+    assert subject_for(scorecard([])) == "LSCP performance scorecard 2024-25 Q1: 0 exceptions"
 
 
 # --- HTML safety ----------------------------------------------------------------------------
@@ -323,9 +396,9 @@ def test_html_is_email_safe():
 
 
 def test_html_escapes_partner_text():
-    sc = scorecard([indicator(name="<img src=x onerror=alert(1)>", benchmarks={"<b>": 1.0})])
+    sc = scorecard([indicator(name="<img src=x onerror=alert(1)>", benchmarks=(Benchmark("england", "<b>", 1.0),))])
     html = render_html(sc)
-    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html and "&lt;b&gt;" in html
 
 
 # --- charts ---------------------------------------------------------------------------------
@@ -339,20 +412,24 @@ def test_charts_are_png_sparklines_for_indicators_with_a_series():
     assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for png in charts.values())
     assert Image.open(io.BytesIO(charts["CS03"])).size == (320, 96)
     assert render_charts(sc)["CS03"] == charts["CS03"]  # deterministic bytes
-    # special-cause points are highlighted in the concern colour (orange #F47738)
-    pixels = Image.open(io.BytesIO(charts["CS03"])).convert("RGB").getdata()
-    assert any(abs(r - 0xF4) < 12 and abs(g - 0x77) < 12 and abs(b - 0x38) < 12 for r, g, b in pixels)
+
+    def has(png, rgb):
+        pixels = Image.open(io.BytesIO(png)).convert("RGB").getdata()
+        return any(all(abs(a - b) < 12 for a, b in zip(p, rgb)) for p in pixels)
+
+    orange, blue = (0xF4, 0x77, 0x38), (0x1D, 0x70, 0xB8)
+    # special-cause points are coloured by the build's judgement of them
+    assert has(charts["CS03"], orange) and not has(charts["CS03"], blue)
+    good = replace(sc.indicator("CS03"), spc=replace(sc.indicator("CS03").spc, series=series(
+        RUN_OF_SEVEN, special=range(17, 24), judgement="improvement")))
+    png = render_charts(scorecard([good]))["CS03"]
+    assert has(png, blue) and not has(png, orange)
 
 
 # --- Excel ----------------------------------------------------------------------------------
 
 def test_workbook_sheets_panes_formats_and_conditional_formatting(tmp_path):
-    catalogue = [SimpleNamespace(id=i["id"], name=i["name"], priority=i["priority"], oba=i["oba"],
-                                 source=i["source"], definition=i["definition"], unit=i["unit"],
-                                 decimals=i["decimals"], polarity=i["polarity"], target=i["target"],
-                                 tolerance=i["tolerance"], disclosive=i["disclosive"], scale=None, sql="x.sql")
-                 for i in mixed()["indicators"]]
-    path = write_workbook(mixed(), tmp_path / "out" / "scorecard.xlsx", catalogue=catalogue)
+    path = write_workbook(mixed(), tmp_path / "out" / "scorecard.xlsx")
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == ["Summary", "Data", "Definitions"]
     ws = wb["Summary"]
@@ -377,20 +454,23 @@ def test_workbook_sheets_panes_formats_and_conditional_formatting(tmp_path):
     assert rows["DA01"][3].value == 5460 and rows["DA01"][3].number_format == "#,##0"
     assert rows["AT01"][3].value == "Missing return"
     definitions = {row[0].value: [c.value for c in row] for row in wb["Definitions"].iter_rows(min_row=2)}
-    assert set(definitions) == {i.id for i in catalogue}
+    assert list(definitions) == [i.id for i in mixed().indicators]
     assert definitions["CS03"][7] == "Lower is better" and definitions["CS03"][8] == 22
+    assert definitions["CS03"][10] == "Children's social work referrals (csws_referrals)"
+    assert rows["CS03"][14].value == "England 22.4%"
 
 
 def test_workbook_never_contains_a_formula(tmp_path):
     nasty = indicator(
         id="X99", name='=HYPERLINK("http://evil.invalid","click")', definition="+cmd|' /C calc'!A0",
-        source="@SUM(A1:A9)", oba="-1+2", benchmarks={"-1+2": 5.0, "=1+1": 6.0},
-        value=-2.5, change_previous_quarter=-3.0, previous_quarter=0.5, polarity="neutral",
-        target=None, tolerance=None, rag="none", direction="not_applicable",
+        source="@SUM(A1:A9)", source_title="@SUM(A1:A9)", oba="-1+2",
+        benchmarks=(Benchmark("england", "-1+2", 5.0), Benchmark("region", "=1+1", 6.0)),
+        value=-2.5, previous=earlier(0.5, -3.0), polarity="neutral",
+        target=None, tolerance=None, amber_edge=None, rag="none", direction="not_applicable", movement="down",
     )
-    sc = scorecard([nasty], returns=[{"source": "=cmd()", "status": "received", "rows": 3}])
-    path = write_workbook(sc, tmp_path / "x.xlsx", history=[
-        {"quarter": "=1+1", "indicator_id": "X99", "value": -1.0, "numerator": 1, "denominator": 2, "data_status": "complete"}])
+    sc = scorecard([nasty], returns=[Return("=cmd()", "received", 3, "=cmd()", "+agency")],
+                   history=[HistoryRow("2024-25Q1", "=1+1", "X99", -1.0, 1, 2, "complete", False)])
+    path = write_workbook(sc, tmp_path / "x.xlsx")
     wb = openpyxl.load_workbook(path)
     strings = []
     for ws in wb:
@@ -402,7 +482,8 @@ def test_workbook_never_contains_a_formula(tmp_path):
                     assert not cell.value.startswith(("=", "+", "-", "@")), f"{ws.title}!{cell.coordinate}"
                     strings.append(cell.value)
     assert "'=HYPERLINK(\"http://evil.invalid\",\"click\")" in strings
-    assert "'-1+2" in strings and "'+cmd|' /C calc'!A0" in strings and "'=1+1" in strings
+    assert "'+cmd|' /C calc'!A0" in strings and "'=1+1" in strings and "'=cmd() (+agency)" in strings
+    assert any(s.startswith("'-1+2 5.0") for s in strings)  # the benchmarks cell
     summary = {row[0].value: row for row in wb["Summary"].iter_rows()}
     assert summary["X99"][3].value == -2.5 and summary["X99"][3].data_type == "n"  # numbers stay numbers
     assert summary["X99"][11].value == -3.0 and summary["X99"][11].data_type == "n"
@@ -459,18 +540,8 @@ def test_email_needs_recipients(tmp_path):
 
 
 def test_outputs_cope_with_an_empty_quarter(tmp_path):
-    sc = scorecard([], exceptions=[], returns=[])
+    sc = scorecard([], returns=[])
     assert "No exceptions" in render_html(sc)
     assert "No exceptions" in render_text(sc)
     assert render_charts(sc) == {}
     assert openpyxl.load_workbook(write_workbook(sc, tmp_path / "e.xlsx")).sheetnames == ["Summary", "Data", "Definitions"]
-
-
-def test_spc_wording_follows_the_rules_the_scorecard_names():
-    ind = cs03()
-    ind["spc"]["signals"] = ["shift"]
-    assert spc_signals(ind) == ["a run of 7 months above average"]
-    ind["spc"]["signals"] = ["outside_limits", "two_of_three"]  # named, though this series shows neither
-    assert spc_signals(ind) == ["the latest month is outside the control limits"]
-    ind["spc"]["signals"] = []
-    assert spc_signals(ind) == ["an unusual latest month"]  # the series still flags the point

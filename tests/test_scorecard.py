@@ -1,4 +1,4 @@
-"""The scorecard dict for a quarter (the JSON contract) and its storage in the marts.
+"""The scorecard for a quarter (the typed model and its JSON contract) and its storage in the marts.
 
 Data set (2024-25 Q1 under test; the 24-month series runs July 2022 to June 2024):
 - police: month k = 0..23 has 4 incidents when k is even, 6 when odd; all with a child present,
@@ -23,8 +23,9 @@ from sqlalchemy import func, select
 from pipelines.catalogue import load_catalogue
 from pipelines.indicators import series_months
 from pipelines.periods import Month, Quarter
-from pipelines.scorecard import build_scorecard, build_values, indicator_history, load_scorecard, store_scorecard
-from pipelines.warehouse.schema import mart_indicator_month, mart_indicator_quarter, mart_scorecard
+from pipelines.marts import NotBuilt, load_scorecard, store_scorecard
+from pipelines.scorecard import build_scorecard, build_values, indicator_history
+from pipelines.warehouse.schema import mart_indicator_history, mart_indicator_month, mart_indicator_quarter, mart_scorecard
 
 from test_indicators import add_rows, episode, incident, referral
 
@@ -74,7 +75,7 @@ def by_id(scorecard):
 
 
 def test_scorecard_contract(data):
-    sc = build_scorecard(data, Q1, generated_at=BUILT)
+    sc = build_scorecard(data, Q1, generated_at=BUILT).contract()
     jsonschema.Draft202012Validator(SCHEMA).validate(sc)
     json.dumps(sc)  # plain JSON types only
 
@@ -155,15 +156,15 @@ def test_scorecard_contract(data):
 
 def test_generated_at_carries_the_uk_offset(data):
     winter = build_scorecard(data, Quarter(2024, 3), generated_at=datetime(2025, 1, 15, 6, 0, tzinfo=timezone.utc))
-    assert winter["generated_at"] == "2025-01-15T06:00:00+00:00"
+    assert winter.generated_at == "2025-01-15T06:00:00+00:00"
     summer = build_scorecard(data, Q1, generated_at=datetime(2024, 7, 15, 5, 0, tzinfo=timezone.utc))
-    assert summer["generated_at"] == "2024-07-15T06:00:00+01:00"
-    now = build_scorecard(data, Q1)["generated_at"]
+    assert summer.generated_at == "2024-07-15T06:00:00+01:00"
+    now = build_scorecard(data, Q1).generated_at
     assert now[-6:] in ("+00:00", "+01:00")
 
 
 def test_schema_rejects_a_broken_scorecard(data):
-    sc = build_scorecard(data, Q1, generated_at=BUILT)
+    sc = build_scorecard(data, Q1, generated_at=BUILT).contract()
     validator = jsonschema.Draft202012Validator(SCHEMA)
     for breakage in (
         lambda s: s["indicators"][0].update(rag="purple"),
@@ -180,25 +181,26 @@ def test_schema_rejects_a_broken_scorecard(data):
 def _counts(engine):
     with engine.connect() as conn:
         return tuple(conn.execute(select(func.count()).select_from(t)).scalar_one()
-                     for t in (mart_indicator_quarter, mart_indicator_month, mart_scorecard))
+                     for t in (mart_indicator_quarter, mart_indicator_month, mart_scorecard, mart_indicator_history))
 
 
 def test_store_and_rebuild_never_duplicates(data):
     first = build_scorecard(data, Q1, generated_at=BUILT)
     store_scorecard(data, first)
-    points = sum(len(e["spc"]["series"]) for e in first["indicators"])
-    assert _counts(data) == (23, points, 1)
+    points = sum(len(i.spc.series) for i in first.indicators)
+    assert _counts(data) == (23, points, 1, 23 * 8)
 
     again = build_scorecard(data, Q1, generated_at=BUILT + timedelta(hours=1))
-    assert {k: v for k, v in again.items() if k != "generated_at"} == {k: v for k, v in first.items() if k != "generated_at"}
+    strip = lambda s: {k: v for k, v in s.contract().items() if k != "generated_at"}  # noqa: E731
+    assert strip(again) == strip(first)
     store_scorecard(data, again)
-    assert _counts(data) == (23, points, 1)
+    assert _counts(data) == (23, points, 1, 23 * 8)
 
     # An earlier quarter's window overlaps: its months replace, never duplicate, the same months.
     earlier = build_scorecard(data, Quarter(2023, 4), generated_at=BUILT)
     store_scorecard(data, earlier)
-    quarters, months, scorecards = _counts(data)
-    assert (quarters, scorecards) == (46, 2)
+    quarters, months, scorecards, history = _counts(data)
+    assert (quarters, scorecards, history) == (46, 2, 23 * 8 + 23 * 7)
     with data.connect() as conn:
         distinct = conn.execute(
             select(func.count()).select_from(
@@ -215,23 +217,27 @@ def test_store_and_rebuild_never_duplicates(data):
     assert row["spc_variation"] == "special_cause_concern" and row["previous_quarter"] == 100.0
     assert row["built_at"] == datetime(2024, 7, 15, 6, 0, 3)  # 07:00:03 BST stored as UTC
 
-    stored = load_scorecard(data, Q1)
-    assert stored == again
-    assert load_scorecard(data, Quarter(2020, 1)) is None
+    # The marts give back exactly the scorecard that was stored: every decision and the history.
+    assert load_scorecard(data, Q1) == again
+    assert load_scorecard(data, Quarter(2023, 4)) == earlier
+    with pytest.raises(NotBuilt, match="2020-21 Q1 has not been built"):
+        load_scorecard(data, Quarter(2020, 1))
 
 
 def test_indicator_history_for_the_workbook(data):
     history = indicator_history(data, Q1)
-    # Partner data starts in July 2022 (2022-23 Q2): 8 quarters up to 2024-25 Q1, for each of 23 indicators.
-    quarters = sorted({r["quarter"] for r in history})
-    assert quarters[0] == "2022-23Q2" and quarters[-1] == "2024-25Q1" and len(quarters) == 8
-    assert len(history) == 23 * 8
-    da01 = {r["quarter"]: r["value"] for r in history if r["indicator_id"] == "DA01"}
+    # Partner data starts in July 2022 (2022-23 Q2): 8 quarters up to 2024-25 Q1, for each of 23 indicators,
+    # in catalogue order, oldest quarter first.
+    quarters = [r.quarter for r in history[:8]]
+    assert quarters[0] == "2022-23Q2" and quarters[-1] == "2024-25Q1" and quarters == sorted(quarters)
+    assert [r.indicator_id for r in history[::8]] == [i.id for i in load_catalogue()]
+    assert len(history) == 23 * 8 and history[7].label == "2024-25 Q1"
+    da01 = {r.quarter: r.value for r in history if r.indicator_id == "DA01"}
     assert (da01["2023-24Q4"], da01["2024-25Q1"]) == (14, 16)
-    cs01 = {r["quarter"]: r["data_status"] for r in history if r["indicator_id"] == "CS01"}
+    cs01 = {r.quarter: r.data_status for r in history if r.indicator_id == "CS01"}
     assert cs01["2023-24Q4"] == "missing" and cs01["2024-25Q1"] == "complete"
-    da06 = [r for r in history if r["indicator_id"] == "DA06" and r["quarter"] == "2024-25Q1"][0]
-    assert (da06["numerator"], da06["suppressed"]) == (3, True)
+    da06 = [r for r in history if r.indicator_id == "DA06"]
+    assert [(r.numerator, r.suppressed) for r in da06] == [(3, True)] * 8  # three high-risk incidents a quarter
     assert len(indicator_history(data, Q1, quarters=2)) == 46
 
 
@@ -259,7 +265,7 @@ def test_history_and_series_equal_a_full_recomputation_period_by_period(data):
         values = {}
         scorecard = build_scorecard(data, q, generated_at=BUILT, values_cache=values)
         store_scorecard(data, scorecard)
-        for e in scorecard["indicators"]:
+        for e in scorecard.contract()["indicators"]:
             ind = catalogue[e["id"]]
             assert (e["value"], e["numerator"], e["denominator"], e["data_status"]) == _recomputed(data, ind, q)
             assert e["previous_quarter"] == _recomputed(data, ind, q.shift(-1))[0]
@@ -276,6 +282,6 @@ def test_history_and_series_equal_a_full_recomputation_period_by_period(data):
     assert indicator_history(data, Q1, values_cache=dict(ahead)) == history
     assert len(history) == 23 * 8
     for row in history:
-        ind = catalogue[row["indicator_id"]]
-        expected = _recomputed(data, ind, Quarter.parse(row["quarter"]))
-        assert (row["value"], row["numerator"], row["denominator"], row["data_status"]) == expected, row
+        ind = catalogue[row.indicator_id]
+        expected = _recomputed(data, ind, Quarter.parse(row.quarter))
+        assert (row.value, row.numerator, row.denominator, row.data_status) == expected, row

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.spc import analyse, special_cause_rules, xmr_limits
+from pipelines.spc import Signal, analyse, special_cause_rules, xmr_limits
 
 ALT_8_14 = [8, 14] * 6  # mean 11, every moving range 6
 ALT_10_12 = [10, 12] * 6  # mean 11, every moving range 2
@@ -221,3 +221,45 @@ def test_fewer_than_twelve_points_is_insufficient_history():
 )
 def test_assurance(polarity, target, expected):
     assert analyse([49, 51] * 6, polarity, target).assurance == expected
+
+
+# --- what the sentences and charts are told: each rule's side and run length -------------------
+
+def test_signal_details_name_side_and_length_of_each_rule():
+    # 17 points around the mean, then a run of 7 above it that stays under the 2/3 line, is not
+    # monotone and never crosses the upper limit: only the shift rule holds.
+    run = [21.0, 23.5, 21.8, 22.9, 21.2, 23.1, 21.9, 22.8, 21.4, 23.3, 21.7, 22.6, 21.1,
+           23.0, 21.6, 22.7, 21.5, 23.0, 22.8, 23.5, 23.1, 23.4, 22.9, 23.2]
+    result = analyse(run, "down", 22.0)
+    assert result.details == (Signal("shift", "high", 7),)
+    assert result.variation == "special_cause_concern"
+    # Concern for a down indicator above the mean; points not special have no judgement.
+    assert result.judgements[-7:] == ("concern",) * 7 and set(result.judgements[:17]) == {None}
+    assert analyse(run, "up", 22.0).judgements[-1] == "improvement"
+    assert analyse(run, "neutral").judgements[-1] == "neutral"
+
+
+def test_signal_details_for_a_fall_through_the_lower_limit():
+    falling = [50, 52] * 8 + [49, 48, 47, 46, 45, 44, 43, 20]
+    result = analyse(falling, "up", 60)
+    # Mean 1158 / 24 = 48.25; moving ranges 15 x 2, 3, 6 x 1, 23: mean 62 / 23, so the lower
+    # limit is 48.25 - 2.66 x 62 / 23 = 41.08 and the lower 2/3 line 43.47.
+    assert result.lower_limit == pytest.approx(48.25 - 2.66 * 62 / 23)
+    assert result.details == (
+        Signal("outside_limits", "low", 1),  # 20 < 41.08
+        Signal("shift", "low", 7),  # 48 .. 20 below 48.25 (49 is above it)
+        Signal("trend", "low", 9),  # 52, 49, 48, ..., 43, 20: each lower than the one before
+        Signal("two_of_three", "low", 2),  # of 44, 43, 20 only 43 and 20 are beyond 43.47
+    )
+    assert [s.rule for s in result.details] == list(result.signals)
+    assert result.variation == "special_cause_concern" and result.judgements[-1] == "concern"
+
+
+def test_two_of_three_counts_the_points_near_the_limit():
+    values = [10, 12] * 8 + [11, 15, 15.1]
+    # Mean 217.1 / 19 = 11.43; moving ranges 15 x 2, 1, 4, 0.1: mean 35.1 / 18, so the upper
+    # limit is 16.61 and the 2/3 line 14.88: 15 and 15.1 lie between them.
+    result = analyse(values, "neutral")
+    assert result.upper_limit == pytest.approx(217.1 / 19 + 2.66 * 35.1 / 18)
+    assert result.details == (Signal("two_of_three", "high", 2),)
+    assert result.variation == "special_cause_high" and result.judgements[-2:] == ("neutral", "neutral")

@@ -1,7 +1,7 @@
-"""The outputs people receive, rendered from the ``scorecard.json`` dict.
+"""The outputs people receive, rendered from the typed ``Scorecard`` (``pipelines.model``).
 
-Only the dict is needed (the catalogue is optional, for the workbook's definitions), so every
-output can be rebuilt from a stored ``scorecard.json`` without the warehouse.
+Renderers only format: every rating, exception, suppression, direction, SPC signal, order,
+label and unit they show is in the scorecard the build made (see docs/architecture.md).
 """
 
 from .archive import write_archive_index

@@ -9,10 +9,12 @@ reader recover a small count from the axis.
 from __future__ import annotations
 
 from io import BytesIO
-from typing import Any, Mapping
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from ..model import IndicatorResult, Scorecard
+from ..spc import CONCERN_POINT, IMPROVEMENT_POINT
 
 # Displayed at 160 x 48 CSS pixels; drawn at twice that for sharp text-free lines on HiDPI screens.
 WIDTH_IN, HEIGHT_IN, DPI = 1.6, 0.48, 200
@@ -26,26 +28,30 @@ IMPROVEMENT = "#1D70B8"
 NEUTRAL = "#6F2C91"
 
 
-def render_charts(scorecard: Mapping[str, Any]) -> dict[str, bytes]:
+def render_charts(scorecard: Scorecard) -> dict[str, bytes]:
     """Indicator id -> PNG bytes, for every indicator with at least one point in its series."""
     charts: dict[str, bytes] = {}
-    for indicator in scorecard.get("indicators") or []:
+    for indicator in scorecard.indicators:
         png = spc_chart(indicator)
         if png is not None:
-            charts[str(indicator.get("id"))] = png
+            charts[indicator.id] = png
     return charts
 
 
-def spc_chart(indicator: Mapping[str, Any]) -> bytes | None:
+# Special-cause points by what the build judged them: orange concern, blue improvement,
+# purple where no direction is better.
+POINT_COLOURS = {CONCERN_POINT: CONCERN, IMPROVEMENT_POINT: IMPROVEMENT}
+
+
+def spc_chart(indicator: IndicatorResult) -> bytes | None:
     """One sparkline, or None when the indicator has no monthly values."""
-    spc = indicator.get("spc") or {}
-    points = [p for p in spc.get("series") or [] if p.get("value") is not None]
+    spc = indicator.spc
+    points = spc.series
     if not points:
         return None
-    values = [float(p["value"]) for p in points]
+    values = [float(p.value) for p in points]
     xs = list(range(len(values)))
-    mean, lower, upper = spc.get("mean"), spc.get("lower_limit"), spc.get("upper_limit")
-    target = indicator.get("target") if indicator.get("polarity") in ("up", "down") else None
+    mean, lower, upper, target = spc.mean, spc.lower_limit, spc.upper_limit, indicator.target
 
     fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
     FigureCanvasAgg(fig)
@@ -63,10 +69,10 @@ def spc_chart(indicator: Mapping[str, Any]) -> bytes | None:
 
     ax.plot(xs, values, color=LINE, linewidth=1.0, zorder=2)
     ax.scatter(xs, values, s=3, color=LINE, zorder=3, linewidths=0)
-    special = [(x, v) for x, v, p in zip(xs, values, points) if p.get("special_cause")]
+    special = [(x, v, p.judgement) for x, v, p in zip(xs, values, points) if p.special_cause]
     if special:
-        colours = [_signal_colour(indicator.get("polarity"), v, mean) for _, v in special]
-        ax.scatter([x for x, _ in special], [v for _, v in special], s=14, c=colours,
+        colours = [POINT_COLOURS.get(judgement or "", NEUTRAL) for _, _, judgement in special]
+        ax.scatter([x for x, _, _ in special], [v for _, v, _ in special], s=14, c=colours,
                    edgecolors=MEAN, linewidths=0.3, zorder=4)
 
     levels = values + [float(v) for v in (mean, lower, upper, target) if v is not None]
@@ -79,11 +85,3 @@ def spc_chart(indicator: Mapping[str, Any]) -> bytes | None:
     # No Software metadata: the same series always gives the same bytes.
     fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None}, facecolor="white")
     return buffer.getvalue()
-
-
-def _signal_colour(polarity: Any, value: float, mean: Any) -> str:
-    """Orange for concern, blue for improvement, purple where no direction is better."""
-    if mean is None or polarity not in ("up", "down") or value == float(mean):
-        return NEUTRAL
-    above = value > float(mean)
-    return IMPROVEMENT if above == (polarity == "up") else CONCERN

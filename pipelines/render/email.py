@@ -19,9 +19,9 @@ from email.message import EmailMessage, MIMEPart
 from email.policy import default
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
-from .formatting import DEFAULT_SUPPRESSION_THRESHOLD
+from ..model import Scorecard
 from .html import render_html
 from .sentences import subject_for
 from .text import render_text
@@ -31,13 +31,12 @@ MSGID_DOMAIN = "scorecard.lscp.invalid"
 
 
 def build_scorecard_email(
-    scorecard: Mapping[str, Any],
+    scorecard: Scorecard,
     *,
     sender: str,
     recipients: Sequence[str],
     workbook: Path,
     charts: Mapping[str, bytes],
-    suppression_threshold: int = DEFAULT_SUPPRESSION_THRESHOLD,
 ) -> EmailMessage:
     """The message, ready for :func:`pipelines.mail.deliver`; charts are PNG bytes by indicator id."""
     if not recipients:
@@ -46,12 +45,8 @@ def build_scorecard_email(
     # clients mishandle when matching cid: references.
     batch = secrets.token_hex(4)
     cids = {ind_id: f"<chart-{_safe_id(ind_id)}-{batch}@{MSGID_DOMAIN}>" for ind_id in charts}
-    html = render_html(
-        scorecard,
-        charts={ind_id: "cid:" + cid.strip("<>") for ind_id, cid in cids.items()},
-        suppression_threshold=suppression_threshold,
-    )
-    text = render_text(scorecard, suppression_threshold=suppression_threshold)
+    html = render_html(scorecard, charts={ind_id: "cid:" + cid.strip("<>") for ind_id, cid in cids.items()})
+    text = render_text(scorecard)
 
     msg = EmailMessage(policy=default)
     msg["MIME-Version"] = "1.0"
@@ -67,13 +62,13 @@ def build_scorecard_email(
     alternative.add_alternative(html, subtype="html", charset="utf-8")
     msg.make_related()  # empty: the alternative goes in first, then the images it refers to
     msg.set_param("type", "multipart/alternative")  # RFC 2387: the root part's type
-    msg.attach(alternative)
+    msg.attach(alternative)  # type: ignore[arg-type]  # typeshed wants a whole message; a part is what MIME nests
     for ind_id, png in charts.items():
         msg.add_related(png, maintype="image", subtype="png", cid=cids[ind_id],
                         filename=f"{_safe_id(ind_id)}.png", disposition="inline")
 
     workbook = Path(workbook)
-    quarter = _safe_id(str(scorecard.get("quarter") or "scorecard"))
+    quarter = _safe_id(scorecard.quarter or "scorecard")
     msg.add_attachment(workbook.read_bytes(), maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1],
                        filename=f"LSCP-scorecard-{quarter}.xlsx")
     return msg

@@ -10,7 +10,7 @@ data type string. Numbers are written as numbers, so they never need the guard.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Sequence
 
 from openpyxl import Workbook
 from openpyxl.formatting.rule import FormulaRule
@@ -18,10 +18,12 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from ..catalogue import Unit
+from ..model import Scorecard
 from ..xlsx import safe_text
-from .formatting import DEFAULT_SUPPRESSION_THRESHOLD, SUPPRESSED, is_small
-from .labels import RAG, RAG_FILLS, RAG_FONTS, data_status_word
-from .view import IndicatorView, build_view, source_title
+from .formatting import SUPPRESSED
+from .labels import POLARITY_WORDS, RAG, RAG_FILLS, RAG_FONTS, data_status_word
+from .view import IndicatorView, ScorecardView, build_view
 
 
 HEADER_FILL = PatternFill("solid", start_color="DEE0E2", end_color="DEE0E2")
@@ -32,8 +34,6 @@ RULE = Border(bottom=Side(style="thin", color="0B0C0C"))
 WRAP = Alignment(wrap_text=True, vertical="top")
 TOP = Alignment(vertical="top")
 RIGHT = Alignment(horizontal="right", vertical="top")
-
-POLARITY_WORDS = {"up": "Higher is better", "down": "Lower is better", "neutral": "No better direction (monitored)"}
 
 SUMMARY_COLUMNS = (
     ("ID", 7), ("Indicator", 36), ("OBA question", 20), ("Value", 12), ("Numerator", 11),
@@ -54,7 +54,7 @@ DEFINITION_COLUMNS = (
 
 
 def put(ws: Worksheet, row: int, column: int, value: Any, *, number_format: str | None = None,
-        font: Font | None = None, alignment: Alignment | None = None, fill: PatternFill | None = None):
+        font: Font | None = None, alignment: Alignment | None = None, fill: PatternFill | None = None) -> Any:
     """Write one cell: numbers as numbers, everything else as guarded text of type string."""
     cell = ws.cell(row=row, column=column)
     if value is None:
@@ -77,39 +77,34 @@ def put(ws: Worksheet, row: int, column: int, value: Any, *, number_format: str 
     return cell
 
 
-def number_format(unit: str | None, decimals: int) -> str:
+def _quoted(words: str) -> str:
+    """Unit words as a literal in a number format (the catalogue allows no double quote)."""
+    return f'"{words}"' if words else ""
+
+
+def number_format(unit: Unit | None, decimals: int) -> str:
     """Show the decimals and the unit while the cell keeps a plain number."""
     base = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
-    if unit == "%":
-        return base + '"%"'
-    if unit in (None, "", "count"):
-        return base
-    return f'{base}" {unit}"'
+    return base + (_quoted(unit.after_value) if unit else "")
 
 
-def change_format(unit: str | None, decimals: int) -> str:
-    """Signed changes; a percentage changes by percentage points."""
+def change_format(unit: Unit, decimals: int) -> str:
+    """Signed changes, with the unit's change words (a percentage changes by points)."""
     base = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
-    suffix = '" pts"' if unit == "%" else ""
+    suffix = _quoted(unit.after_change)
     return f"+{base}{suffix};-{base}{suffix};{base}{suffix}"
 
 
-def write_workbook(
-    scorecard: Mapping[str, Any],
-    path: Path,
-    *,
-    catalogue: Sequence[Any] | None = None,
-    history: Iterable[Mapping[str, Any]] | None = None,
-    suppression_threshold: int = DEFAULT_SUPPRESSION_THRESHOLD,
-) -> Path:
-    """Write the workbook; ``history`` rows feed the Data sheet (else the current quarter only)."""
-    view = build_view(scorecard, suppression_threshold=suppression_threshold)
+def write_workbook(scorecard: Scorecard, path: Path) -> Path:
+    """Write the workbook: Summary (as the HTML), Data (the scorecard's history rows) and
+    Definitions (its indicators)."""
+    view = build_view(scorecard)
     wb = Workbook()
     wb.properties.creator = "LSCP performance scorecard"
     wb.properties.title = view.title
     _summary_sheet(wb.active, view)
-    _data_sheet(wb.create_sheet("Data"), scorecard, catalogue, history, suppression_threshold)
-    _definitions_sheet(wb.create_sheet("Definitions"), scorecard, catalogue)
+    _data_sheet(wb.create_sheet("Data"), scorecard, view)
+    _definitions_sheet(wb.create_sheet("Definitions"), view)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
@@ -124,7 +119,7 @@ def _header(ws: Worksheet, row: int, columns: Sequence[tuple[str, int]]) -> None
         ws.column_dimensions[get_column_letter(col)].width = width
 
 
-def _summary_sheet(ws: Worksheet, view) -> None:
+def _summary_sheet(ws: Worksheet, view: ScorecardView) -> None:
     ws.title = "Summary"
     put(ws, 1, 1, view.title, font=TITLE)
     put(ws, 2, 1, "; ".join(filter(None, [
@@ -181,7 +176,7 @@ def _summary_row(ws: Worksheet, row: int, ind: IndicatorView) -> None:
     chg = change_format(ind.unit, ind.decimals)
     count_fmt = "#,##0"
 
-    def shown(number, text, style=fmt):
+    def shown(number: float | int | None, text: str, style: str = fmt) -> tuple[Any, str]:
         return number if number is not None else (text if text not in ("n/a", "") else None), style
 
     cells = [
@@ -208,81 +203,37 @@ def _summary_row(ws: Worksheet, row: int, ind: IndicatorView) -> None:
         put(ws, row, col, value, number_format=style, alignment=align)
 
 
-def _indicator_meta(scorecard: Mapping[str, Any], catalogue: Sequence[Any] | None) -> dict[str, dict]:
-    """id -> name, unit, decimals and disclosive, from the scorecard and then the catalogue."""
-    meta: dict[str, dict] = {}
-    for item in catalogue or []:
-        meta[str(_field(item, "id"))] = {k: _field(item, k) for k in ("id", "name", "unit", "decimals", "disclosive")}
-    for ind in scorecard.get("indicators") or []:
-        meta.setdefault(str(ind.get("id")), {}).update(
-            {k: ind.get(k) for k in ("id", "name", "unit", "decimals", "disclosive") if ind.get(k) is not None})
-    return meta
-
-
-def _data_sheet(ws: Worksheet, scorecard, catalogue, history, threshold: int) -> None:
+def _data_sheet(ws: Worksheet, scorecard: Scorecard, view: ScorecardView) -> None:
+    """The history rows, as the build ordered and suppressed them."""
     _header(ws, 1, DATA_COLUMNS)
-    meta = _indicator_meta(scorecard, catalogue)
-    if history is None:
-        rows = [
-            {"quarter": scorecard.get("quarter"), "indicator_id": ind.get("id"), "value": ind.get("value"),
-             "numerator": ind.get("numerator"), "denominator": ind.get("denominator"),
-             "data_status": ind.get("data_status"), "suppressed": ind.get("suppressed")}
-            for ind in scorecard.get("indicators") or []
-        ]
-    else:
-        rows = [dict(r) for r in history]
-    order = {ind_id: n for n, ind_id in enumerate(meta)}
-    rows.sort(key=lambda r: (order.get(str(r.get("indicator_id")), len(order)), str(r.get("indicator_id")),
-                             str(r.get("quarter"))))
+    indicators = {i.id: i for i in view.indicators}
+    rows = scorecard.history
     for n, r in enumerate(rows, start=2):
-        ind_id = str(r.get("indicator_id") or "")
-        m = meta.get(ind_id, {})
-        decimals = int(m.get("decimals") or 0)
-        suppressed = bool(r.get("suppressed")) or (bool(m.get("disclosive")) and is_small(r.get("numerator"), threshold))
-        value = r.get("value")
-        put(ws, n, 1, _quarter_label(r.get("quarter")))
-        put(ws, n, 2, ind_id)
-        put(ws, n, 3, m.get("name") or ind_id)
-        if suppressed:
+        ind = indicators[r.indicator_id]
+        put(ws, n, 1, r.label)
+        put(ws, n, 2, r.indicator_id)
+        put(ws, n, 3, ind.name)
+        if r.suppressed:
             for col in (4, 5, 6):
                 put(ws, n, col, SUPPRESSED, alignment=RIGHT)
         else:
-            put(ws, n, 4, value, number_format=number_format(m.get("unit"), decimals))
-            put(ws, n, 5, r.get("numerator"), number_format="#,##0")
-            put(ws, n, 6, r.get("denominator"), number_format="#,##0")
-        put(ws, n, 7, data_status_word(r.get("data_status")))
+            put(ws, n, 4, r.value, number_format=number_format(ind.unit, ind.decimals))
+            put(ws, n, 5, r.numerator, number_format="#,##0")
+            put(ws, n, 6, r.denominator, number_format="#,##0")
+        put(ws, n, 7, data_status_word(r.data_status))
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(DATA_COLUMNS))}{max(len(rows) + 1, 1)}"
 
 
-def _definitions_sheet(ws: Worksheet, scorecard, catalogue) -> None:
+def _definitions_sheet(ws: Worksheet, view: ScorecardView) -> None:
     _header(ws, 1, DEFINITION_COLUMNS)
-    items = list(catalogue) if catalogue else list(scorecard.get("indicators") or [])
-    for n, item in enumerate(items, start=2):
-        get = lambda name: _field(item, name)  # noqa: E731 - objects or dicts alike
-        source = get("source")
-        title, _agency = source_title(str(source or ""))
+    for n, ind in enumerate(view.indicators, start=2):
         cells = [
-            get("id"), get("name"), get("priority"), get("oba"), get("definition"), get("unit"),
-            get("decimals"), POLARITY_WORDS.get(get("polarity"), get("polarity")), get("target"),
-            get("tolerance"), f"{title} ({source})" if source and title != source else source,
-            "Yes" if get("disclosive") else "No",
+            ind.id, ind.name, ind.priority, ind.oba, ind.definition, ind.unit.code, ind.decimals,
+            POLARITY_WORDS.get(ind.polarity, ind.polarity), ind.target_number, ind.tolerance_number,
+            f"{ind.source_title} ({ind.source})" if ind.source_title != ind.source else ind.source,
+            "Yes" if ind.disclosive else "No",
         ]
         for col, value in enumerate(cells, start=1):
             put(ws, n, col, value, alignment=WRAP if col in (2, 3, 5, 11) else TOP)
     ws.freeze_panes = "C2"
-
-
-def _field(item: Any, name: str) -> Any:
-    if isinstance(item, Mapping):
-        return item.get(name)
-    return getattr(item, name, None)
-
-
-def _quarter_label(code: Any) -> str:
-    try:
-        from pipelines.periods import Quarter
-
-        return Quarter.parse(str(code)).label
-    except Exception:
-        return str(code or "")

@@ -7,19 +7,13 @@ given as ``src`` values (a file beside the page, or ``cid:`` parts of the email)
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Mapping
 
-from .formatting import DEFAULT_SUPPRESSION_THRESHOLD
+from ..model import Scorecard
 from .templating import render
 from .view import build_view
 
 
-def render_html(
-    scorecard: Mapping[str, Any],
-    *,
-    charts: Mapping[str, str] | None = None,
-    suppression_threshold: int = DEFAULT_SUPPRESSION_THRESHOLD,
-) -> str:
+def render_html(scorecard: Scorecard, *, charts: Mapping[str, str] | None = None) -> str:
     """The scorecard page; ``charts`` maps indicator id to an image ``src``."""
-    view = build_view(scorecard, charts=charts, suppression_threshold=suppression_threshold)
-    return render("scorecard.html.j2", autoescape=True, v=view)
+    return render("scorecard.html.j2", autoescape=True, v=build_view(scorecard, charts=charts))

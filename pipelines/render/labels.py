@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..spc import MIN_POINTS
+
 
 @dataclass(frozen=True)
 class Badge:
@@ -33,6 +35,12 @@ RAG = {
 RAG_FILLS = {code: badge.background.lstrip("#") for code, badge in RAG.items()}
 RAG_FONTS = {code: badge.foreground.lstrip("#") for code, badge in RAG.items()}
 
+# The arrow shows the movement (as shown, rounded); the word says whether it is better.
+MOVEMENT_ARROWS = {"up": "\u2191", "down": "\u2193", "same": "\u2192", None: "\u2013"}
+MOVEMENT_WORDS = {"up": "Up", "down": "Down", "same": "No change", None: "No comparison"}
+
+POLARITY_WORDS = {"up": "Higher is better", "down": "Lower is better", "neutral": "No better direction (monitored)"}
+
 DIRECTION_WORDS = {
     "improving": "Improving",
     "worsening": "Worsening",
@@ -53,20 +61,13 @@ SPC_VARIATION = {
     "special_cause_concern": Badge("\u26a0", "Special cause: concern", "#F47738", "#0B0C0C"),
     "special_cause_high": Badge("H", "Special cause: unusually high", "#6F2C91", "#FFFFFF"),
     "special_cause_low": Badge("L", "Special cause: unusually low", "#6F2C91", "#FFFFFF"),
-    "insufficient_history": Badge("\u2026", "Too few months for SPC (fewer than 12)", "#F3F2F1", "#0B0C0C"),
+    "insufficient_history": Badge("\u2026", f"Too few months for SPC (fewer than {MIN_POINTS})", "#F3F2F1", "#0B0C0C"),
 }
 
 SPC_ASSURANCE = {
     "pass": Badge("P", "Target consistently met", "#1D70B8", "#FFFFFF"),
     "fail": Badge("F", "Target consistently missed", "#F47738", "#0B0C0C"),
     "hit_and_miss": Badge("?", "Target met or missed by chance", "#F3F2F1", "#0B0C0C"),
-}
-
-BENCHMARKS = {
-    "england": "England",
-    "statistical_neighbours": "Statistical neighbours",
-    "core_cities": "Core cities",
-    "region": "Region",
 }
 
 RETURN_STATUS = {
@@ -89,11 +90,6 @@ def assurance_badge(code: str | None) -> Badge | None:
 
 def return_badge(code: str | None) -> Badge:
     return RETURN_STATUS.get(code or "missing", RETURN_STATUS["missing"])
-
-
-def benchmark_label(code: str) -> str:
-    """Known comparators by their proper name; anything else made readable."""
-    return BENCHMARKS.get(code, str(code).replace("_", " ").strip().capitalize())
 
 
 def data_status_word(code: str | None) -> str:

@@ -31,5 +31,5 @@ def environment(*, autoescape: bool) -> Environment:
     return _environment(str(Path(templates_dir())), autoescape)
 
 
-def render(name: str, *, autoescape: bool, **context) -> str:
+def render(name: str, *, autoescape: bool, **context: object) -> str:
     return environment(autoescape=autoescape).get_template(name).render(**context)

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-from .formatting import DEFAULT_SUPPRESSION_THRESHOLD
+from ..model import Scorecard
 from .templating import render
 from .view import build_view
 
 
-def render_text(
-    scorecard: Mapping[str, Any], *, suppression_threshold: int = DEFAULT_SUPPRESSION_THRESHOLD
-) -> str:
+def render_text(scorecard: Scorecard) -> str:
     """The same summary, exceptions and figures as the HTML, as plain text."""
-    view = build_view(scorecard, suppression_threshold=suppression_threshold)
-    return render("scorecard.txt.j2", autoescape=False, v=view)
+    return render("scorecard.txt.j2", autoescape=False, v=build_view(scorecard))

@@ -1,44 +1,40 @@
-"""The scorecard dict turned into what people read: one view shared by HTML, text and Excel.
+"""The scorecard turned into what people read: one view shared by HTML, text and Excel.
 
-Doing the rounding, suppression and wording once here is what keeps the three outputs
-saying exactly the same thing, and keeps the templates free of logic.
+Rounding, units, ``c`` for suppressed figures, words and symbols are applied once here, which
+keeps the three outputs saying exactly the same thing and the templates free of logic. Every
+decision shown (rating, exception, suppression, direction, SPC signal, order, labels) is read
+from the ``Scorecard`` the build made; none is taken here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Mapping
+from typing import Mapping
 
+from ..catalogue import Unit
+from ..model import Comparison, IndicatorResult, Return, Scorecard
 from .formatting import (
-    DEFAULT_SUPPRESSION_THRESHOLD,
     SUPPRESSED,
-    comparison_suppressed,
     format_change,
+    format_difference,
     format_number,
     format_value,
-    is_suppressed,
     round_half_away,
     suppression_note,
 )
 from .labels import (
-    Badge,
     DIRECTION_WORDS,
+    MOVEMENT_ARROWS,
+    MOVEMENT_WORDS,
+    Badge,
     assurance_badge,
-    benchmark_label,
     data_status_word,
     rag_badge,
     return_badge,
     variation_badge,
 )
-from .sentences import exception_ids, exception_sentence, quarter_label, subject_for
-
-PRIORITIES = (
-    "Domestic abuse and its impact on children",
-    "Identification and assessment of need",
-    "Vulnerable learners",
-    "Exploitation and children missing from home or care",
-)
+from .sentences import exception_sentence, subject_for
 
 NOT_AVAILABLE = "n/a"
 
@@ -49,11 +45,12 @@ class IndicatorView:
     name: str
     priority: str
     oba: str
-    unit: str
+    unit: Unit
     decimals: int
     polarity: str
     definition: str
     source: str
+    source_title: str
     disclosive: bool
     suppressed: bool
     data_status: str
@@ -147,130 +144,98 @@ class ScorecardView:
         return [r for r in self.returns if r.status != "received"]
 
 
-def build_view(
-    scorecard: Mapping[str, Any],
-    *,
-    charts: Mapping[str, str] | None = None,
-    suppression_threshold: int = DEFAULT_SUPPRESSION_THRESHOLD,
-) -> ScorecardView:
-    """Everything the outputs show, worked out once from the ``scorecard.json`` dict."""
+def build_view(scorecard: Scorecard, *, charts: Mapping[str, str] | None = None) -> ScorecardView:
+    """Everything the outputs show, worded once from the scorecard."""
     charts = charts or {}
-    listed = set(exception_ids(scorecard))
-    indicators = [
-        indicator_view(ind, suppression_threshold=suppression_threshold, exception=str(ind.get("id")) in listed,
-                       chart_src=charts.get(str(ind.get("id"))))
-        for ind in scorecard.get("indicators") or []
-    ]
+    indicators = [indicator_view(ind, chart_src=charts.get(ind.id)) for ind in scorecard.indicators]
     by_id = {i.id: i for i in indicators}
-    exceptions = [by_id[i] for i in exception_ids(scorecard) if i in by_id]
-    returns = [_return_view(r) for r in scorecard.get("returns") or []]
+    returns = [_return_view(r) for r in scorecard.returns]
     received = sum(1 for r in returns if r.status == "received")
     counts = {code: sum(1 for i in indicators if i.rag == code) for code in ("red", "amber", "green", "none")}
-    label = quarter_label(scorecard)
     view = ScorecardView(
-        title=f"LSCP performance scorecard {label}",
+        title=f"LSCP performance scorecard {scorecard.label}",
         subject=subject_for(scorecard),
-        label=label,
-        quarter=str(scorecard.get("quarter") or ""),
-        period_text=_period_text(scorecard.get("period_start"), scorecard.get("period_end")),
-        generated_text=_datetime_text(scorecard.get("generated_at")),
+        label=scorecard.label,
+        quarter=scorecard.quarter,
+        period_text=_period_text(scorecard.period_start, scorecard.period_end),
+        generated_text=_datetime_text(scorecard.generated_at),
         returns=returns,
         received=received,
         missing=len(returns) - received,
         rag_counts=counts,
-        exceptions=exceptions,
-        sections=_sections(indicators),
+        exceptions=[by_id[i] for i in scorecard.exceptions],
+        sections=[(priority, [by_id[i.id] for i in rows]) for priority, rows in scorecard.sections],
         indicators=indicators,
-        suppression_threshold=suppression_threshold,
-        suppression_note=suppression_note(suppression_threshold),
+        suppression_threshold=scorecard.suppression_threshold,
+        suppression_note=suppression_note(scorecard.suppression_threshold),
         any_suppressed=any(i.suppressed for i in indicators),
     )
     view.summary_lines = _summary_lines(view)
     return view
 
 
-def indicator_view(
-    ind: Mapping[str, Any],
-    *,
-    suppression_threshold: int = DEFAULT_SUPPRESSION_THRESHOLD,
-    exception: bool = False,
-    chart_src: str | None = None,
-) -> IndicatorView:
-    unit = str(ind.get("unit") or "")
-    decimals = int(ind.get("decimals") or 0)
-    suppressed = is_suppressed(ind, suppression_threshold)
-    value = ind.get("value")
-    status = str(ind.get("data_status") or ("complete" if value is not None else "no_data"))
+def _shown(ind: IndicatorResult, earlier: Comparison) -> tuple[str, float | int | None]:
+    """An earlier quarter's value as text and as the rounded number behind it."""
+    if earlier.value is None:
+        return NOT_AVAILABLE, None
+    if earlier.suppressed:
+        return SUPPRESSED, None
+    return format_value(earlier.value, ind.unit, ind.decimals), round_half_away(earlier.value, ind.decimals)
 
-    def shown(v: Any) -> tuple[str, float | int | None]:
-        if v is None:
-            return NOT_AVAILABLE, None
-        if comparison_suppressed(ind, v, suppression_threshold):
-            return SUPPRESSED, None
-        return format_value(v, unit, decimals), round_half_away(v, decimals)
 
-    def change(v: Any, earlier: Any) -> tuple[str, float | int | None]:
-        if v is None or suppressed or comparison_suppressed(ind, earlier, suppression_threshold):
-            return ("" if v is None else SUPPRESSED), None
-        return format_change(v, unit, decimals), round_half_away(v, decimals)
+def _change(ind: IndicatorResult, earlier: Comparison) -> tuple[str, float | int | None]:
+    if earlier.change is None:
+        return "", None
+    if earlier.change_suppressed:
+        return SUPPRESSED, None
+    return format_change(earlier.change, ind.unit, ind.decimals), round_half_away(earlier.change, ind.decimals)
 
-    if value is None:
-        value_text, value_number = data_status_word(status), None
-    elif suppressed:
+
+def indicator_view(ind: IndicatorResult, *, chart_src: str | None = None) -> IndicatorView:
+    if ind.value is None:
+        value_text, value_number = data_status_word(ind.data_status), None
+    elif ind.suppressed:
         value_text, value_number = SUPPRESSED, None
     else:
-        value_text, value_number = format_value(value, unit, decimals), round_half_away(value, decimals)
-
-    numerator, denominator = ind.get("numerator"), ind.get("denominator")
-    if suppressed:
+        value_text, value_number = format_value(ind.value, ind.unit, ind.decimals), round_half_away(ind.value, ind.decimals)
+    if ind.suppressed:
         num_text, num_number, den_text, den_number = SUPPRESSED, None, SUPPRESSED, None
     else:
-        num_text, num_number = format_number(numerator, 0), _plain_number(numerator)
-        den_text, den_number = format_number(denominator, 0), _plain_number(denominator)
-
-    target, tolerance = ind.get("target"), ind.get("tolerance")
-    prev_text, prev_number = shown(ind.get("previous_quarter"))
-    year_text, year_number = shown(ind.get("same_quarter_last_year"))
-    chg_prev = ind.get("change_previous_quarter")
-    if chg_prev is None and value is not None and ind.get("previous_quarter") is not None:
-        chg_prev = value - ind["previous_quarter"]
-    chg_year = ind.get("change_same_quarter_last_year")
-    if chg_year is None and value is not None and ind.get("same_quarter_last_year") is not None:
-        chg_year = value - ind["same_quarter_last_year"]
-    chg_prev_text, chg_prev_number = change(chg_prev, ind.get("previous_quarter"))
-    chg_year_text, chg_year_number = change(chg_year, ind.get("same_quarter_last_year"))
-    arrow, word = _direction(ind, chg_prev, decimals)
-
-    spc = ind.get("spc") or {}
-    variation, assurance = spc.get("variation"), spc.get("assurance")
-    rag = str(ind.get("rag") or "none")
+        num_text, num_number = format_number(ind.numerator, 0), ind.numerator
+        den_text, den_number = format_number(ind.denominator, 0), ind.denominator
+    prev_text, prev_number = _shown(ind, ind.previous)
+    year_text, year_number = _shown(ind, ind.last_year)
+    chg_prev_text, chg_prev_number = _change(ind, ind.previous)
+    chg_year_text, chg_year_number = _change(ind, ind.last_year)
+    spc = ind.spc
     view = IndicatorView(
-        id=str(ind.get("id") or ""),
-        name=str(ind.get("name") or ind.get("id") or ""),
-        priority=str(ind.get("priority") or "Other indicators"),
-        oba=str(ind.get("oba") or ""),
-        unit=unit,
-        decimals=decimals,
-        polarity=str(ind.get("polarity") or ""),
-        definition=str(ind.get("definition") or ""),
-        source=str(ind.get("source") or ""),
-        disclosive=bool(ind.get("disclosive")),
-        suppressed=suppressed,
-        data_status=status,
+        id=ind.id,
+        name=ind.name,
+        priority=ind.priority,
+        oba=ind.oba,
+        unit=ind.unit,
+        decimals=ind.decimals,
+        polarity=ind.polarity,
+        definition=ind.definition,
+        source=ind.source,
+        source_title=ind.source_title,
+        disclosive=ind.disclosive,
+        suppressed=ind.suppressed,
+        data_status=ind.data_status,
         value_text=value_text,
         value_number=value_number,
-        value_missing=value is None,
+        value_missing=ind.value is None,
         numerator_text=num_text,
         numerator_number=num_number,
         denominator_text=den_text,
         denominator_number=den_number,
-        target_text=format_value(target, unit, decimals, trim=True) if target is not None else "",
-        target_number=target,
-        tolerance_text=_tolerance_text(tolerance, unit, decimals),
-        tolerance_number=tolerance,
-        amber_text=_amber_text(ind.get("polarity"), target, tolerance, unit, decimals),
-        rag=rag,
-        rag_badge=rag_badge(rag),
+        target_text=format_value(ind.target, ind.unit, ind.decimals, trim=True),
+        target_number=ind.target,
+        tolerance_text=format_difference(ind.tolerance, ind.unit, ind.decimals),
+        tolerance_number=ind.tolerance,
+        amber_text=_amber_text(ind),
+        rag=ind.rag,
+        rag_badge=rag_badge(ind.rag),
         previous_text=prev_text,
         previous_number=prev_number,
         last_year_text=year_text,
@@ -279,112 +244,45 @@ def indicator_view(
         change_previous_number=chg_prev_number,
         change_last_year_text=chg_year_text,
         change_last_year_number=chg_year_number,
-        direction=str(ind.get("direction") or "not_applicable"),
-        direction_arrow=arrow,
-        direction_word=word,
-        benchmarks=[
-            (benchmark_label(k), format_value(v, unit, decimals))
-            for k, v in (ind.get("benchmarks") or {}).items()
-            if v is not None
-        ],
-        variation=variation,
-        variation_badge=variation_badge(variation),
-        assurance=assurance,
-        assurance_badge=assurance_badge(assurance),
-        spc_points=spc.get("points"),
-        is_exception=exception,
-        sentence=exception_sentence(ind, suppression_threshold=suppression_threshold) if exception else "",
+        direction=ind.direction,
+        direction_arrow=MOVEMENT_ARROWS[ind.movement],
+        direction_word=DIRECTION_WORDS[ind.direction] if ind.direction != "not_applicable" else MOVEMENT_WORDS[ind.movement],
+        benchmarks=[(b.label, format_value(b.value, ind.unit, ind.decimals)) for b in ind.benchmarks],
+        variation=spc.variation,
+        variation_badge=variation_badge(spc.variation),
+        assurance=spc.assurance,
+        assurance_badge=assurance_badge(spc.assurance),
+        spc_points=spc.points,
+        is_exception=ind.exception,
+        sentence=exception_sentence(ind) if ind.exception else "",
         chart_src=chart_src,
     )
-    view.chart_alt = _chart_alt(view, spc)
+    view.chart_alt = _chart_alt(ind, view)
     return view
 
 
-def _plain_number(v: Any) -> float | int | None:
-    if v is None or isinstance(v, bool):
-        return None
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    return v if isinstance(v, (int, float)) else None
-
-
-def _tolerance_text(tolerance: Any, unit: str, decimals: int) -> str:
-    if tolerance is None:
-        return ""
-    number = format_number(tolerance, decimals, trim=True)
-    return f"{number} pts" if unit == "%" else format_value(tolerance, unit, decimals, trim=True)
-
-
-def _amber_text(polarity: Any, target: Any, tolerance: Any, unit: str, decimals: int) -> str:
+def _amber_text(ind: IndicatorResult) -> str:
     """Where amber ends, which is what a reader actually wants from a tolerance."""
-    if target is None or tolerance is None or polarity not in ("up", "down"):
+    if ind.amber_edge is None:
         return ""
-    edge = target - tolerance if polarity == "up" else target + tolerance
-    word = "down to" if polarity == "up" else "up to"
-    return f"amber {word} {format_value(edge, unit, decimals, trim=True)}"
+    word = "down to" if ind.polarity == "up" else "up to"
+    return f"amber {word} {format_value(ind.amber_edge, ind.unit, ind.decimals, trim=True)}"
 
 
-def _direction(ind: Mapping[str, Any], change: Any, decimals: int) -> tuple[str, str]:
-    """An arrow for the movement and a word for whether it is better: both, never arrow alone."""
-    code = str(ind.get("direction") or "not_applicable")
-    polarity = ind.get("polarity")
-    if code in ("improving", "worsening") and polarity in ("up", "down"):
-        went_up = (code == "improving") == (polarity == "up")
-        return ("\u2191" if went_up else "\u2193"), DIRECTION_WORDS[code]
-    if code == "no_change":
-        return "\u2192", DIRECTION_WORDS[code]
-    moved = round_half_away(change, decimals)
-    if moved is None:
-        return "\u2013", "No comparison"
-    if moved > 0:
-        return "\u2191", "Up"
-    if moved < 0:
-        return "\u2193", "Down"
-    return "\u2192", "No change"
-
-
-def _chart_alt(view: IndicatorView, spc: Mapping[str, Any]) -> str:
+def _chart_alt(ind: IndicatorResult, view: IndicatorView) -> str:
     # No values in the alt text: it must be as safe as the chart for a suppressed indicator.
-    points = len([p for p in spc.get("series") or [] if p.get("value") is not None]) or spc.get("points") or 0
-    special = any(p.get("special_cause") for p in spc.get("series") or [])
-    text = f"SPC chart of {view.name}: {points} monthly points with the mean and control limits"
+    text = f"SPC chart of {ind.name}: {len(ind.spc.series)} monthly points with the mean and control limits"
     if view.target_text:
         text += " and the target"
-    if special:
+    if any(p.special_cause for p in ind.spc.series):
         text += "; special cause points highlighted"
     return text
 
 
-def _sections(indicators: list[IndicatorView]) -> list[tuple[str, list[IndicatorView]]]:
-    """The partnership priorities in their fixed order, then any others as first met."""
-    order = list(PRIORITIES)
-    for ind in indicators:
-        if ind.priority not in order:
-            order.append(ind.priority)
-    grouped = {p: [i for i in indicators if i.priority == p] for p in order}
-    return [(p, rows) for p, rows in grouped.items() if rows]
-
-
-def _return_view(raw: Mapping[str, Any]) -> ReturnView:
-    source = str(raw.get("source") or "")
-    title, agency = source_title(source)
-    status = str(raw.get("status") or "missing")
-    rows = raw.get("rows")
-    rows_text = f"{format_number(rows, 0)} rows" if status == "received" and rows is not None else ""
-    return ReturnView(source=source, title=title, agency=agency, status=status, badge=return_badge(status), rows_text=rows_text)
-
-
-def source_title(source: str) -> tuple[str, str]:
-    """The partner's own name for a source when the definitions are at hand, else a tidy id."""
-    try:
-        from pipelines.sources import load_sources
-
-        found = load_sources().get(source)
-        if found is not None:
-            return found.title, found.agency
-    except Exception:  # the view needs only the scorecard; titles are a courtesy
-        pass
-    return source.replace("_", " ").capitalize(), ""
+def _return_view(ret: Return) -> ReturnView:
+    rows_text = f"{format_number(ret.rows, 0)} rows" if ret.status == "received" else ""
+    return ReturnView(source=ret.source, title=ret.title, agency=ret.agency, status=ret.status,
+                      badge=return_badge(ret.status), rows_text=rows_text)
 
 
 def _summary_lines(view: ScorecardView) -> list[str]:
@@ -411,21 +309,21 @@ def _summary_lines(view: ScorecardView) -> list[str]:
     return lines
 
 
-def _period_text(start: Any, end: Any) -> str:
+def _period_text(start: str, end: str) -> str:
     try:
-        s, e = date.fromisoformat(str(start)), date.fromisoformat(str(end))
+        s, e = date.fromisoformat(start), date.fromisoformat(end)
     except ValueError:
         return ""
     return f"{_day(s)} to {_day(e)}"
 
 
-def _datetime_text(value: Any) -> str:
+def _datetime_text(value: str) -> str:
     if not value:
         return ""
     try:
-        moment = datetime.fromisoformat(str(value))
+        moment = datetime.fromisoformat(value)
     except ValueError:
-        return str(value)
+        return value
     return f"{_day(moment.date())} at {moment:%H:%M}"
 
 

@@ -149,7 +149,23 @@ mart_scorecard = Table(
     Column("generated_at", DateTime, nullable=False),
     Column("exceptions", Integer, nullable=False),
     Column("payload", Text, nullable=False),
-    comment="The scorecard.json of each built quarter, as built.",
+    comment="Each built quarter's scorecard as built (the typed model as JSON: scorecard.json and every decision its outputs show).",
+)
+
+mart_indicator_history = Table(
+    "mart_indicator_history",
+    metadata,
+    Column("built_quarter", String(10), primary_key=True),
+    Column("quarter", String(10), primary_key=True),
+    Column("indicator_id", String(16), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("value", Float),
+    Column("numerator", Float),
+    Column("denominator", Float),
+    Column("data_status", String(16), nullable=False),
+    Column("suppressed", Boolean, nullable=False),
+    Column("built_at", DateTime, nullable=False),
+    comment="The workbook data sheet of each built quarter: every indicator for each quarter up to it, as that build computed them.",
 )
 
 

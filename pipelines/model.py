@@ -1,0 +1,276 @@
+"""The scorecard as one typed object: every figure of a quarter and every decision about it.
+
+The build (``pipelines.scorecard``) makes a ``Scorecard`` once; the marts store it
+(``pipelines.marts``); the renderers (HTML, text, Excel, charts, email, sentences) receive it and
+only format what it says. Nothing downstream rates, suppresses, orders or labels again, so the
+outputs cannot disagree with each other or with ``scorecard.json``.
+
+``Scorecard.contract()`` is ``scorecard.json`` exactly as ``outputs.md`` and
+``schemas/scorecard.schema.json`` define it; ``payload()`` is the contract's superset the marts
+keep (the words and decisions people see), from which ``from_payload`` rebuilds the object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .catalogue import Unit
+from .spc import Signal
+
+Number = float | int
+
+
+@dataclass(frozen=True)
+class Return:
+    """One partner source's return for the quarter, with the names people know it by."""
+
+    source: str
+    status: str  # received | missing
+    rows: int
+    title: str
+    agency: str
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    comparator: str  # the contract's code, e.g. england
+    label: str  # the words people read, from the catalogue's comparators
+    value: float
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """An earlier quarter's value and the change from it to now (unrounded)."""
+
+    value: Number | None
+    change: Number | None
+    suppressed: bool  # the earlier value shows c (a disclosive count from 1 to the threshold)
+    change_suppressed: bool  # the change shows c (either end of it is suppressed)
+
+
+@dataclass(frozen=True)
+class SpcPoint:
+    month: str  # 2024-04
+    value: Number
+    numerator: Number | None
+    denominator: Number | None
+    special_cause: bool
+    judgement: str | None  # improvement | concern | neutral for a special-cause point, else None
+
+
+@dataclass(frozen=True)
+class Spc:
+    variation: str
+    assurance: str | None
+    points: int
+    mean: float | None
+    lower_limit: float | None
+    upper_limit: float | None
+    signals: tuple[Signal, ...]  # the rules the latest month meets, with side and length
+    series: tuple[SpcPoint, ...]  # oldest first; months with no value are left out
+
+
+@dataclass(frozen=True)
+class IndicatorResult:
+    """One indicator for the quarter: the catalogue entry, its figures and every decision."""
+
+    id: str
+    name: str
+    priority: str
+    oba: str
+    source: str
+    source_title: str
+    definition: str
+    unit: Unit
+    decimals: int
+    polarity: str
+    value: Number | None
+    numerator: Number | None
+    denominator: Number | None
+    data_status: str
+    target: float | None
+    tolerance: float | None
+    amber_edge: float | None  # where amber ends (target -/+ tolerance), for rated indicators
+    rag: str
+    previous: Comparison
+    last_year: Comparison
+    direction: str  # improving | worsening | no_change | not_applicable (judged by polarity)
+    movement: str | None  # up | down | same, as shown (rounded), against the previous quarter
+    benchmarks: tuple[Benchmark, ...]  # in the catalogue's comparator order
+    spc: Spc
+    disclosive: bool
+    suppressed: bool
+    exception: bool
+
+    def contract(self) -> dict[str, Any]:
+        """This indicator as ``scorecard.json`` carries it (key order as published)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "priority": self.priority,
+            "oba": self.oba,
+            "source": self.source,
+            "definition": self.definition,
+            "unit": self.unit.code,
+            "decimals": self.decimals,
+            "polarity": self.polarity,
+            "value": self.value,
+            "numerator": self.numerator,
+            "denominator": self.denominator,
+            "data_status": self.data_status,
+            "target": self.target,
+            "tolerance": self.tolerance,
+            "rag": self.rag,
+            "previous_quarter": self.previous.value,
+            "same_quarter_last_year": self.last_year.value,
+            "change_previous_quarter": self.previous.change,
+            "change_same_quarter_last_year": self.last_year.change,
+            "direction": self.direction,
+            "benchmarks": {b.comparator: b.value for b in self.benchmarks},
+            "spc": {
+                "variation": self.spc.variation,
+                "assurance": self.spc.assurance,
+                "points": self.spc.points,
+                "mean": self.spc.mean,
+                "lower_limit": self.spc.lower_limit,
+                "upper_limit": self.spc.upper_limit,
+                "signals": [s.rule for s in self.spc.signals],
+                "series": [
+                    {"month": p.month, "value": p.value, "numerator": p.numerator,
+                     "denominator": p.denominator, "special_cause": p.special_cause}
+                    for p in self.spc.series
+                ],
+            },
+            "disclosive": self.disclosive,
+            "suppressed": self.suppressed,
+        }
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One indicator in one quarter, for the workbook's data sheet."""
+
+    quarter: str  # 2024-25Q1
+    label: str  # 2024-25 Q1
+    indicator_id: str
+    value: Number | None
+    numerator: Number | None
+    denominator: Number | None
+    data_status: str
+    suppressed: bool
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    quarter: str
+    label: str
+    period_start: str  # ISO dates
+    period_end: str
+    generated_at: str  # ISO, UK time with its offset
+    returns: tuple[Return, ...]
+    indicators: tuple[IndicatorResult, ...]  # catalogue order
+    priorities: tuple[str, ...]  # the sections, in the catalogue's order
+    suppression_threshold: int  # the threshold the suppression decisions used (for the note)
+    history: tuple[HistoryRow, ...] = field(default=())  # catalogue order, then oldest first
+
+    @property
+    def exceptions(self) -> list[str]:
+        return [i.id for i in self.indicators if i.exception]
+
+    @property
+    def sections(self) -> list[tuple[str, list[IndicatorResult]]]:
+        """(priority, its indicators) in the catalogue's priority order; empty ones left out."""
+        grouped = [(p, [i for i in self.indicators if i.priority == p]) for p in self.priorities]
+        return [(p, rows) for p, rows in grouped if rows]
+
+    def indicator(self, indicator_id: str) -> IndicatorResult:
+        return next(i for i in self.indicators if i.id == indicator_id)
+
+    def contract(self) -> dict[str, Any]:
+        """``scorecard.json``: the machine-readable contract (outputs.md)."""
+        return {
+            "quarter": self.quarter,
+            "label": self.label,
+            "period_start": self.period_start,
+            "period_end": self.period_end,
+            "generated_at": self.generated_at,
+            "returns": [{"source": r.source, "status": r.status, "rows": r.rows} for r in self.returns],
+            "exceptions": self.exceptions,
+            "indicators": [i.contract() for i in self.indicators],
+        }
+
+    def payload(self) -> dict[str, Any]:
+        """Everything but the history (which has its own mart), as plain JSON types."""
+        return {
+            "model": PAYLOAD_VERSION,
+            "quarter": self.quarter,
+            "label": self.label,
+            "period_start": self.period_start,
+            "period_end": self.period_end,
+            "generated_at": self.generated_at,
+            "returns": [_fields(r) for r in self.returns],
+            "indicators": [_indicator_payload(i) for i in self.indicators],
+            "priorities": list(self.priorities),
+            "suppression_threshold": self.suppression_threshold,
+        }
+
+    @classmethod
+    def from_payload(cls, data: Mapping[str, Any], history: tuple[HistoryRow, ...] = ()) -> "Scorecard":
+        """The scorecard a build stored; ``PayloadError`` if an earlier version stored it."""
+        if data.get("model") != PAYLOAD_VERSION:
+            raise PayloadError(
+                f"the stored scorecard for {data.get('quarter', 'this quarter')} was built by an earlier "
+                "version of the pipeline: build the quarter again"
+            )
+        return cls(
+            quarter=data["quarter"],
+            label=data["label"],
+            period_start=data["period_start"],
+            period_end=data["period_end"],
+            generated_at=data["generated_at"],
+            returns=tuple(Return(**r) for r in data["returns"]),
+            indicators=tuple(_indicator_from(i) for i in data["indicators"]),
+            priorities=tuple(data["priorities"]),
+            suppression_threshold=int(data["suppression_threshold"]),
+            history=history,
+        )
+
+
+PAYLOAD_VERSION = 1
+
+
+class PayloadError(ValueError):
+    """A stored scorecard this version cannot read."""
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__dataclass_fields__}
+
+
+def _indicator_payload(ind: IndicatorResult) -> dict[str, Any]:
+    out = _fields(ind)
+    out["unit"] = _fields(ind.unit)
+    out["previous"] = _fields(ind.previous)
+    out["last_year"] = _fields(ind.last_year)
+    out["benchmarks"] = [_fields(b) for b in ind.benchmarks]
+    spc = _fields(ind.spc)
+    spc["signals"] = [_fields(s) for s in ind.spc.signals]
+    spc["series"] = [_fields(p) for p in ind.spc.series]
+    out["spc"] = spc
+    return out
+
+
+def _indicator_from(data: Mapping[str, Any]) -> IndicatorResult:
+    spc = dict(data["spc"])
+    spc["signals"] = tuple(Signal(**s) for s in spc["signals"])
+    spc["series"] = tuple(SpcPoint(**p) for p in spc["series"])
+    fields = dict(data)
+    fields.update(
+        unit=Unit(**data["unit"]),
+        previous=Comparison(**data["previous"]),
+        last_year=Comparison(**data["last_year"]),
+        benchmarks=tuple(Benchmark(**b) for b in data["benchmarks"]),
+        spc=Spc(**spc),
+    )
+    return IndicatorResult(**fields)
