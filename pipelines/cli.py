@@ -1,4 +1,4 @@
-"""The ``scorecard`` command: demo, generate, intake, build, render.
+"""The ``scorecard`` command: demo, generate, intake, build, render, migrate, migration new.
 
 Exit status: 0 when the command did its job (rejected files are a normal outcome), 2 for a usage
 error, 1 when the system could not do its job; one-line messages, tracebacks only with --debug.
@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--rows", type=int, help="data rows in the one file written with --source")
     commands.add_parser("intake", help="process every file now in the inbox once")
     commands.add_parser("migrate", help="bring the warehouse schema to the latest migration (done on start anyway)")
+    migration = commands.add_parser("migration", help="write a migration for changed source definitions")
+    migration_commands = migration.add_subparsers(dest="migration_command", required=True, parser_class=_Parser)
+    new = migration_commands.add_parser(
+        "new", help="compare the definitions in use with the migrations and write the migration between them "
+        "(into SCORECARD_RESOURCES/migrations/ for a partnership's own rules)")
+    new.add_argument("message", help='what it does, e.g. "add source early_help_assessments"')
     build = commands.add_parser("build", help="compute, rate, render and email one quarter")
     build.add_argument("--quarter", required=True, help="financial quarter, e.g. 2024-25Q1")
     build.add_argument("--no-email", action="store_true", help="do not send or queue the email")
@@ -102,6 +108,18 @@ def _run(args) -> int:
 
         with open_warehouse(settings.warehouse_url) as engine:
             print(f"Warehouse at migration {current_revision(engine)}: {engine.url.render_as_string(hide_password=True)}")
+        return 0
+    if args.command == "migration":
+        from .warehouse.migrate import NothingToMigrate, new_migration
+
+        if not args.message.strip():
+            raise UsageError("a migration needs a message saying what it does")
+        try:
+            path = new_migration(args.message)
+        except NothingToMigrate as exc:
+            print(f"{exc}")
+            return 0
+        print(f"Wrote {path}: read it, then `scorecard migrate` (or any command) applies it")
         return 0
     if args.command == "build":
         from .build import build_quarter

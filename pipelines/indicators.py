@@ -2,7 +2,9 @@
 
 The SQL (``sql/indicators/<ID>.sql``) returns raw ``numerator`` and ``denominator``; the
 division happens here in Python so that no engine's integer division can truncate a rate and
-the unrounded value is the same on SQLite and PostgreSQL.
+the unrounded value is the same on SQLite and PostgreSQL. Whether a partner's return is in (its
+rows in the period) is asked with a query derived from the source's definition
+(``return_query``): its table and the column its period is found by.
 
 A build needs each indicator for about 45 periods (the history sheet's quarters and the SPC
 months): ``compute_periods`` runs the file once per period inside one statement, and
@@ -25,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .catalogue import Indicator
 from .periods import Month, Quarter, add_months
-from .resources import sql_dir
+from .sources import load_sources
 from .warehouse.engine import native_sqlite
 
 Period = Union[Quarter, Month]
@@ -74,11 +76,27 @@ def _read_sql(path: Path, mtime_ns: int) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def _statement(path: Path, dialect: str = ""):
-    """Parse a SQL file and type the binds that appear in it (dates as DATE, so both engines
-    compare a DATE parameter with stored dates and datetimes correctly). On SQLite the date
-    helpers become native expressions (``native_sqlite``)."""
-    sql = _read_sql(path, path.stat().st_mtime_ns)
+def _sql_of(path: Path) -> str:
+    """A SQL file's text, read again only when the file changes."""
+    return _read_sql(path, path.stat().st_mtime_ns)
+
+
+def return_query(source: str) -> str:
+    """The rows of a partner source in the period, by the column its period is found by
+    (``period: column`` in its definition): zero means the partner's return is missing."""
+    found = load_sources()[source]
+    if found.period_column is None:
+        raise ValueError(f"source {source} has no period column: it has no returns")
+    column = found.period_column
+    return (f"-- Rows of {source} in the period (by {column}): zero means the partner's return is missing.\n"
+            f"SELECT COUNT(*) AS n_rows\nFROM {found.table}\n"
+            f"WHERE {column} >= :period_start AND {column} < :period_end")
+
+
+def _statement(sql: str, dialect: str = ""):
+    """Parse SQL and type the binds that appear in it (dates as DATE, so both engines compare a
+    DATE parameter with stored dates and datetimes correctly). On SQLite the date helpers become
+    native expressions (``native_sqlite``)."""
     if dialect == "sqlite":
         sql = native_sqlite(sql)
     stmt = text(sql)
@@ -87,12 +105,12 @@ def _statement(path: Path, dialect: str = ""):
 
 
 @lru_cache(maxsize=256)
-def _batched(path: Path, mtime_ns: int, count: int, dialect: str):
-    """The file's SQL run for ``count`` periods in one statement: each copy gets its own binds
+def _batched(sql: str, count: int, dialect: str):
+    """The SQL run for ``count`` periods in one statement: each copy gets its own binds
     (``:period_start`` becomes ``:period_start_3``) and its rows are tagged with the copy's
     position, ``UNION ALL``. The file stays the only definition of the formula; each copy is
     exactly the per-period statement, so the values are those of running it period by period."""
-    sql = _read_sql(path, mtime_ns).strip().rstrip(";").strip()
+    sql = sql.strip().rstrip(";").strip()
     if dialect == "sqlite":
         sql = native_sqlite(sql)
     names = [name for name in BIND_TYPES if f":{name}" in sql]
@@ -105,11 +123,10 @@ def _batched(path: Path, mtime_ns: int, count: int, dialect: str):
     return stmt.bindparams(*binds) if binds else stmt, tuple(names)
 
 
-def _run_many(conn: Connection, path: Path, periods: list[Period]) -> list:
-    """One result row per period, in order: the file's SQL for each period, in as few
-    statements as the engine allows."""
+def _run_many(conn: Connection, sql: str, periods: list[Period], what: str) -> list:
+    """One result row per period, in order: ``sql`` (named ``what`` in errors) for each period,
+    in as few statements as the engine allows."""
     out: list = []
-    mtime_ns = path.stat().st_mtime_ns
     if conn.dialect.name == "postgresql":
         # One statement for many periods adds up to a plan cost over PostgreSQL's JIT threshold,
         # which one period never reached: compiling it takes longer than running these short
@@ -117,7 +134,7 @@ def _run_many(conn: Connection, path: Path, periods: list[Period]) -> list:
         conn.execute(text("SET LOCAL jit = off"))
     for first in range(0, len(periods), BATCH):
         chunk = periods[first:first + BATCH]
-        stmt, names = _batched(path, mtime_ns, len(chunk), conn.dialect.name)
+        stmt, names = _batched(sql, len(chunk), conn.dialect.name)
         params = {}
         for i, period in enumerate(chunk):
             binds = period_binds(period)
@@ -127,13 +144,12 @@ def _run_many(conn: Connection, path: Path, periods: list[Period]) -> list:
             rows[row["scorecard_period"]].append(row)
         for period, found in zip(chunk, rows):
             if len(found) != 1:
-                raise ValueError(f"{path.name} returned {len(found)} rows for {period.code}: it must return exactly one")
+                raise ValueError(f"{what} returned {len(found)} rows for {period.code}: it must return exactly one")
         out.extend(found[0] for found in rows)
     return out
 
 
-def _params(path: Path, binds: dict) -> dict:
-    sql = _read_sql(path, path.stat().st_mtime_ns)
+def _params(sql: str, binds: dict) -> dict:
     return {k: v for k, v in binds.items() if f":{k}" in sql}
 
 
@@ -148,15 +164,18 @@ def _plain(number):
     return number
 
 
+def _execute(conn: Connection, sql: str, period: Period):
+    return conn.execute(_statement(sql, conn.dialect.name), _params(sql, period_binds(period)))
+
+
 def _run(conn: Connection, path: Path, period: Period):
-    binds = period_binds(period)
-    return conn.execute(_statement(path, conn.dialect.name), _params(path, binds))
+    """A SQL file run for one period."""
+    return _execute(conn, _sql_of(path), period)
 
 
 def source_rows(conn: Connection, source: str, period: Period) -> int:
     """Rows of a partner source whose event date lies in the period (0: the return is missing)."""
-    path = sql_dir() / "returns" / f"{source}.sql"
-    return int(_run(conn, path, period).scalar_one() or 0)
+    return int(_execute(conn, return_query(source), period).scalar_one() or 0)
 
 
 def source_rows_many(conn: Connection, source: str, periods: list[Period], rows_cache: dict | None = None) -> list[int]:
@@ -165,8 +184,7 @@ def source_rows_many(conn: Connection, source: str, periods: list[Period], rows_
     cache = {} if rows_cache is None else rows_cache
     wanted = list({p.code: p for p in periods if (source, p.code) not in cache}.values())
     if wanted:
-        path = sql_dir() / "returns" / f"{source}.sql"
-        for period, row in zip(wanted, _run_many(conn, path, wanted)):
+        for period, row in zip(wanted, _run_many(conn, return_query(source), wanted, f"the return query of {source}")):
             cache[(source, period.code)] = int(row["n_rows"] or 0)
     return [cache[(source, p.code)] for p in periods]
 
@@ -216,7 +234,8 @@ def compute_periods(
         present = [p for p, n in zip(todo, rows) if n]
         for period in todo:
             values[(indicator.id, period.code)] = IndicatorValue(indicator.id, period.code, None, None, None, MISSING)
-        for period, row in zip(present, _run_many(conn, indicator.sql_path, present) if present else []):
+        found = _run_many(conn, _sql_of(indicator.sql_path), present, indicator.sql_path.name) if present else []
+        for period, row in zip(present, found):
             numerator, denominator = _plain(row["numerator"]), _plain(row["denominator"])
             value, status = value_of(indicator, numerator, denominator)
             values[(indicator.id, period.code)] = IndicatorValue(indicator.id, period.code, value, numerator, denominator, status)

@@ -92,7 +92,7 @@ def test_a_typed_column_equals_the_cell_parser_cell_for_cell(kind, column_key, m
 
 
 def test_fixed_shape_dates_are_parsed_in_bulk_and_agree_with_the_parser():
-    column = Column(name="when", type="datetime")
+    column = Column(name="when", type="datetime", rules=load_sources()["missing_episodes"].rules)
     rng = random.Random(3)
     cells = [f"{rng.randint(1, 31):02d}/{rng.randint(1, 12):02d}/{rng.randint(1999, 2030)} "
              f"{rng.randint(0, 24):02d}:{rng.randint(0, 60):02d}" for _ in range(20_000)]
@@ -100,6 +100,33 @@ def test_fixed_shape_dates_are_parsed_in_bulk_and_agree_with_the_parser():
     for i, raw in enumerate(cells):
         assert same(expected(raw, column, False), got(typed, i, "datetime")), raw
     assert typed.errors, "impossible dates and times among them are reported"
+
+
+def test_declared_formats_are_typed_in_bulk_exactly_as_the_parser_reads_them():
+    """Formats of a source's own (``types: {from: standard, date_formats: [...]}``): the fast
+    shapes are derived from them, and still agree with the parser cell for cell."""
+    from pipelines.intake.columns import _fixed_shapes
+    from pipelines.resources import definitions_dir
+    from pipelines.typerules import build, read_sets
+
+    standard = read_sets(definitions_dir() / "types.yaml")["standard"]
+    rules = build({**standard, "date_formats": ["yyyyMMdd", "dd.MM.yy", "d MMM y", "d/M/y"],
+                   "time_formats": ["HH.mm", "H:mm:ss"], "time_separators": [", ", " "]}, "a source's own")
+    column = Column(name="when", type="datetime", rules=rules)
+    rng = random.Random(11)
+    cells = []
+    for _ in range(5_000):
+        d, m, y, hh, mm = rng.randint(0, 32), rng.randint(0, 13), rng.randint(1999, 2031), rng.randint(0, 25), rng.randint(0, 61)
+        time_part = rng.choice(["", f", {hh:02d}.{mm:02d}", f" {hh}:{mm:02d}:{rng.randint(0, 60):02d}", f" {hh:02d}.{mm:02d}"])
+        cells.append(rng.choice([f"{y}{m:02d}{d:02d}", f"{d:02d}.{m:02d}.{y % 100:02d}", f"{d} Jan {y}",
+                                 f"{d:02d}/{m:02d}/{y}", f"{y}-{m:02d}-{d:02d}"]) + time_part)
+    cells += DATE_TEXTS + TEXTS + OTHER_RAW
+    typed = type_column(cells, column)
+    for i, raw in enumerate(cells):
+        assert same(expected(raw, column, False), got(typed, i, "datetime")), raw
+    out = np.full(len(cells), np.datetime64("NaT"), dtype="datetime64[us]")
+    assert _fixed_shapes(cells, out, rules.dates.shapes, only_text=False).sum() > 1_000  # the fast path did the bulk
+    assert expected("2024-01-31", column, False) == ("error", "is not a date we recognise (use 20240131, 31.01.24 or 31 Jan 2024)")
 
 
 @pytest.mark.parametrize("text", [

@@ -11,7 +11,7 @@ from sqlalchemy import insert, inspect, select
 
 from pipelines.warehouse import connect_warehouse, init_warehouse
 from pipelines.warehouse.migrate import current_revision, head_revision, upgrade
-from pipelines.warehouse.schema import load_files, metadata, table_for
+from pipelines.warehouse.schema import load_files, table_for, warehouse_metadata
 
 
 def test_upgrade_from_the_first_migration_keeps_every_row(warehouse_url):
@@ -52,7 +52,7 @@ def load_files_v1_insert():
 
 def test_migrations_match_the_schema_in_code(warehouse):
     with warehouse.connect() as conn:
-        differences = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+        differences = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), warehouse_metadata())
     assert differences == []
 
 

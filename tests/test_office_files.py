@@ -25,7 +25,7 @@ from pipelines.intake import run_intake
 from pipelines.intake.pseudonym import normalise_identifier, pseudonymise
 from pipelines.intake.reading import read_file
 from pipelines.periods import Quarter
-from pipelines.warehouse.schema import SOURCE_TABLES
+from pipelines.warehouse.schema import source_tables
 from tests.conftest import PG_ADMIN_URL
 
 pytestmark = pytest.mark.slow
@@ -165,7 +165,7 @@ def stored_rows(url: str, load_id: int | None = None) -> dict[str, list[tuple]]:
     try:
         out = {}
         with engine.connect() as conn:
-            for table in SOURCE_TABLES.values():
+            for table in source_tables().values():
                 query = select(*[c for c in table.columns if c.name != "load_id"])
                 if load_id is not None:
                     query = query.where(table.c.load_id == load_id)

@@ -21,7 +21,7 @@ from sqlalchemy import delete, func, select
 from pipelines.build import build_quarter
 from pipelines.contract import ContractError
 from pipelines.periods import Quarter
-from pipelines.warehouse.schema import SOURCE_TABLES, mart_scorecard
+from pipelines.warehouse.schema import mart_scorecard, source_tables
 
 from test_scorecard import data  # noqa: F401  (the fixture: two years of hand-made rows)
 
@@ -58,9 +58,9 @@ def test_render_rebuilds_a_quarter_from_the_marts_with_no_staging_rows(settings,
     assert sum(1 for (sheet, ref) in before["cells"] if sheet == "Data" and ref.startswith("B")) == 1 + 23 * 8
 
     with data.begin() as conn:
-        for table in SOURCE_TABLES.values():
+        for table in source_tables().values():
             conn.execute(delete(table))
-        assert all(conn.execute(select(func.count()).select_from(t)).scalar_one() == 0 for t in SOURCE_TABLES.values())
+        assert all(conn.execute(select(func.count()).select_from(t)).scalar_one() == 0 for t in source_tables().values())
     for path in built.folder.iterdir():  # nothing of the build's files is left to copy
         if path.is_file():
             path.unlink()

@@ -7,26 +7,28 @@ import pytest
 from pipelines.intake.values import InvalidValue, parse_bool, parse_date, parse_datetime, parse_enum, parse_int
 from pipelines.sources import load_sources, normalise_header
 
+RULES = load_sources()["police_domestic_incidents"].rules  # the standard set (definitions/types.yaml)
+
 
 @pytest.mark.parametrize("raw", ["Y", "yes", "TRUE", "t", "1", 1, 1.0, True])
 def test_true_values(raw):
-    assert parse_bool(raw) is True
+    assert parse_bool(raw, RULES) is True
 
 
 @pytest.mark.parametrize("raw", ["N", "No", "false", "F", "0", 0, 0.0, False])
 def test_false_values(raw):
-    assert parse_bool(raw) is False
+    assert parse_bool(raw, RULES) is False
 
 
 @pytest.mark.parametrize("raw", [None, "", "   "])
 def test_blank_bool_is_unknown(raw):
-    assert parse_bool(raw) is None
+    assert parse_bool(raw, RULES) is None
 
 
 @pytest.mark.parametrize("raw", ["maybe", "2", "Yess"])
 def test_other_bool_values_are_invalid(raw):
     with pytest.raises(InvalidValue, match="not yes or no"):
-        parse_bool(raw)
+        parse_bool(raw, RULES)
 
 
 @pytest.mark.parametrize("raw,expected", [("1,234", 1234), ("12", 12), (7.0, 7), ("1,234,567", 1234567), (" 3 ", 3)])
@@ -61,13 +63,13 @@ def test_not_integers(raw):
     ],
 )
 def test_dates_are_day_first(raw, expected):
-    assert parse_datetime(raw) == expected
+    assert parse_datetime(raw, RULES) == expected
 
 
 @pytest.mark.parametrize("raw", ["12/25/2024", "31/02/2024", "2024/05/01", "May 1 2024", "yesterday", "13/13/2024"])
 def test_impossible_or_unknown_dates_are_invalid(raw):
     with pytest.raises(InvalidValue):
-        parse_date(raw)
+        parse_date(raw, RULES)
 
 
 def test_enum_synonyms_map_to_canonical_values():

@@ -1,10 +1,10 @@
 """Type a whole column of raw cells at once, with exactly the rules of ``values.py``.
 
 Typing cell by cell in Python was most of an intake's time (issue 8). Here each column is typed
-in one pass: date-times in the usual fixed shapes (``31/01/2024 13:45``, ``2024-01-31``...) are
-parsed with vectorised numpy code, and every other distinct value goes once through the
-``values.py`` parser, whose result (or plain-English reason) is reused for every cell with the same
-value. Anything the fast paths do not recognise falls through to that parser, so the rules and
+in one pass: date-times in the fixed-width shapes of the source's declared date formats
+(``31/01/2024 13:45``, ``2024-01-31``...: ``dateformats.Shape``) are parsed with vectorised
+numpy code, and every other distinct value goes once through the ``values.py`` parser, whose
+result (or plain-English reason) is reused for every cell with the same value. Anything the fast paths do not recognise falls through to that parser, so the rules and
 the receipts' wording are the parser's alone; the fast paths only accept what it accepts.
 """
 
@@ -16,21 +16,12 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
+from ..dateformats import Shape
 from ..sources import Column
 from .values import MAX_KEY_CHARS, MAX_TEXT_CHARS, InvalidValue, is_blank, parse_value
 
 DATE_KINDS = ("date", "datetime")
 _MEMO_LIMIT = 50_000  # distinct values remembered per column (identifiers are not worth it)
-
-# Fixed shapes (Y year, M month, D day, h hour, m minute, s second digits; other characters
-# literal) that the parser's regular expressions accept, so a cell matching one reads the same
-# either way. The UK shapes take "/" or "-" between day, month and year, as the parser does.
-_SHAPES = (
-    "YYYY-MM-DD", "YYYY-MM-DD hh:mm", "YYYY-MM-DD hh:mm:ss", "YYYY-MM-DDThh:mm", "YYYY-MM-DDThh:mm:ss",
-    "DD/MM/YYYY", "DD/MM/YYYY hh:mm", "DD/MM/YYYY hh:mm:ss",
-)
-_LITERALS = {"-": "-", "/": "/-", " ": " ", "T": "T", ":": ":"}
-
 
 @dataclass
 class TypedColumn:
@@ -145,7 +136,8 @@ def _type_dates(raw: list, column: Column, key: bool) -> TypedColumn:
     n = len(raw)
     out = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
     types = set(map(type, raw))
-    done = _fixed_shapes(raw, out, only_text=types == {str}) if str in types else np.zeros(n, dtype=bool)
+    shapes = column.rules.dates.shapes if column.rules is not None else ()
+    done = _fixed_shapes(raw, out, shapes, only_text=types == {str}) if str in types else np.zeros(n, dtype=bool)
     # Spreadsheet date cells arrive as datetime (or date) objects: converted in one step, to
     # the second, as the parser does.
     cells = []
@@ -167,45 +159,50 @@ def _type_dates(raw: list, column: Column, key: bool) -> TypedColumn:
     return TypedColumn(out, typed.blank, typed.errors)
 
 
-def _fixed_shapes(raw: list, out: np.ndarray, only_text: bool) -> np.ndarray:
-    """Parse the cells that are plain strings in one of ``_SHAPES`` into ``out``; which were."""
+def _fixed_shapes(raw: list, out: np.ndarray, shapes: tuple[Shape, ...], only_text: bool) -> np.ndarray:
+    """Parse the cells that are plain strings in one of ``shapes`` into ``out``; which were.
+    Each shape is a fixed-width reading of a declared format (two-digit days, months and hours),
+    so whatever it accepts the parser reads the same; anything else is left to the parser."""
     n = len(raw)
     done = np.zeros(n, dtype=bool)
+    if not shapes:
+        return done
     if only_text:  # a column of nothing but strings (a csv): lengths in C
         lengths = np.fromiter(map(len, raw), dtype=np.int64, count=n)
     else:  # blanks, numbers or spreadsheet dates among them
         lengths = np.fromiter((len(v) if v.__class__ is str else 0 for v in raw), dtype=np.int64, count=n)
-    for length in sorted({len(s) for s in _SHAPES}):
+    for length in sorted({s.width for s in shapes}):
         index = np.flatnonzero(lengths == length)
         if not index.size:
             continue
         text = np.array(raw if index.size == n else [raw[i] for i in index], dtype=f"<U{length}")
         codes = text.view(np.uint32).reshape(-1, length)
         left = np.ones(index.size, dtype=bool)
-        for shape in (s for s in _SHAPES if len(s) == length):
+        for shape in (s for s in shapes if s.width == length):
+            if not left.any():
+                break
             ok = left.copy()
-            for position, char in enumerate(shape):
+            for position, letter in enumerate(shape.positions):
                 if not ok.any():
                     break
                 column = codes[:, position]
-                if char in "YMDhms":
+                if letter is not None:
                     ok &= (column >= 48) & (column <= 57)
                 else:
-                    ok &= np.isin(column, [ord(c) for c in _LITERALS[char]])
+                    ok &= column == ord(shape.literals[position])
             if not ok.any():
                 continue
             rows = codes[ok] - 48
 
             def field(letter: str, rows=rows, shape=shape) -> np.ndarray:
-                places = [p for p, c in enumerate(shape) if c == letter]
-                if not places:
-                    return np.zeros(len(rows), dtype=np.int64)
+                places = [p for p, c in enumerate(shape.positions) if c == letter]
                 number = np.zeros(len(rows), dtype=np.int64)
                 for p in places:
                     number = number * 10 + rows[:, p]
                 return number
 
-            year, hour, minute, second = field("Y"), field("h"), field("m"), field("s")
+            year = field("Y") + shape.century
+            hour, minute, second = field("h"), field("m"), field("s")
             stamps = pd.to_datetime(
                 pd.DataFrame({"year": year, "month": field("M"), "day": field("D")}), errors="coerce"
             ).to_numpy("datetime64[us]")

@@ -2,7 +2,9 @@
 
 GX is imported lazily (it is slow to import) and one ephemeral context is reused per process.
 Returns, for each sheet row number, the reasons it failed, worded for the data officer from the
-suite's own ``meta.reason`` (rules as data), without the values.
+suite's own ``meta.reason`` (rules as data), without the values. The suites' parameters come
+from the source's definition: ``earliest_date`` from its type rules, ``latest_date`` the end of
+today; a reason may name them (``{earliest_date}``: "1 January 2000").
 """
 
 from __future__ import annotations
@@ -11,19 +13,29 @@ import json
 import os
 import re
 from collections import defaultdict
-from datetime import datetime, time
+from datetime import date, datetime, time
 from functools import lru_cache
+from pathlib import Path
 
 from ..resources import expectations_dir
+from ..sources import load_sources
 
 ROW = "__row"
-EARLIEST_DATE = datetime(2000, 1, 1)
 _PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\}")
 
 
 @lru_cache(maxsize=None)
+def _document(folder: Path, source: str) -> dict:
+    return json.loads((folder / f"{source}.json").read_text(encoding="utf-8"))
+
+
 def suite_document(source: str) -> dict:
-    return json.loads((expectations_dir() / f"{source}.json").read_text(encoding="utf-8"))
+    """The source's suite in the rules in use (``SCORECARD_RESOURCES``), read once per folder."""
+    return _document(expectations_dir(), source)
+
+
+def _spoken(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
 
 
 @lru_cache(maxsize=1)
@@ -70,6 +82,7 @@ def run_suite(source: str, frame, headers: dict[str, str], today: datetime) -> d
     identifier in a shifted column): values are shown only in the rejects workbook.
     """
     gx, batch_definition = _context()
+    earliest = load_sources()[source].earliest_date
     present = set(frame.columns)
     suite = _suite(gx, source)
     # Expectations about columns the file does not have (optional ones) are not applicable.
@@ -87,7 +100,7 @@ def run_suite(source: str, frame, headers: dict[str, str], today: datetime) -> d
     result = batch.validate(
         suite,
         expectation_parameters={
-            "earliest_date": EARLIEST_DATE,
+            "earliest_date": datetime.combine(earliest, time.min),
             "latest_date": datetime.combine(today.date(), time.max),
         },
         result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW]},
@@ -99,7 +112,8 @@ def run_suite(source: str, frame, headers: dict[str, str], today: datetime) -> d
         if outcome.success:
             continue
         column = _columns_of(config.kwargs)[0]
-        reason = _PLACEHOLDER.sub(lambda m: headers.get(m.group(1), m.group(1)), config.meta.get("reason", config.type))
+        named = {**headers, "earliest_date": _spoken(earliest)}
+        reason = _PLACEHOLDER.sub(lambda m: named.get(m.group(1), m.group(1)), config.meta.get("reason", config.type))
         for item in outcome.result.get("unexpected_index_list") or []:
             failures[int(item[ROW])].append((column, reason))
     return failures

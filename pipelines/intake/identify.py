@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..sources import Source, known_headers, normalise_header
+from ..sources import Source, every_type_rules, known_headers, normalise_header
 from .inbox import display_name
 from .reading import Sheet
-from .values import FALSE, TRUE, InvalidValue, is_blank, parse_datetime
+from .values import InvalidValue, is_blank, parse_datetime
 
 HEADER_SEARCH_ROWS = 20
 
@@ -120,19 +120,23 @@ _IDENTIFIER = re.compile(r"[A-Za-z][^\s]*\d|\d[^\s]*[A-Za-z]")  # letters and di
 
 
 def _is_value(cell: object) -> bool:
-    """A number, a date or a yes/no (as a cell, or as text that reads as one)."""
+    """A number, a date or a yes/no (as a cell, or as text that reads as one in some source's
+    type rules: the source is not known yet)."""
     if not isinstance(cell, str):
         return True
     text = cell.strip()
-    if text.lower() in TRUE | FALSE:
+    every = every_type_rules()
+    if any(text.lower() in rules.truth for rules in every):
         return True
     try:
         float(text.replace(",", ""))
         return True
     except ValueError:
         pass
-    try:
-        parse_datetime(text)
-        return True
-    except InvalidValue:
-        return False
+    for rules in every:
+        try:
+            parse_datetime(text, rules)
+            return True
+        except InvalidValue:
+            pass
+    return False

@@ -4,7 +4,9 @@ Each parser takes a raw cell (str, number, date or datetime from the reader) and
 typed value, ``None`` for blank, or raises ``InvalidValue`` with a plain-English reason that
 never quotes the value: it is said of the column ("Date Reported is not a real date"), and the
 value itself is shown only in the rejects workbook, which stays on the partnership's server.
-Dates are day-first, always: ``05/01/2024`` is 5 January.
+Dates are day-first, always: ``05/01/2024`` is 5 January. Which spellings mean yes and no, and
+which date formats and month names are read, are the column's source's type rules
+(``definitions/types.yaml``, ``pipelines/typerules.py``), never constants here.
 """
 
 from __future__ import annotations
@@ -13,31 +15,13 @@ import math
 import re
 from datetime import date, datetime, time
 
+from ..dateformats import UnknownMonth
 from ..sources import Column, normalise_header
+from ..typerules import TypeRules
 
 
 class InvalidValue(ValueError):
     pass
-
-
-TRUE = {"y", "yes", "true", "t", "1"}
-FALSE = {"n", "no", "false", "f", "0"}
-
-_MONTHS = {
-    name: i
-    for i, names in enumerate(
-        [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
-         ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
-         ("oct", "october"), ("nov", "november"), ("dec", "december")],
-        start=1,
-    )
-    for name in names
-}
-
-_TIME = r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?"
-_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})" + _TIME + r"$")
-_UK = re.compile(r"^(\d{1,2})[/-](\d{1,2})[/-](\d{4}|\d{2})" + _TIME + r"$")
-_NAMED = re.compile(r"^(\d{1,2})[ -]([A-Za-z]{3,9})[ -](\d{4}|\d{2})" + _TIME + r"$")
 
 
 def is_blank(raw: object) -> bool:
@@ -58,19 +42,19 @@ def parse_text(raw: object) -> str | None:
     return str(raw).strip()
 
 
-def parse_bool(raw: object) -> bool | None:
+def parse_bool(raw: object, rules: TypeRules) -> bool | None:
+    """A spelling of yes or no in ``rules`` (any case); a yes/no cell; a number cell 1 or 0 when
+    the rules spell yes or no so."""
     if is_blank(raw):
         return None
     if isinstance(raw, bool):
         return raw
     if isinstance(raw, (int, float)) and raw in (0, 1):
-        return bool(raw)
-    text = str(raw).strip().lower()
-    if text in TRUE:
-        return True
-    if text in FALSE:
-        return False
-    raise InvalidValue("is not yes or no (use Y/N, Yes/No, True/False or 1/0)")
+        raw = str(int(raw))
+    found = rules.truth.get(str(raw).strip().lower())
+    if found is None:
+        raise InvalidValue(f"is not yes or no (use {rules.yes_no_hint()})")
+    return found
 
 
 _INT_LIMIT = 2**63 - 1  # the warehouse's BIGINT
@@ -125,20 +109,18 @@ def parse_number(raw: object) -> float | None:
     return value
 
 
-def _year(text: str) -> int:
-    return 2000 + int(text) if len(text) == 2 else int(text)
+_EXAMPLE = date(2024, 1, 31)
 
 
-def _build(y: int, m: int, d: int, hh, mm, ss) -> datetime:
-    try:
-        day = date(y, m, d)
-        t = time(int(hh or 0), int(mm or 0), int(ss or 0))
-    except ValueError:
-        raise InvalidValue("is not a real date (dates are read day first, as 31/01/2024)") from None
-    return datetime.combine(day, t)
+def _not_real(rules: TypeRules) -> InvalidValue:
+    example = rules.dates.day_first_example(_EXAMPLE)
+    if example is None:
+        return InvalidValue("is not a real date")
+    return InvalidValue(f"is not a real date (dates are read day first, as {example})")
 
 
-def parse_datetime(raw: object) -> datetime | None:
+def parse_datetime(raw: object, rules: TypeRules) -> datetime | None:
+    """A date cell, or text in one of the date formats of ``rules`` (with an optional time)."""
     if is_blank(raw):
         return None
     if isinstance(raw, datetime):
@@ -147,24 +129,23 @@ def parse_datetime(raw: object) -> datetime | None:
         return datetime(raw.year, raw.month, raw.day)
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         raise InvalidValue("is a number, not a date")
-    text = str(raw).strip()
-    m = _ISO.match(text)
-    if m:
-        return _build(int(m.group(1)), int(m.group(2)), int(m.group(3)), *m.group(4, 5, 6))
-    m = _UK.match(text)
-    if m:
-        return _build(_year(m.group(3)), int(m.group(2)), int(m.group(1)), *m.group(4, 5, 6))
-    m = _NAMED.match(text)
-    if m:
-        month = _MONTHS.get(m.group(2).lower())
-        if month is None:
-            raise InvalidValue("has a month name we do not recognise")
-        return _build(_year(m.group(3)), month, int(m.group(1)), *m.group(4, 5, 6))
-    raise InvalidValue("is not a date we recognise (use 31/01/2024, 2024-01-31 or 31 Jan 2024)")
+    try:
+        found = rules.dates.read(str(raw).strip())
+    except UnknownMonth:
+        raise InvalidValue("has a month name we do not recognise") from None
+    if found is None:
+        examples = rules.dates.examples(_EXAMPLE, 3)
+        listed = examples[0] if len(examples) == 1 else ", ".join(examples[:-1]) + " or " + examples[-1]
+        raise InvalidValue(f"is not a date we recognise (use {listed})")
+    year, month, day, hour, minute, second = found
+    try:
+        return datetime.combine(date(year, month, day), time(hour, minute, second))
+    except ValueError:
+        raise _not_real(rules) from None
 
 
-def parse_date(raw: object) -> date | None:
-    value = parse_datetime(raw)
+def parse_date(raw: object, rules: TypeRules) -> date | None:
+    value = parse_datetime(raw, rules)
     return None if value is None else value.date()
 
 
@@ -190,6 +171,12 @@ def check_text(raw: str, limit: int) -> None:
         raise InvalidValue("contains a NUL character (binary data), which cannot be stored")
 
 
+def _rules(column: Column) -> TypeRules:
+    if column.rules is None:
+        raise ValueError(f"column {column.name} has no type rules (a Column made outside load_sources)")
+    return column.rules
+
+
 def parse_value(raw: object, column: Column, key: bool = False):
     if isinstance(raw, str) and not is_blank(raw):
         check_text(raw, MAX_KEY_CHARS if key else MAX_TEXT_CHARS)
@@ -201,11 +188,11 @@ def parse_value(raw: object, column: Column, key: bool = False):
     if kind == "number":
         return parse_number(raw)
     if kind == "bool":
-        return parse_bool(raw)
+        return parse_bool(raw, _rules(column))
     if kind == "date":
-        return parse_date(raw)
+        return parse_date(raw, _rules(column))
     if kind == "datetime":
-        return parse_datetime(raw)
+        return parse_datetime(raw, _rules(column))
     if kind == "enum":
         return parse_enum(raw, column)
     raise ValueError(f"unknown type {kind}")

@@ -1,6 +1,15 @@
-"""Warehouse tables, derived from the source definitions so a column is declared once."""
+"""Warehouse tables: the fixed ones (load records, marts) and one per source, derived from the
+source definitions so a column is declared once.
+
+The tables of sources depend on the rules folder in use (``SCORECARD_RESOURCES``): a
+partnership's own rules may add a source. ``warehouse_metadata()`` is the whole schema for the
+rules in use (what migrations are generated against); ``table_for`` finds a source's table in it.
+"""
 
 from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
 
 from sqlalchemy import (
     BigInteger,
@@ -18,9 +27,13 @@ from sqlalchemy import (
     Text,
 )
 
-from ..sources import Source, load_sources
+from ..resources import resource_root
+from ..sources import Column as SourceColumn
+from ..sources import Source, sources_at
 
-metadata = MetaData()
+# The tables every warehouse has, whatever its sources; each rules folder's schema holds copies
+# of them (a table belongs to one MetaData), which name the same tables in the same database.
+fixed_metadata = MetaData()
 
 _TYPES = {
     "text": lambda: Text(),
@@ -36,7 +49,7 @@ PSEUDONYM_SUFFIX = "_pseudonym"
 
 load_files = Table(
     "load_files",
-    metadata,
+    fixed_metadata,
     Column("load_id", Integer, primary_key=True, autoincrement=True),
     Column("source", String(64)),
     Column("original_name", Text, nullable=False),
@@ -57,28 +70,23 @@ load_files = Table(
 )
 
 
-def warehouse_column_name(source_column) -> str:
+def warehouse_column_name(source_column: SourceColumn) -> str:
     """Personal identifiers are stored only as pseudonyms, under a name that says so."""
     if source_column.personal:
         return source_column.name.removesuffix("_id") + PSEUDONYM_SUFFIX
     return source_column.name
 
 
-# Other date columns an indicator selects its period by (MI05 takes episodes by the date the
-# child returned), indexed like the period column.
-PERIOD_ALSO_BY = {"missing_episodes": ("returned_at",)}
-
-
-def _indexed(source: Source, column) -> bool:
-    """Every indicator filters on the event date, so the period column has its own index
-    unless the primary key already starts with it (a later key column, like attendance's
-    ``period_end``, is no help to a range on it)."""
-    if column.name == source.period_column or column.name in PERIOD_ALSO_BY.get(source.name, ()):
+def _indexed(source: Source, column: SourceColumn) -> bool:
+    """Every indicator filters on a date its period is found by (``period`` in the source's
+    definition), so each such column has its own index unless the primary key already starts
+    with it (a later key column, like attendance's ``period_end``, is no help to a range on it)."""
+    if column.name in source.period_columns:
         return source.key[:1] != (column.name,)
     return column.personal and column.name not in source.key and not source.period_column
 
 
-def _source_table(source: Source) -> Table:
+def _source_table(source: Source, schema: MetaData) -> Table:
     columns = [
         Column(
             warehouse_column_name(c),
@@ -99,14 +107,12 @@ def _source_table(source: Source) -> Table:
         for c in source.columns
         if c.personal and c.name not in source.key and source.period_column
     ]
-    return Table(source.table, metadata, *columns, *indexes, comment=source.title)
+    return Table(source.table, schema, *columns, *indexes, comment=source.title)
 
-
-SOURCE_TABLES: dict[str, Table] = {name: _source_table(s) for name, s in load_sources().items()}
 
 mart_indicator_quarter = Table(
     "mart_indicator_quarter",
-    metadata,
+    fixed_metadata,
     Column("quarter", String(10), primary_key=True),
     Column("indicator_id", String(16), primary_key=True),
     Column("value", Float),
@@ -131,7 +137,7 @@ mart_indicator_quarter = Table(
 
 mart_indicator_month = Table(
     "mart_indicator_month",
-    metadata,
+    fixed_metadata,
     Column("indicator_id", String(16), primary_key=True),
     Column("month", String(7), primary_key=True),
     Column("value", Float),
@@ -144,7 +150,7 @@ mart_indicator_month = Table(
 
 mart_scorecard = Table(
     "mart_scorecard",
-    metadata,
+    fixed_metadata,
     Column("quarter", String(10), primary_key=True),
     Column("generated_at", DateTime, nullable=False),
     Column("exceptions", Integer, nullable=False),
@@ -154,7 +160,7 @@ mart_scorecard = Table(
 
 mart_indicator_history = Table(
     "mart_indicator_history",
-    metadata,
+    fixed_metadata,
     Column("built_quarter", String(10), primary_key=True),
     Column("quarter", String(10), primary_key=True),
     Column("indicator_id", String(16), primary_key=True),
@@ -169,5 +175,30 @@ mart_indicator_history = Table(
 )
 
 
+@lru_cache(maxsize=None)
+def schema_at(root: Path) -> MetaData:
+    """Every warehouse table for the rules folder ``root``: the fixed ones and each source's."""
+    schema = MetaData()
+    for table in fixed_metadata.tables.values():
+        table.to_metadata(schema)
+    for source in sources_at(root).values():
+        _source_table(source, schema)
+    return schema
+
+
+def warehouse_metadata() -> MetaData:
+    """The whole warehouse schema for the rules in use: what the migrations must build."""
+    return schema_at(resource_root())
+
+
+def source_tables() -> dict[str, Table]:
+    """Each source's table for the rules in use, by source name, in the source order."""
+    root = resource_root()
+    schema = schema_at(root)
+    return {name: schema.tables[source.table] for name, source in sources_at(root).items()}
+
+
 def table_for(source_name: str) -> Table:
-    return SOURCE_TABLES[source_name]
+    """The table of a source of the rules in use (``stg_<source>`` or ``ref_<source>``)."""
+    root = resource_root()
+    return schema_at(root).tables[sources_at(root)[source_name].table]
