@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench install lock clean
+.PHONY: demo test test-fast lint bench install lock clean
 
 # Every install takes the exact versions in constraints.txt (tested together); `make lock`
 # resolves the ranges in pyproject.toml afresh and rewrites it.
@@ -19,9 +19,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/scorecard demo
 
-test: $(STAMP)
+test: lint
 	bash tests/setup_system.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Lint, format and types: part of `make test`, so CI runs them too.
+LINTED := pipelines dags tests benchmarks deploy
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
 
 # The pure-Python part, on SQLite: no PostgreSQL, browser, LibreOffice, Airflow or subprocesses.
 test-fast: $(STAMP)

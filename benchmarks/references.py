@@ -23,7 +23,8 @@ import csv
 import json
 import os
 import time
-from datetime import datetime, time as dtime
+from datetime import datetime
+from datetime import time as dtime
 from pathlib import Path
 
 # --- layouts: found once, before anything is timed ---------------------------------------------
@@ -59,8 +60,11 @@ def _first_rows_xlsx(path: Path) -> tuple[list[list[object]], str]:
 
     workbook = calamine.CalamineWorkbook.from_path(str(path))
     try:
-        meta = next(m for m in workbook.sheets_metadata
-                    if m.visible == calamine.SheetVisibleEnum.Visible and m.typ == calamine.SheetTypeEnum.WorkSheet)
+        meta = next(
+            m
+            for m in workbook.sheets_metadata
+            if m.visible == calamine.SheetVisibleEnum.Visible and m.typ == calamine.SheetTypeEnum.WorkSheet
+        )
         rows = []
         for row in workbook.get_sheet_by_name(meta.name).iter_rows():
             rows.append(list(row))
@@ -102,8 +106,16 @@ def sniff_layout(path: Path) -> dict:
 
 # --- minimal typing, shared by both references ------------------------------------------------
 
-_DATETIME_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M",
-                     "%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d-%b-%Y")
+_DATETIME_FORMATS = (
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d",
+    "%d/%m/%Y",
+    "%d-%m-%Y",
+    "%d-%b-%Y",
+)
 
 
 def _spellings(words: dict) -> dict:
@@ -115,9 +127,12 @@ def _spellings(words: dict) -> dict:
     return out
 
 
-_BOOLS = {**_spellings({w: True for w in ("y", "yes", "true", "t", "1")}),
-          **_spellings({w: False for w in ("n", "no", "false", "f", "0")}),
-          1: True, 0: False, True: True, False: False}
+_BOOLS = {
+    **_spellings({w: True for w in ("y", "yes", "true", "t", "1")}),
+    **_spellings({w: False for w in ("n", "no", "false", "f", "0")}),
+    1: True,  # also the bool True (True == 1)
+    0: False,
+}
 
 
 def _blank_to_none(s):
@@ -234,7 +249,7 @@ def create_tables(url: str, layouts: list[dict], prefix: str) -> None:
 
     engine = create_engine(url)
     try:
-        for source in sorted({l["source"] for l in layouts}):
+        for source in sorted({layout["source"] for layout in layouts}):
             plain_table(source, f"{prefix}_{source}").metadata.create_all(engine)
     finally:
         engine.dispose()
@@ -249,8 +264,15 @@ def _read_lower(layout: dict, source):
     positions = sorted(int(p) for p in layout["columns"])
     names = [layout["columns"][str(p)] for p in positions]
     if layout["format"] == "csv":
-        frame = pd.read_csv(layout["path"], sep=layout["delimiter"], encoding=layout["encoding"],
-                            skiprows=layout["header_index"], header=0, usecols=positions, dtype=str)
+        frame = pd.read_csv(
+            layout["path"],
+            sep=layout["delimiter"],
+            encoding=layout["encoding"],
+            skiprows=layout["header_index"],
+            header=0,
+            usecols=positions,
+            dtype=str,
+        )
         frame.columns = names
         return frame
     import python_calamine as calamine
@@ -260,7 +282,7 @@ def _read_lower(layout: dict, source):
         rows = workbook.get_sheet_by_name(layout["sheet"]).to_python(skip_empty_area=False)
     finally:
         workbook.close()
-    data = rows[layout["header_index"] + 1:]
+    data = rows[layout["header_index"] + 1 :]
     columns = {name: [r[p] if p < len(r) else None for r in data] for p, name in zip(positions, names)}
     return pd.DataFrame(columns, dtype=object)
 
@@ -314,7 +336,9 @@ def lower_bound_file(layout: dict, url: str, table: str, timings: dict) -> int:
             with conn:
                 conn.executemany(
                     f'INSERT INTO "{table}" ({", ".join(chr(34) + c + chr(34) for c in columns)}) '
-                    f'VALUES ({", ".join("?" for _ in columns)})', rows)
+                    f"VALUES ({', '.join('?' for _ in columns)})",
+                    rows,
+                )
         finally:
             conn.close()
     timings["load"] += time.perf_counter() - started
@@ -340,8 +364,11 @@ def _gx_batch_definition():
 
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        batch_definition = (context.data_sources.add_pandas("naive").add_dataframe_asset("rows")
-                            .add_batch_definition_whole_dataframe("whole_file"))
+        batch_definition = (
+            context.data_sources.add_pandas("naive")
+            .add_dataframe_asset("rows")
+            .add_batch_definition_whole_dataframe("whole_file")
+        )
         _GX = (gx, batch_definition)
     return _GX
 
@@ -356,14 +383,18 @@ def _naive_validate(source_name: str, frame) -> int:
     batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
     result = batch.validate(
         suite,
-        expectation_parameters={"earliest_date": datetime(2000, 1, 1),
-                                "latest_date": datetime.combine(datetime.now().date(), dtime.max)},
+        expectation_parameters={
+            "earliest_date": datetime(2000, 1, 1),
+            "latest_date": datetime.combine(datetime.now().date(), dtime.max),
+        },
         result_format={"result_format": "COMPLETE"},
     )
     for outcome in result.results:
         if outcome.exception_info and outcome.exception_info.get("raised_exception"):
-            raise RuntimeError(f"expectation {outcome.expectation_config.type} could not run: "
-                               f"{outcome.exception_info.get('exception_message')}")
+            raise RuntimeError(
+                f"expectation {outcome.expectation_config.type} could not run: "
+                f"{outcome.exception_info.get('exception_message')}"
+            )
     return sum(1 for outcome in result.results if not outcome.success)
 
 
@@ -375,11 +406,17 @@ def naive_file(layout: dict, engine, table: str, timings: dict) -> tuple[int, in
     source = load_sources()[layout["source"]]
     started = time.perf_counter()
     if layout["format"] == "csv":
-        frame = pd.read_csv(layout["path"], sep=layout["delimiter"], encoding=layout["encoding"],
-                            skiprows=layout["header_index"], header=0)
+        frame = pd.read_csv(
+            layout["path"],
+            sep=layout["delimiter"],
+            encoding=layout["encoding"],
+            skiprows=layout["header_index"],
+            header=0,
+        )
     else:
-        frame = pd.read_excel(layout["path"], sheet_name=layout["sheet"], engine="openpyxl",
-                              header=layout["header_index"])
+        frame = pd.read_excel(
+            layout["path"], sheet_name=layout["sheet"], engine="openpyxl", header=layout["header_index"]
+        )
     timings["read"] += time.perf_counter() - started
 
     started = time.perf_counter()

@@ -40,7 +40,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -56,16 +56,31 @@ END_QUARTER = "2026-27Q2"
 KEY = "benchmark-key-not-secret"
 
 WORKLOADS = {
-    "a": {"title": "(a) two years of Leeds-scale data, all sources", "kind": "intake",
-          "generate": {"quarters": 8, "scale": 1}},
-    "b": {"title": "(b) two years at 10x scale (a regional consortium), all sources", "kind": "intake",
-          "generate": {"quarters": 8, "scale": 10}},
-    "c": {"title": "(c) one missing_episodes csv of 1,000,000 rows", "kind": "intake",
-          "generate": {"source": "missing_episodes", "rows": 1_000_000}},
-    "d": {"title": "(d) one police xlsx of 200,000 rows", "kind": "intake",
-          "generate": {"source": "police_domestic_incidents", "rows": 200_000}},
-    "e": {"title": "(e) build one quarter with five years of history at 10x scale", "kind": "build",
-          "generate": {"quarters": 20, "scale": 10}},
+    "a": {
+        "title": "(a) two years of Leeds-scale data, all sources",
+        "kind": "intake",
+        "generate": {"quarters": 8, "scale": 1},
+    },
+    "b": {
+        "title": "(b) two years at 10x scale (a regional consortium), all sources",
+        "kind": "intake",
+        "generate": {"quarters": 8, "scale": 10},
+    },
+    "c": {
+        "title": "(c) one missing_episodes csv of 1,000,000 rows",
+        "kind": "intake",
+        "generate": {"source": "missing_episodes", "rows": 1_000_000},
+    },
+    "d": {
+        "title": "(d) one police xlsx of 200,000 rows",
+        "kind": "intake",
+        "generate": {"source": "police_domestic_incidents", "rows": 200_000},
+    },
+    "e": {
+        "title": "(e) build one quarter with five years of history at 10x scale",
+        "kind": "build",
+        "generate": {"quarters": 20, "scale": 10},
+    },
 }
 QUICK = {
     "a": {"quarters": 2, "scale": 0.2},
@@ -77,10 +92,21 @@ QUICK = {
 
 # Where a stopped product job was: the innermost of these functions on its main thread's stack.
 STAGE_OF_FUNCTION = {
-    "read_file": "read", "identify": "identify (read)", "check_rows": "map_type", "run_suite": "validate",
-    "pseudonymise": "pseudonymise", "load_rows": "load", "_finish": "receipt/archive",
-    "copy_from": "snapshot (hash)", "run_limited": "in the file's child process", "build_scorecard": "build: compute", "_publish": "build: render",
-    "_read_lower": "read", "type_frame": "map_type", "_naive_validate": "validate", "to_sql": "load",
+    "read_file": "read",
+    "identify": "identify (read)",
+    "check_rows": "map_type",
+    "run_suite": "validate",
+    "pseudonymise": "pseudonymise",
+    "load_rows": "load",
+    "_finish": "receipt/archive",
+    "copy_from": "snapshot (hash)",
+    "run_limited": "in the file's child process",
+    "build_scorecard": "build: compute",
+    "_publish": "build: render",
+    "_read_lower": "read",
+    "type_frame": "map_type",
+    "_naive_validate": "validate",
+    "to_sql": "load",
 }
 
 
@@ -106,6 +132,7 @@ def _preimport(kind: str) -> float:
     import pipelines.intake  # noqa: F401
     import pipelines.intake.checking  # noqa: F401
     import pipelines.warehouse  # noqa: F401
+
     if kind == "build":
         import matplotlib  # noqa: F401
 
@@ -158,8 +185,14 @@ def _job_product(job: dict, result: dict) -> None:
         if outcome.status != "accepted":
             result.setdefault("not_accepted", []).append(f"{outcome.file}: {outcome.status}: {outcome.message}"[:300])
     stages["other"] = max(0.0, total - sum(stages.values()))
-    result.update(total=total, stages=stages, rows=sum(o.rows_loaded for o in run.outcomes),
-                  rows_rejected=sum(o.rows_rejected for o in run.outcomes), files=len(run.outcomes), statuses=statuses)
+    result.update(
+        total=total,
+        stages=stages,
+        rows=sum(o.rows_loaded for o in run.outcomes),
+        rows_rejected=sum(o.rows_rejected for o in run.outcomes),
+        files=len(run.outcomes),
+        statuses=statuses,
+    )
 
 
 def _job_lower(job: dict, result: dict) -> None:
@@ -310,8 +343,14 @@ def worker(job_path: str) -> int:
     faulthandler.register(signal.SIGUSR1, file=stacks, all_threads=True)
     os.chdir(job["cwd"])  # no stray .env from the repo
     result: dict = {"kind": job["kind"], "preimport": _preimport(job["kind"])}
-    {"product": _job_product, "lower": _job_lower, "naive": _job_naive, "build": _job_build,
-     "setup": _job_setup, "idle": _job_idle}[job["kind"]](job, result)
+    {
+        "product": _job_product,
+        "lower": _job_lower,
+        "naive": _job_naive,
+        "build": _job_build,
+        "setup": _job_setup,
+        "idle": _job_idle,
+    }[job["kind"]](job, result)
     result["self_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     Path(job["result"]).write_text(json.dumps(result, default=str), encoding="utf-8")
     return 0
@@ -325,7 +364,9 @@ def code_version() -> str:
     import hashlib
 
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
         diff = subprocess.run(["git", "diff", "HEAD", "--", "pipelines"], cwd=REPO, capture_output=True).stdout
     except OSError:
         return "unknown"
@@ -337,14 +378,17 @@ def run_job(job: dict, work: Path, name: str, timeout_min: float | None) -> dict
     code = code_version()
     jobs = work / "jobs"
     jobs.mkdir(parents=True, exist_ok=True)
-    job = dict(job, result=str(jobs / f"{name}.result.json"), stacks=str(jobs / f"{name}.stacks.txt"),
-               cwd=str(work))
+    job = dict(job, result=str(jobs / f"{name}.result.json"), stacks=str(jobs / f"{name}.stacks.txt"), cwd=str(work))
     Path(job["result"]).unlink(missing_ok=True)
     (jobs / f"{name}.job.json").write_text(json.dumps(job), encoding="utf-8")
     logfile = (jobs / f"{name}.log").open("w")
     started = time.monotonic()
-    process = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--job", str(jobs / f"{name}.job.json")],
-                               stdout=logfile, stderr=subprocess.STDOUT, cwd=str(work))
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--job", str(jobs / f"{name}.job.json")],
+        stdout=logfile,
+        stderr=subprocess.STDOUT,
+        cwd=str(work),
+    )
     stopped = None
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
@@ -366,7 +410,14 @@ def run_job(job: dict, work: Path, name: str, timeout_min: float | None) -> dict
     if stopped is not None:
         stage = _stage_from_stacks(Path(job["stacks"]))
         log(f"  {name}: STOPPED after {stopped / 60:.1f} min in stage {stage}")
-        return {"stopped": True, "elapsed": stopped, "stage": stage, "peak_mb": peak_mb, "wall_process": wall, "code": code}
+        return {
+            "stopped": True,
+            "elapsed": stopped,
+            "stage": stage,
+            "peak_mb": peak_mb,
+            "wall_process": wall,
+            "code": code,
+        }
     if status != 0 or not Path(job["result"]).exists():
         tail = (jobs / f"{name}.log").read_text(encoding="utf-8", errors="replace")[-3000:]
         log(f"  {name}: FAILED (status {status}); log tail:\n{tail}")
@@ -458,9 +509,12 @@ def generate_workload(key: str, params: dict, work: Path) -> tuple[Path, dict]:
     started = time.monotonic()
     subprocess.run(command, check=True, cwd=str(work))
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    info = {"command": "scorecard " + " ".join(command[command.index("generate"):]).replace(str(folder), "DIR"),
-            "seconds": time.monotonic() - started, "files": len(files),
-            "bytes": sum(p.stat().st_size for p in files)}
+    info = {
+        "command": "scorecard " + " ".join(command[command.index("generate") :]).replace(str(folder), "DIR"),
+        "seconds": time.monotonic() - started,
+        "files": len(files),
+        "bytes": sum(p.stat().st_size for p in files),
+    }
     marker.write_text(json.dumps(info), encoding="utf-8")
     log(f"  generated {len(files)} files, {info['bytes'] / 2**20:.1f} MB in {info['seconds']:.0f} s")
     return folder, info
@@ -468,8 +522,10 @@ def generate_workload(key: str, params: dict, work: Path) -> tuple[Path, dict]:
 
 def workload_files(folder: Path) -> list[Path]:
     """In the order a partner would drop them: modification time (write order), then name."""
-    return sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")),
-                  key=lambda p: (p.stat().st_mtime, p.name))
+    return sorted(
+        (p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")),
+        key=lambda p: (p.stat().st_mtime, p.name),
+    )
 
 
 def layouts_for(files: list[Path], work: Path, folder: Path) -> list[dict]:
@@ -492,18 +548,22 @@ def machine() -> dict:
     info: dict = {}
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text()
-        info["cpu"] = next(l.split(":", 1)[1].strip() for l in cpuinfo.splitlines() if l.startswith("model name"))
+        info["cpu"] = next(
+            line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         info["cpu"] = platform.processor() or "unknown"
     info["cores"] = os.cpu_count()
     try:
         meminfo = Path("/proc/meminfo").read_text()
-        kb = int(next(l.split()[1] for l in meminfo.splitlines() if l.startswith("MemTotal")))
+        kb = int(next(line.split()[1] for line in meminfo.splitlines() if line.startswith("MemTotal")))
         info["memory_gb"] = round(kb / 2**20, 1)
     except (OSError, StopIteration):
         pass
     try:
-        os_release = dict(l.split("=", 1) for l in Path("/etc/os-release").read_text().splitlines() if "=" in l)
+        os_release = dict(
+            line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line
+        )
         info["os"] = os_release.get("PRETTY_NAME", "").strip('"') + f" (kernel {platform.release()})"
     except OSError:
         info["os"] = platform.platform()
@@ -528,9 +588,15 @@ def machine() -> dict:
             packages[name] = "not installed"
     info["packages"] = packages
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "pipelines"], cwd=REPO,
-                               capture_output=True, text=True).stdout.split("\n")
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "pipelines"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        ).stdout.split("\n")
         dirty = [line[3:] for line in dirty if line.strip()]
         info["code"] = head + (f" + uncommitted changes to {', '.join(dirty)}" if dirty else "")
     except OSError:
@@ -558,7 +624,7 @@ def run(args) -> None:
     results["machine"] = machine()
     results["quick"] = args.quick
     results["command"] = args.command_line
-    results["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    results["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     results.setdefault("runs", []).append({"date": results["date"], "command": args.command_line})
     results["load_start"] = load_average()
     results["idle_mb"] = run_job({"kind": "idle"}, work, "idle", None)["peak_mb"]
@@ -583,8 +649,14 @@ def run(args) -> None:
             for pipeline in args.pipelines:
                 name = f"{key}-{engine_name}-{pipeline}"
                 url, home = fresh_place(engine_name, work, name)
-                job = {"kind": pipeline, "url": url, "home": str(home), "files": [str(p) for p in files],
-                       "layouts": layouts, "max_file_mb": args.max_file_mb}
+                job = {
+                    "kind": pipeline,
+                    "url": url,
+                    "home": str(home),
+                    "files": [str(p) for p in files],
+                    "layouts": layouts,
+                    "max_file_mb": args.max_file_mb,
+                }
                 if args.profile and pipeline in args.profile_pipelines:
                     job["profile"] = str(work / "jobs" / f"{name}.prof")
                 result = None
@@ -606,7 +678,7 @@ def run(args) -> None:
                         break
                 if len(totals) > 1:
                     result["repeats"] = [round(t, 2) if t is not None else None for t in totals]
-                result["measured_at"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+                result["measured_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
                 results["jobs"][name] = result
                 _remember(results, name, result)
                 log(f"  {name}: {_summary(result)}")
@@ -631,9 +703,19 @@ def run_build_workload(key: str, files: list[Path], work: Path, args, results: d
         log(f"{key}: set-up intake of {len(files)} files on {', '.join(setups)} (not measured)")
         with ThreadPoolExecutor(max_workers=len(setups)) as pool:
             futures = {
-                engine_name: pool.submit(run_job, {"kind": "setup", "url": s["url"], "home": s["home"],
-                                                   "files": [str(p) for p in files], "max_file_mb": args.max_file_mb},
-                                         work, f"{key}-{engine_name}-setup", None)
+                engine_name: pool.submit(
+                    run_job,
+                    {
+                        "kind": "setup",
+                        "url": s["url"],
+                        "home": s["home"],
+                        "files": [str(p) for p in files],
+                        "max_file_mb": args.max_file_mb,
+                    },
+                    work,
+                    f"{key}-{engine_name}-setup",
+                    None,
+                )
                 for engine_name, s in setups.items()
             }
             setup_results = {e: f.result() for e, f in futures.items()}
@@ -646,17 +728,21 @@ def run_build_workload(key: str, files: list[Path], work: Path, args, results: d
                 job["profile"] = str(work / "jobs" / f"{name}.prof")
             log(f"{name}: build {quarter} twice (load {load_average()})")
             result = run_job(job, work, name, args.timeout)
-            result["setup"] = {k: setup.get(k) for k in ("total", "rows", "files", "statuses", "peak_mb", "stopped", "failed")}
+            result["setup"] = {
+                k: setup.get(k) for k in ("total", "rows", "files", "statuses", "peak_mb", "stopped", "failed")
+            }
             result["load"] = load_average()
-            result["measured_at"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            result["measured_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
             results["jobs"][name] = result
             _remember(results, name, result)
             log(f"  {name}: {_summary(result)}")
     finally:
         for engine_name, s in setups.items():
             if args.keep:
-                log(f"  kept {engine_name} warehouse for analysis: SCORECARD_HOME={s['home']} "
-                    f"SCORECARD_WAREHOUSE_URL={s['url']} (drop it yourself)")
+                log(
+                    f"  kept {engine_name} warehouse for analysis: SCORECARD_HOME={s['home']} "
+                    f"SCORECARD_WAREHOUSE_URL={s['url']} (drop it yourself)"
+                )
                 continue
             drop_database(s["url"])
             shutil.rmtree(s["home"], ignore_errors=True)
@@ -666,8 +752,14 @@ def _remember(results: dict, name: str, result: dict) -> None:
     """Every run's total of every job, so a noisy run can be told from a real change."""
     seconds = result.get("builds") or [_total(result)[0]]
     results.setdefault("history", {}).setdefault(name, []).append(
-        {"at": result.get("measured_at"), "code": result.get("code"), "seconds": [round(x, 2) for x in seconds if x is not None],
-         "stopped": bool(result.get("stopped")), "load": result.get("load")})
+        {
+            "at": result.get("measured_at"),
+            "code": result.get("code"),
+            "seconds": [round(x, 2) for x in seconds if x is not None],
+            "stopped": bool(result.get("stopped")),
+            "load": result.get("load"),
+        }
+    )
 
 
 def _summary(result: dict) -> str:
@@ -678,8 +770,9 @@ def _summary(result: dict) -> str:
     if "builds" in result:
         return f"builds {result['builds'][0]:.1f} s, {result['builds'][1]:.1f} s; peak {result['peak_mb']:.0f} MB"
     stages = ", ".join(f"{k} {v:.1f}" for k, v in result.get("stages", {}).items())
-    return (f"{result.get('rows', 0):,} rows in {result['total']:.1f} s ({stages}); peak {result['peak_mb']:.0f} MB"
-            + (f"; statuses {result['statuses']}" if result.get("statuses") else ""))
+    return f"{result.get('rows', 0):,} rows in {result['total']:.1f} s ({stages}); peak {result['peak_mb']:.0f} MB" + (
+        f"; statuses {result['statuses']}" if result.get("statuses") else ""
+    )
 
 
 # ================================ rendering ================================
@@ -739,7 +832,8 @@ def render(results: dict, path: Path, quick: bool = False) -> None:
         f"- **Date**: {results.get('date', '?')} (each job's own time is in `results.json`)",
         "- **Commands** that produced these results (a later, partial run replaces only the jobs it ran): "
         + "; ".join(f"`{r['command']}` ({r['date']})" for r in results.get("runs", [])[-6:])
-        if results.get("runs") else f"- **Command**: `{results.get('command', 'make bench')}`",
+        if results.get("runs")
+        else f"- **Command**: `{results.get('command', 'make bench')}`",
         f"- **Machine**: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('memory_gb', '?')} GB memory; {m.get('os', '?')}",
         f"- **Software**: Python {m.get('python', '?')}, SQLite {m.get('sqlite', '?')}, PostgreSQL {m.get('postgresql', '?')}; "
         + ", ".join(f"{k} {v}" for k, v in m.get("packages", {}).items()),
@@ -760,15 +854,25 @@ def render(results: dict, path: Path, quick: bool = False) -> None:
     ]
     gen = results.get("generated", {})
     if gen:
-        lines += ["## Workloads", "", "| workload | generated with | files | size | generation time |", "| --- | --- | --- | ---: | ---: |"]
+        lines += [
+            "## Workloads",
+            "",
+            "| workload | generated with | files | size | generation time |",
+            "| --- | --- | --- | ---: | ---: |",
+        ]
         for key in sorted(gen):
             g = gen[key]
-            lines.append(f"| {WORKLOADS[key]['title']} | `{g['command']}` | {g['files']} | {g['bytes'] / 2**20:,.1f} MB | {g['seconds']:.0f} s |")
+            lines.append(
+                f"| {WORKLOADS[key]['title']} | `{g['command']}` | {g['files']} | {g['bytes'] / 2**20:,.1f} MB | {g['seconds']:.0f} s |"
+            )
         lines.append("")
 
-    lines += ["## Summary", "",
-              "| workload | engine | rows | product s | rows/s | peak MB | lower bound s | naive s | product / lower | product / naive |",
-              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [
+        "## Summary",
+        "",
+        "| workload | engine | rows | product s | rows/s | peak MB | lower bound s | naive s | product / lower | product / naive |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for key in ("a", "b", "c", "d"):
         for engine_name in ENGINES:
             product = jobs.get(f"{key}-{engine_name}-product")
@@ -780,7 +884,9 @@ def render(results: dict, path: Path, quick: bool = False) -> None:
             if product and product.get("stopped"):
                 rows = (lower or naive or {}).get("rows")
             t, is_open = _total(product)
-            rate = f"{rows / t:,.0f}" if rows and t and not is_open else ("< " + f"{rows / t:,.0f}" if rows and t else "")
+            rate = (
+                f"{rows / t:,.0f}" if rows and t and not is_open else ("< " + f"{rows / t:,.0f}" if rows and t else "")
+            )
             lines.append(
                 f"| {key} | {engine_name} | {rows or 0:,} | {_seconds(product)} | {rate} | "
                 f"{(product or {}).get('peak_mb', 0):,.0f} | {_seconds(lower)} | {_seconds(naive)} | "
@@ -792,10 +898,14 @@ def render(results: dict, path: Path, quick: bool = False) -> None:
         present = [(e, p, jobs.get(f"{key}-{e}-{p}")) for e in ENGINES for p in PIPELINES if jobs.get(f"{key}-{e}-{p}")]
         if not present:
             continue
-        lines += [f"## {WORKLOADS[key]['title']}", "",
-                  "Seconds per stage (product stages as the intake reports them; references' stages likewise).", "",
-                  "| engine | pipeline | rows | read | map/type | validate | pseudonymise | load | other | total | rows/s | peak MB | vs lower | vs naive |",
-                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [
+            f"## {WORKLOADS[key]['title']}",
+            "",
+            "Seconds per stage (product stages as the intake reports them; references' stages likewise).",
+            "",
+            "| engine | pipeline | rows | read | map/type | validate | pseudonymise | load | other | total | rows/s | peak MB | vs lower | vs naive |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
         for engine_name, pipeline, r in present:
             stages = r.get("stages") or {}
             cells = [_s(stages.get(s)) if s in stages else "-" for s in (*STAGES, "other")]
@@ -804,42 +914,64 @@ def render(results: dict, path: Path, quick: bool = False) -> None:
             rate = f"{rows / t:,.0f}" if rows and t and not is_open else ""
             vs_lower = _ratio(r, jobs.get(f"{key}-{engine_name}-lower"))[1] if pipeline != "lower" else ""
             vs_naive = _ratio(r, jobs.get(f"{key}-{engine_name}-naive"))[1] if pipeline != "naive" else ""
-            lines.append(f"| {engine_name} | {pipeline} | {rows or 0:,} | {' | '.join(cells)} | {_seconds(r)} | {rate} | "
-                         f"{r.get('peak_mb', 0):,.0f} | {vs_lower} | {vs_naive} |")
+            lines.append(
+                f"| {engine_name} | {pipeline} | {rows or 0:,} | {' | '.join(cells)} | {_seconds(r)} | {rate} | "
+                f"{r.get('peak_mb', 0):,.0f} | {vs_lower} | {vs_naive} |"
+            )
             if r.get("not_accepted"):
                 lines.append(f"| | | | files not accepted: {'; '.join(r['not_accepted'][:3])} | | | | | | | | | | |")
         lines.append("")
         for engine_name, pipeline, r in present:
-            history = [h for h in results.get("history", {}).get(f"{key}-{engine_name}-{pipeline}", [])
-                       if h.get("at") != r.get("measured_at")]
+            history = [
+                h
+                for h in results.get("history", {}).get(f"{key}-{engine_name}-{pipeline}", [])
+                if h.get("at") != r.get("measured_at")
+            ]
             if history:
-                lines.append(f"- {engine_name} {pipeline}, other runs of this job (this one: code {r.get('code', '?')}): " + "; ".join(
-                    f"{', '.join(_s(x) for x in h['seconds'])} s at {h['at']} (code {h.get('code') or 'before ' + str(r.get('code'))}, "
-                    f"load {h.get('load')})" for h in history[-4:]))
+                lines.append(
+                    f"- {engine_name} {pipeline}, other runs of this job (this one: code {r.get('code', '?')}): "
+                    + "; ".join(
+                        f"{', '.join(_s(x) for x in h['seconds'])} s at {h['at']} (code {h.get('code') or 'before ' + str(r.get('code'))}, "
+                        f"load {h.get('load')})"
+                        for h in history[-4:]
+                    )
+                )
             if r.get("repeats"):
-                lines.append(f"- {engine_name} {pipeline}: the fastest of {len(r['repeats'])} runs "
-                             f"(totals {', '.join(_s(t) for t in r['repeats'] if t is not None)} s)")
+                lines.append(
+                    f"- {engine_name} {pipeline}: the fastest of {len(r['repeats'])} runs "
+                    f"(totals {', '.join(_s(t) for t in r['repeats'] if t is not None)} s)"
+                )
             if r.get("rss_by_stage_mb"):
                 shown = ", ".join(f"{stage} {mb:,} MB" for stage, mb in r["rss_by_stage_mb"].items())
-                lines.append(f"- {engine_name} product: highest resident memory seen in each stage (sampled every 0.2 s): {shown}")
-        if any(r.get("rss_by_stage_mb") or r.get("repeats") or results.get("history", {}).get(f"{key}-{e}-{p}")
-               for e, p, r in present):
+                lines.append(
+                    f"- {engine_name} product: highest resident memory seen in each stage (sampled every 0.2 s): {shown}"
+                )
+        if any(
+            r.get("rss_by_stage_mb") or r.get("repeats") or results.get("history", {}).get(f"{key}-{e}-{p}")
+            for e, p, r in present
+        ):
             lines.append("")
 
     builds = [(e, jobs.get(f"e-{e}-build")) for e in ENGINES if jobs.get(f"e-{e}-build")]
     if builds:
-        lines += [f"## {WORKLOADS['e']['title']}", "",
-                  "The history is loaded with the product's intake first (set-up, not measured: its time is shown "
-                  "for information); then one process builds the latest quarter twice (`build_quarter(email=False)`): "
-                  "the second build runs with warm caches (Python modules, the database's pages).", "",
-                  "| engine | quarter | rows in warehouse | set-up intake | build 1 s | build 2 s | peak MB |",
-                  "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [
+            f"## {WORKLOADS['e']['title']}",
+            "",
+            "The history is loaded with the product's intake first (set-up, not measured: its time is shown "
+            "for information); then one process builds the latest quarter twice (`build_quarter(email=False)`): "
+            "the second build runs with warm caches (Python modules, the database's pages).",
+            "",
+            "| engine | quarter | rows in warehouse | set-up intake | build 1 s | build 2 s | peak MB |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
         for engine_name, r in builds:
             setup = r.get("setup") or {}
             b = r.get("builds") or []
             first = _seconds(r) if not b else _s(b[0])
-            lines.append(f"| {engine_name} | {r.get('quarter', '')} | {setup.get('rows') or 0:,} | "
-                         f"{_s(setup.get('total'))} s | {first} | {_s(b[1]) if len(b) > 1 else ''} | {r.get('peak_mb', 0):,.0f} |")
+            lines.append(
+                f"| {engine_name} | {r.get('quarter', '')} | {setup.get('rows') or 0:,} | "
+                f"{_s(setup.get('total'))} s | {first} | {_s(b[1]) if len(b) > 1 else ''} | {r.get('peak_mb', 0):,.0f} |"
+            )
         lines.append("")
 
     lines += targets(jobs)
@@ -868,21 +1000,43 @@ def targets(jobs: dict) -> list[str]:
         rows.append(("(c) intake faster than the naive pipeline", engine_name, shown, verdict(ok)))
         product = jobs.get(f"c-{engine_name}-product")
         ok = None if not product else product["peak_mb"] < MEMORY_TARGET_MB
-        rows.append(("(c) peak memory under 1.5 GB", engine_name,
-                     f"{product['peak_mb']:,.0f} MB" + (" (stopped early)" if product.get("stopped") else "") if product else "n/a",
-                     verdict(ok) if not (product and product.get("stopped") and ok) else "**MISSED** (did not finish)"))
+        rows.append(
+            (
+                "(c) peak memory under 1.5 GB",
+                engine_name,
+                f"{product['peak_mb']:,.0f} MB" + (" (stopped early)" if product.get("stopped") else "")
+                if product
+                else "n/a",
+                verdict(ok) if not (product and product.get("stopped") and ok) else "**MISSED** (did not finish)",
+            )
+        )
         build = jobs.get(f"e-{engine_name}-build")
-        ok = None if not build or build.get("failed") else (not build.get("stopped") and build["builds"][0] < BUILD_TARGET_S)
-        shown = "n/a" if not build else _seconds(build) if build.get("stopped") or build.get("failed") else \
-            f"{build['builds'][0]:.1f} s (warm {build['builds'][1]:.1f} s)"
+        ok = (
+            None
+            if not build or build.get("failed")
+            else (not build.get("stopped") and build["builds"][0] < BUILD_TARGET_S)
+        )
+        shown = (
+            "n/a"
+            if not build
+            else _seconds(build)
+            if build.get("stopped") or build.get("failed")
+            else f"{build['builds'][0]:.1f} s (warm {build['builds'][1]:.1f} s)"
+        )
         rows.append(("(e) build one quarter in under 10 s", engine_name, shown, verdict(ok)))
     per_engine = {e: [v for (k, eng, _), v in ratio_ok.items() if eng == e] for e in ENGINES}
     both = [v for vs in per_engine.values() for v in vs]
     ok = None if any(v is None for v in both) else all(both)
     detail = "; ".join(f"{e}: {sum(1 for v in vs if v)}/{len(vs)} ratio targets met" for e, vs in per_engine.items())
     rows.append(("the ratios hold on both engines", "both", detail, verdict(ok)))
-    out = ["## Targets", "", "Computed from the numbers above on every run (issue 8).", "",
-           "| target | engine | measured | status |", "| --- | --- | --- | --- |"]
+    out = [
+        "## Targets",
+        "",
+        "Computed from the numbers above on every run (issue 8).",
+        "",
+        "| target | engine | measured | status |",
+        "| --- | --- | --- | --- |",
+    ]
     out += [f"| {t} | {e} | {m} | {v} |" for t, e, m, v in rows]
     return out
 
@@ -895,24 +1049,43 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--job"]:
         return worker(argv[1])
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run (results into --work)")
     parser.add_argument("--workloads", default="a,b,c,d,e", help="comma-separated, from a,b,c,d,e (default all)")
     parser.add_argument("--engines", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql")
     parser.add_argument("--pipelines", default="product,lower,naive", help="comma-separated: product,lower,naive")
-    parser.add_argument("--work", default="/tmp/scorecard-bench", help="scratch folder outside the repo (data kept for reuse)")
-    parser.add_argument("--timeout", type=float, default=25.0, help="minutes before a measured job is stopped (default 25)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="run each measured intake job N times and keep the fastest (a shared machine is noisy)")
-    parser.add_argument("--max-file-mb", type=float, default=None,
-                        help="SCORECARD_MAX_FILE_MB for the product (default: the product's own default)")
+    parser.add_argument(
+        "--work", default="/tmp/scorecard-bench", help="scratch folder outside the repo (data kept for reuse)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=25.0, help="minutes before a measured job is stopped (default 25)"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run each measured intake job N times and keep the fastest (a shared machine is noisy)",
+    )
+    parser.add_argument(
+        "--max-file-mb",
+        type=float,
+        default=None,
+        help="SCORECARD_MAX_FILE_MB for the product (default: the product's own default)",
+    )
     parser.add_argument("--end-quarter", default=END_QUARTER, help=f"last generated quarter (default {END_QUARTER})")
-    parser.add_argument("--profile", action="store_true", help="cProfile the measured jobs (slower; .prof files in --work/jobs)")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the measured jobs (slower; .prof files in --work/jobs)"
+    )
     parser.add_argument("--profile-pipelines", default="product", help="which pipelines --profile applies to")
     parser.add_argument("--results", help="results JSON (default benchmarks/results.json; with --quick, in --work)")
-    parser.add_argument("--markdown", help="markdown written from it (default benchmarks/RESULTS.md; with --quick, in --work)")
-    parser.add_argument("--keep", action="store_true", help="keep workload e's warehouses (for analysis) instead of dropping them")
+    parser.add_argument(
+        "--markdown", help="markdown written from it (default benchmarks/RESULTS.md; with --quick, in --work)"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep workload e's warehouses (for analysis) instead of dropping them"
+    )
     parser.add_argument("--render", action="store_true", help="only render the markdown from the results JSON")
     args = parser.parse_args(argv)
     args.command_line = "make bench" if not argv else ".venv/bin/python benchmarks/run.py " + " ".join(argv)

@@ -50,8 +50,12 @@ def warehouse_url(conn) -> str:
 
     if conn.conn_type in ("postgres", "postgresql"):
         return URL.create(
-            "postgresql+psycopg", username=conn.login or None, password=conn.password or None,
-            host=conn.host or None, port=conn.port or None, database=conn.schema or None,
+            "postgresql+psycopg",
+            username=conn.login or None,
+            password=conn.password or None,
+            host=conn.host or None,
+            port=conn.port or None,
+            database=conn.schema or None,
         ).render_as_string(hide_password=False)
     if conn.conn_type == "sqlite":
         return f"sqlite:///{conn.host or conn.schema}"
@@ -89,8 +93,11 @@ def scorecard_settings():
         env["SCORECARD_PSEUDONYM_KEY"] = conn.password
     if (conn := _connection(SMTP_CONN)) and conn.host:
         env.update(smtp_environment(conn))
-    for variable, name in (("scorecard_home", "SCORECARD_HOME"), ("scorecard_pmsg_to", "SCORECARD_PMSG_TO"),
-                           ("scorecard_analyst_email", "SCORECARD_ANALYST_EMAIL")):
+    for variable, name in (
+        ("scorecard_home", "SCORECARD_HOME"),
+        ("scorecard_pmsg_to", "SCORECARD_PMSG_TO"),
+        ("scorecard_analyst_email", "SCORECARD_ANALYST_EMAIL"),
+    ):
         if value := _variable(variable):
             env[name] = value
     if officers := _variable("scorecard_data_officers"):

@@ -37,7 +37,6 @@ def partner_intake():
     def list_inbox() -> list[str]:
         """Housekeeping (queued mail, retention), then the files ready to process."""
         from airflow_settings import scorecard_settings
-
         from pipelines.intake import housekeeping, pending_files
         from pipelines.warehouse import open_warehouse
 
@@ -54,7 +53,6 @@ def partner_intake():
         from pathlib import Path
 
         from airflow_settings import scorecard_settings
-
         from pipelines.intake import process_file, require_key
         from pipelines.warehouse import open_warehouse
 

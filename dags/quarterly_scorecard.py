@@ -70,7 +70,6 @@ def quarterly_scorecard():
     @task
     def build(quarter: str) -> dict:
         from airflow_settings import scorecard_settings
-
         from pipelines.build import build_quarter
         from pipelines.periods import Quarter
 

@@ -35,8 +35,10 @@ def accepted_loads(home: Path) -> list[dict]:
             continue
         loads.append({"load_id": receipt.get("load_id") or 0, "source": receipt["source"], "original": original})
     if missing:
-        raise SystemExit(f"{len(missing)} accepted original(s) are missing from the archive, e.g. {missing[0]}: "
-                         "reloading without them would lose data; restore them from backup first")
+        raise SystemExit(
+            f"{len(missing)} accepted original(s) are missing from the archive, e.g. {missing[0]}: "
+            "reloading without them would lose data; restore them from backup first"
+        )
     return sorted(loads, key=lambda load: load["load_id"])
 
 

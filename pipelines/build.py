@@ -29,7 +29,6 @@ from .model import Scorecard
 from .periods import Quarter
 from .warehouse import open_warehouse
 
-
 # Connections computing indicators side by side in a build: the reference machine has 2 cores.
 BUILD_WORKERS = min(2, os.cpu_count() or 1)
 
@@ -116,7 +115,9 @@ def _result(settings: Settings, scorecard: Scorecard, final: Path, email: str | 
     )
 
 
-def build_quarter(settings: Settings, quarter: Quarter, *, email: bool = True, generated_at: datetime | None = None) -> BuildResult:
+def build_quarter(
+    settings: Settings, quarter: Quarter, *, email: bool = True, generated_at: datetime | None = None
+) -> BuildResult:
     from .mail import deliver_or_queue, flush_queue
     from .marts import load_scorecard, store_scorecard
     from .render import build_scorecard_email
@@ -127,7 +128,10 @@ def build_quarter(settings: Settings, quarter: Quarter, *, email: bool = True, g
         # Every value the scorecard and the history sheet show, computed once, side by side.
         values = build_values(engine, quarter, workers=BUILD_WORKERS)
         built = build_scorecard(
-            engine, quarter, suppression_threshold=settings.suppression_threshold, generated_at=generated_at,
+            engine,
+            quarter,
+            suppression_threshold=settings.suppression_threshold,
+            generated_at=generated_at,
             values_cache=values,
         )
         check_contract(built.contract())  # an invalid scorecard never reaches the marts

@@ -22,8 +22,20 @@ from .resources import definitions_dir, sql_dir
 OBA_QUESTIONS = ("How much did we do?", "How well did we do it?", "Is anyone better off?")
 POLARITIES = ("up", "down", "neutral")
 FIELDS = (
-    "id", "name", "priority", "oba", "source", "definition", "unit", "decimals", "polarity",
-    "target", "tolerance", "disclosive", "scale", "sql",
+    "id",
+    "name",
+    "priority",
+    "oba",
+    "source",
+    "definition",
+    "unit",
+    "decimals",
+    "polarity",
+    "target",
+    "tolerance",
+    "disclosive",
+    "scale",
+    "sql",
 )
 
 
@@ -137,8 +149,9 @@ def load_units(path: Path | None = None) -> dict[str, Unit]:
     """Every unit an indicator may have, by code."""
     units: dict[str, Unit] = {}
     for i, entry in enumerate(_read(path)["units"]):
-        fields = _texts(entry, f"unit #{i + 1}", ("code", "after_value", "after_change"),
-                        empty_ok=("after_value", "after_change"))
+        fields = _texts(
+            entry, f"unit #{i + 1}", ("code", "after_value", "after_change"), empty_ok=("after_value", "after_change")
+        )
         if fields["code"] in units:
             raise CatalogueError(f"'units' lists {fields['code']!r} twice")
         units[fields["code"]] = Unit(fields["code"], fields["after_value"], fields["after_change"])
@@ -164,7 +177,9 @@ def _number(value: object, what: str, where: str) -> float | None:
     return float(value)
 
 
-def _indicator(raw: Any, index: int, priorities: list[str], units: set[str], partner_sources: set[str] | None) -> Indicator:
+def _indicator(
+    raw: Any, index: int, priorities: list[str], units: set[str], partner_sources: set[str] | None
+) -> Indicator:
     where = f"indicator #{index + 1}"
     if not isinstance(raw, dict):
         raise CatalogueError(f"{where} is not a mapping of fields")
@@ -210,10 +225,20 @@ def _indicator(raw: Any, index: int, priorities: list[str], units: set[str], par
     if not (sql_dir() / raw["sql"]).is_file():
         raise CatalogueError(f"{where}: SQL file {raw['sql']!r} not found under {sql_dir()}")
     return Indicator(
-        id=raw["id"], name=raw["name"], priority=raw["priority"], oba=raw["oba"],
-        source=raw["source"], definition=raw["definition"].strip(), unit=raw["unit"],
-        decimals=decimals, polarity=raw["polarity"], target=target, tolerance=tolerance,
-        disclosive=raw["disclosive"], scale=scale, sql=raw["sql"],
+        id=raw["id"],
+        name=raw["name"],
+        priority=raw["priority"],
+        oba=raw["oba"],
+        source=raw["source"],
+        definition=raw["definition"].strip(),
+        unit=raw["unit"],
+        decimals=decimals,
+        polarity=raw["polarity"],
+        target=target,
+        tolerance=tolerance,
+        disclosive=raw["disclosive"],
+        scale=scale,
+        sql=raw["sql"],
     )
 
 

@@ -39,16 +39,21 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     generate.add_argument("--end-quarter", help="last quarter to generate, e.g. 2024-25Q4 (default: latest complete)")
     generate.add_argument("--scale", type=float, default=1.0, help="volume multiplier (default 1.0, Leeds-sized)")
-    generate.add_argument("--source", help="write ONE big file of this source instead (missing_episodes: csv, "
-                          "police_domestic_incidents: xlsx); needs --rows")
+    generate.add_argument(
+        "--source",
+        help="write ONE big file of this source instead (missing_episodes: csv, "
+        "police_domestic_incidents: xlsx); needs --rows",
+    )
     generate.add_argument("--rows", type=int, help="data rows in the one file written with --source")
     commands.add_parser("intake", help="process every file now in the inbox once")
     commands.add_parser("migrate", help="bring the warehouse schema to the latest migration (done on start anyway)")
     migration = commands.add_parser("migration", help="write a migration for changed source definitions")
     migration_commands = migration.add_subparsers(dest="migration_command", required=True, parser_class=_Parser)
     new = migration_commands.add_parser(
-        "new", help="compare the definitions in use with the migrations and write the migration between them "
-        "(into SCORECARD_RESOURCES/migrations/ for a partnership's own rules)")
+        "new",
+        help="compare the definitions in use with the migrations and write the migration between them "
+        "(into SCORECARD_RESOURCES/migrations/ for a partnership's own rules)",
+    )
     new.add_argument("message", help='what it does, e.g. "add source early_help_assessments"')
     build = commands.add_parser("build", help="compute, rate, render and email one quarter")
     build.add_argument("--quarter", required=True, help="financial quarter, e.g. 2024-25Q1")
@@ -89,7 +94,9 @@ def _run(args) -> int:
             print(f"Wrote {args.rows:,} rows of {args.source} to {path}")
             return 0
         result = generate(args.out, quarters=args.quarters, seed=args.seed, end_quarter=end, scale=args.scale)
-        print(f"Wrote {len(result.files)} files for {result.start_quarter.label} to {result.end_quarter.label} into {args.out}")
+        print(
+            f"Wrote {len(result.files)} files for {result.start_quarter.label} to {result.end_quarter.label} into {args.out}"
+        )
         return 0
     if args.command == "intake":
         from .intake import run_intake
@@ -99,7 +106,10 @@ def _run(args) -> int:
             print(f"No files ready in {settings.inbox}")
         errors = [o for o in run.outcomes if o.status == "error"]
         if errors:
-            print(f"scorecard: {len(errors)} file(s) could not be loaded and stay in the inbox: see the lines above", file=sys.stderr)
+            print(
+                f"scorecard: {len(errors)} file(s) could not be loaded and stay in the inbox: see the lines above",
+                file=sys.stderr,
+            )
             return 1
         return 0
     if args.command == "migrate":
@@ -107,7 +117,9 @@ def _run(args) -> int:
         from .warehouse.migrate import current_revision
 
         with open_warehouse(settings.warehouse_url) as engine:
-            print(f"Warehouse at migration {current_revision(engine)}: {engine.url.render_as_string(hide_password=True)}")
+            print(
+                f"Warehouse at migration {current_revision(engine)}: {engine.url.render_as_string(hide_password=True)}"
+            )
         return 0
     if args.command == "migration":
         from .warehouse.migrate import NothingToMigrate, new_migration
@@ -125,11 +137,11 @@ def _run(args) -> int:
         from .build import build_quarter
 
         quarter = _quarter(args.quarter)
-        result = build_quarter(settings, quarter, email=not args.no_email)
-        print(f"Built {quarter.label}: {len(result.exceptions)} exception(s) ({', '.join(result.exceptions) or 'none'})")
-        print(f"  {result.json}\n  {result.html}\n  {result.xlsx}")
-        if result.email:
-            print(f"  email: {result.email}")
+        built = build_quarter(settings, quarter, email=not args.no_email)
+        print(f"Built {quarter.label}: {len(built.exceptions)} exception(s) ({', '.join(built.exceptions) or 'none'})")
+        print(f"  {built.json}\n  {built.html}\n  {built.xlsx}")
+        if built.email:
+            print(f"  email: {built.email}")
         return 0
     if args.command == "render":
         from .build import render_quarter
@@ -142,7 +154,9 @@ def _run(args) -> int:
         except (NotBuilt, PayloadError) as exc:
             print(f"scorecard: {_one_line(exc)}", file=sys.stderr)
             return 1
-        print(f"Rendered {quarter.label} from the marts: {len(rendered.exceptions)} exception(s) ({', '.join(rendered.exceptions) or 'none'})")
+        print(
+            f"Rendered {quarter.label} from the marts: {len(rendered.exceptions)} exception(s) ({', '.join(rendered.exceptions) or 'none'})"
+        )
         print(f"  {rendered.json}\n  {rendered.html}\n  {rendered.xlsx}")
         return 0
     raise UsageError(f"unknown command {args.command}")
@@ -150,7 +164,9 @@ def _run(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     from .intake.pseudonym import MissingKey
     from .warehouse import WarehouseUnavailable
 
@@ -170,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the system could not do its job
         if args.debug:
             raise
-        print(f"scorecard: failed: {type(exc).__name__}: {_one_line(exc)} (run with --debug for details)", file=sys.stderr)
+        print(
+            f"scorecard: failed: {type(exc).__name__}: {_one_line(exc)} (run with --debug for details)", file=sys.stderr
+        )
         return 1
 
 

@@ -119,7 +119,7 @@ class Settings:
                     "processing any file; make the folder writable and run again"
                 ) from None
 
-    def with_key(self, key: bytes) -> "Settings":
+    def with_key(self, key: bytes) -> Settings:
         return _replace(self, pseudonym_key=key)
 
 
@@ -172,7 +172,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if security not in {"none", "starttls", "ssl"}:
         raise ConfigError("SCORECARD_SMTP_SECURITY must be none, starttls or ssl")
     officers = {
-        name[len("SCORECARD_DATA_OFFICER_"):].lower(): value
+        name[len("SCORECARD_DATA_OFFICER_") :].lower(): value
         for name, value in env.items()
         if name.startswith("SCORECARD_DATA_OFFICER_") and value
     }

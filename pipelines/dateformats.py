@@ -70,15 +70,17 @@ def _parts(text: str) -> list[_Part]:
             end = text.find("'", i + 1)
             if end < 0:
                 raise FormatError(f"format {text!r} opens a quote (') it does not close")
-            parts.append(text[i + 1:end] or "'")
+            parts.append(text[i + 1 : end] or "'")
             i = end + 1
         elif char.isascii() and char.isalpha():
             run = len(text) - i - len(text[i:].lstrip(char))
-            letters = text[i:i + run]
+            letters = text[i : i + run]
             token = _FRACTION if char == "S" else _TOKENS.get(letters)
             if token is None:
-                raise FormatError(f"format {text!r}: {letters!r} is not a date or time field "
-                                  "(put letters meant literally in single quotes, as 'T')")
+                raise FormatError(
+                    f"format {text!r}: {letters!r} is not a date or time field "
+                    "(put letters meant literally in single quotes, as 'T')"
+                )
             parts.append(token)
             i += run
         else:
@@ -98,7 +100,9 @@ def _checked(text: str, wanted: tuple[str, ...], kind: str) -> list[_Part]:
         raise FormatError(f"{kind} format {text!r} names a field twice")
     allowed = set(DATE_FIELDS if kind == "date" else TIME_FIELDS)
     if not set(fields) <= allowed:
-        raise FormatError(f"{kind} format {text!r} has fields that belong in a {'time' if kind == 'date' else 'date'} format")
+        raise FormatError(
+            f"{kind} format {text!r} has fields that belong in a {'time' if kind == 'date' else 'date'} format"
+        )
     needed = DATE_FIELDS if kind == "date" else ("hour", "minute")
     if not set(needed) <= set(fields):
         raise FormatError(f"{kind} format {text!r} needs {', '.join(needed)}")
@@ -210,8 +214,12 @@ class DateReader:
                 month = int(found["month"])
             year = found["year"]
             return (
-                int(year) + (2000 if len(year) == 2 else 0), month, int(found["day"]),
-                int(found.get("hour", 0)), int(found.get("minute", 0)), int(found.get("second", 0)),
+                int(year) + (2000 if len(year) == 2 else 0),
+                month,
+                int(found["day"]),
+                int(found.get("hour", 0)),
+                int(found.get("minute", 0)),
+                int(found.get("second", 0)),
             )
         return None
 

@@ -37,8 +37,9 @@ def comparison(ind: Indicator, now: IndicatorValue, earlier: IndicatorValue, thr
 def spc_of(ind: Indicator, series: Sequence[tuple[Month, IndicatorValue]]) -> Spc:
     """The SPC summary of the monthly series (months with a value only, oldest first)."""
     points = [(month, v) for month, v in series if v.value is not None]
-    result = analyse([float(v.value) for _, v in points if v.value is not None], ind.polarity,
-                     ind.target if ind.rated else None)
+    result = analyse(
+        [float(v.value) for _, v in points if v.value is not None], ind.polarity, ind.target if ind.rated else None
+    )
     return Spc(
         variation=result.variation,
         assurance=result.assurance,
@@ -48,8 +49,14 @@ def spc_of(ind: Indicator, series: Sequence[tuple[Month, IndicatorValue]]) -> Sp
         upper_limit=result.upper_limit,
         signals=result.details,
         series=tuple(
-            SpcPoint(month=month.code, value=v.value, numerator=v.numerator, denominator=v.denominator,
-                     special_cause=flag, judgement=judgement)
+            SpcPoint(
+                month=month.code,
+                value=v.value,
+                numerator=v.numerator,
+                denominator=v.denominator,
+                special_cause=flag,
+                judgement=judgement,
+            )
             for (month, v), flag, judgement in zip(points, result.special_cause, result.judgements)
             if v.value is not None
         ),
@@ -103,7 +110,9 @@ def indicator_result(
 
 
 def history_rows(
-    catalogue: Iterable[Indicator], span: Sequence[Quarter], values: Mapping[tuple[str, str], IndicatorValue],
+    catalogue: Iterable[Indicator],
+    span: Sequence[Quarter],
+    values: Mapping[tuple[str, str], IndicatorValue],
     threshold: int,
 ) -> list[HistoryRow]:
     """The data sheet: each indicator (catalogue order) for each quarter of ``span`` (oldest
@@ -112,9 +121,16 @@ def history_rows(
     for ind in catalogue:
         for quarter in span:
             v = values[(ind.id, quarter.code)]
-            rows.append(HistoryRow(
-                quarter=quarter.code, label=quarter.label, indicator_id=ind.id, value=v.value,
-                numerator=v.numerator, denominator=v.denominator, data_status=v.data_status,
-                suppressed=suppressed(ind.disclosive, v.numerator, threshold),
-            ))
+            rows.append(
+                HistoryRow(
+                    quarter=quarter.code,
+                    label=quarter.label,
+                    indicator_id=ind.id,
+                    value=v.value,
+                    numerator=v.numerator,
+                    denominator=v.denominator,
+                    data_status=v.data_status,
+                    suppressed=suppressed(ind.disclosive, v.numerator, threshold),
+                )
+            )
     return rows

@@ -31,8 +31,9 @@ def suppressed(disclosive: bool, numerator: Any, threshold: int = DEFAULT_SUPPRE
     return bool(disclosive) and is_small(numerator, threshold)
 
 
-def earlier_suppressed(disclosive: bool, is_count: bool, earlier: Any,
-                       threshold: int = DEFAULT_SUPPRESSION_THRESHOLD) -> bool:
+def earlier_suppressed(
+    disclosive: bool, is_count: bool, earlier: Any, threshold: int = DEFAULT_SUPPRESSION_THRESHOLD
+) -> bool:
     """An earlier quarter's value shows ``c``: a disclosive count's value is its own numerator.
     (A rate's earlier numerators are not in the scorecard, so only counts can be judged.)"""
     return bool(disclosive) and is_count and is_small(earlier, threshold)

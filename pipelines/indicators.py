@@ -15,12 +15,13 @@ definition of each formula.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Union
+from typing import Any
 
 from sqlalchemy import Date, Integer, bindparam, text
 from sqlalchemy.engine import Connection, Engine
@@ -30,13 +31,16 @@ from .periods import Month, Quarter, add_months
 from .sources import load_sources
 from .warehouse.engine import native_sqlite
 
-Period = Union[Quarter, Month]
+Period = Quarter | Month
 
 COMPLETE, MISSING, NO_DATA = "complete", "missing", "no_data"
 SERIES_MONTHS = 24
 BIND_TYPES: dict[str, Any] = {  # bind name -> SQLAlchemy type
-    "period_start": Date, "period_end": Date, "rolling_start": Date,
-    "period_days": Integer, "population_year": Integer,
+    "period_start": Date,
+    "period_end": Date,
+    "rolling_start": Date,
+    "period_days": Integer,
+    "population_year": Integer,
 }
 _BIND = re.compile(r"(?<![:\w]):(" + "|".join(BIND_TYPES) + r")(?!\w)")
 # Periods per statement: SQLite allows 500 arms in a compound SELECT (and 32,766 parameters).
@@ -71,7 +75,7 @@ def period_binds(period: Period) -> dict:
     }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read_sql(path: Path, mtime_ns: int) -> str:
     return path.read_text(encoding="utf-8")
 
@@ -88,9 +92,11 @@ def return_query(source: str) -> str:
     if found.period_column is None:
         raise ValueError(f"source {source} has no period column: it has no returns")
     column = found.period_column
-    return (f"-- Rows of {source} in the period (by {column}): zero means the partner's return is missing.\n"
-            f"SELECT COUNT(*) AS n_rows\nFROM {found.table}\n"
-            f"WHERE {column} >= :period_start AND {column} < :period_end")
+    return (
+        f"-- Rows of {source} in the period (by {column}): zero means the partner's return is missing.\n"
+        f"SELECT COUNT(*) AS n_rows\nFROM {found.table}\n"
+        f"WHERE {column} >= :period_start AND {column} < :period_end"
+    )
 
 
 def _statement(sql: str, dialect: str = ""):
@@ -116,7 +122,7 @@ def _batched(sql: str, count: int, dialect: str):
     names = [name for name in BIND_TYPES if f":{name}" in sql]
     arms = []
     for i in range(count):
-        copy = _BIND.sub(lambda m: f":{m.group(1)}_{i}", sql)
+        copy = _BIND.sub(rf":\g<1>_{i}", sql)
         arms.append(f"SELECT {i} AS scorecard_period, q.* FROM (\n{copy}\n) q")
     stmt = text("\nUNION ALL\n".join(arms))
     binds = [bindparam(f"{name}_{i}", type_=BIND_TYPES[name]) for i in range(count) for name in names]
@@ -133,7 +139,7 @@ def _run_many(conn: Connection, sql: str, periods: list[Period], what: str) -> l
         # scans (seconds a build at 10x scale). For this transaction only.
         conn.execute(text("SET LOCAL jit = off"))
     for first in range(0, len(periods), BATCH):
-        chunk = periods[first:first + BATCH]
+        chunk = periods[first : first + BATCH]
         stmt, names = _batched(sql, len(chunk), conn.dialect.name)
         params = {}
         for i, period in enumerate(chunk):
@@ -238,7 +244,9 @@ def compute_periods(
         for period, row in zip(present, found):
             numerator, denominator = _plain(row["numerator"]), _plain(row["denominator"])
             value, status = value_of(indicator, numerator, denominator)
-            values[(indicator.id, period.code)] = IndicatorValue(indicator.id, period.code, value, numerator, denominator, status)
+            values[(indicator.id, period.code)] = IndicatorValue(
+                indicator.id, period.code, value, numerator, denominator, status
+            )
     return [values[(indicator.id, p.code)] for p in periods]
 
 
@@ -269,7 +277,7 @@ def compute_all(
     tasks = []
     for ind, periods in wanted:
         todo = _not_computed(ind, periods, values)
-        tasks += [(ind, todo[i:i + TASK_PERIODS]) for i in range(0, len(todo), TASK_PERIODS)]
+        tasks += [(ind, todo[i : i + TASK_PERIODS]) for i in range(0, len(todo), TASK_PERIODS)]
 
     def run(task) -> None:
         ind, periods = task
@@ -315,4 +323,3 @@ def compute_series(
     months = series_months(quarter)
     results = compute_periods(bind, indicator, months, rows_cache=rows_cache, values_cache=values_cache)
     return [(month, result) for month, result in zip(months, results) if include_null or result.value is not None]
-

@@ -20,7 +20,7 @@ import socket
 import ssl
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
@@ -49,7 +49,7 @@ def write_eml(message: EmailMessage, outbox: Path) -> Path:
     """``<outbox>/<UTC timestamp>-<subject slug>.eml``, never overwriting an earlier message."""
     outbox = Path(outbox)
     outbox.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     stem = f"{stamp}-{slug(str(message.get('Subject') or 'message'))}"
     path = outbox / f"{stem}.eml"
     n = 1
@@ -88,7 +88,7 @@ class _Deadline:
             except OSError:
                 pass
 
-    def __enter__(self) -> "_Deadline":
+    def __enter__(self) -> _Deadline:
         self._timer.start()
         return self
 
@@ -106,7 +106,9 @@ def send_smtp(message: EmailMessage, mail: MailSettings, *, timeout: float = DEF
     context = ssl.create_default_context()
     limit = mail.deadline_seconds
     timeout = min(timeout, limit)
-    server: smtplib.SMTP = smtplib.SMTP_SSL(timeout=timeout, context=context) if security == "ssl" else smtplib.SMTP(timeout=timeout)
+    server: smtplib.SMTP = (
+        smtplib.SMTP_SSL(timeout=timeout, context=context) if security == "ssl" else smtplib.SMTP(timeout=timeout)
+    )
     host = mail.host or "localhost"
     server._host = host  # type: ignore[attr-defined]  # the name TLS checks the certificate against (the constructor sets it only when it connects)
     deadline = _Deadline(server, limit)
@@ -185,7 +187,9 @@ def _paused(mail: MailSettings) -> bool:
     return failed is not None and time.monotonic() - failed < PAUSE_SECONDS
 
 
-def deliver_or_queue(message: EmailMessage, mail: MailSettings, outbox: Path, *, timeout: float = DEFAULT_TIMEOUT) -> str:
+def deliver_or_queue(
+    message: EmailMessage, mail: MailSettings, outbox: Path, *, timeout: float = DEFAULT_TIMEOUT
+) -> str:
     """Deliver, or, when the configured server is down, refuses or is too slow, keep the message in
     ``<outbox>/queued/`` so a later run sends it (``flush_queue``): an outage never loses mail.
     After one failure the server is not tried again by this process until the next flush (or

@@ -15,7 +15,7 @@ right after a build and by ``scorecard render``.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, insert, select, text
@@ -38,7 +38,7 @@ def _utc_naive(iso: str) -> datetime:
     moment = datetime.fromisoformat(iso)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=LONDON)
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _plain(number: float | None) -> Number | None:
@@ -155,16 +155,25 @@ def load_scorecard(engine: Engine, quarter: Quarter) -> Scorecard:
             ).scalar_one_or_none()
             if payload is None:
                 raise NotBuilt(f"{quarter.label} has not been built: run scorecard build --quarter {quarter.code}")
-            rows = conn.execute(
-                select(mart_indicator_history)
-                .where(mart_indicator_history.c.built_quarter == quarter.code)
-                .order_by(mart_indicator_history.c.position)
-            ).mappings().all()
+            rows = (
+                conn.execute(
+                    select(mart_indicator_history)
+                    .where(mart_indicator_history.c.built_quarter == quarter.code)
+                    .order_by(mart_indicator_history.c.position)
+                )
+                .mappings()
+                .all()
+            )
     history = tuple(
         HistoryRow(
-            quarter=r["quarter"], label=Quarter.parse(r["quarter"]).label, indicator_id=r["indicator_id"],
-            value=_plain(r["value"]), numerator=_plain(r["numerator"]), denominator=_plain(r["denominator"]),
-            data_status=r["data_status"], suppressed=bool(r["suppressed"]),
+            quarter=r["quarter"],
+            label=Quarter.parse(r["quarter"]).label,
+            indicator_id=r["indicator_id"],
+            value=_plain(r["value"]),
+            numerator=_plain(r["numerator"]),
+            denominator=_plain(r["denominator"]),
+            data_status=r["data_status"],
+            suppressed=bool(r["suppressed"]),
         )
         for r in rows
     )

@@ -12,8 +12,9 @@ keep (the words and decisions people see), from which ``from_payload`` rebuilds 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .catalogue import Unit
 from .spc import Signal
@@ -137,8 +138,13 @@ class IndicatorResult:
                 "upper_limit": self.spc.upper_limit,
                 "signals": [s.rule for s in self.spc.signals],
                 "series": [
-                    {"month": p.month, "value": p.value, "numerator": p.numerator,
-                     "denominator": p.denominator, "special_cause": p.special_cause}
+                    {
+                        "month": p.month,
+                        "value": p.value,
+                        "numerator": p.numerator,
+                        "denominator": p.denominator,
+                        "special_cause": p.special_cause,
+                    }
                     for p in self.spc.series
                 ],
             },
@@ -216,7 +222,7 @@ class Scorecard:
         }
 
     @classmethod
-    def from_payload(cls, data: Mapping[str, Any], history: tuple[HistoryRow, ...] = ()) -> "Scorecard":
+    def from_payload(cls, data: Mapping[str, Any], history: tuple[HistoryRow, ...] = ()) -> Scorecard:
         """The scorecard a build stored; ``PayloadError`` if an earlier version stored it."""
         if data.get("model") != PAYLOAD_VERSION:
             raise PayloadError(

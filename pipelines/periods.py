@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 UK = ZoneInfo("Europe/London")
@@ -50,12 +50,12 @@ class Month:
     def code(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
 
-    def shift(self, months: int) -> "Month":
+    def shift(self, months: int) -> Month:
         d = add_months(self.start, months)
         return Month(d.year, d.month)
 
     @classmethod
-    def of(cls, d: date) -> "Month":
+    def of(cls, d: date) -> Month:
         return cls(d.year, d.month)
 
 
@@ -67,12 +67,10 @@ class Quarter:
     q: int
 
     @classmethod
-    def parse(cls, text: str) -> "Quarter":
+    def parse(cls, text: str) -> Quarter:
         m = _QUARTER_RE.match(text or "")
         if not m:
-            raise PeriodError(
-                f"'{text}' is not a quarter: write it like 2024-25Q1 (financial year, then Q1-Q4)"
-            )
+            raise PeriodError(f"'{text}' is not a quarter: write it like 2024-25Q1 (financial year, then Q1-Q4)")
         start, end_two, q = int(m.group(1)), int(m.group(2)), int(m.group(3))
         if (start + 1) % 100 != end_two:
             raise PeriodError(
@@ -82,22 +80,22 @@ class Quarter:
         return cls(start, q)
 
     @classmethod
-    def containing(cls, d: date) -> "Quarter":
+    def containing(cls, d: date) -> Quarter:
         fy = d.year if d.month >= 4 else d.year - 1
         q = ((d.month - 4) % 12) // 3 + 1
         return cls(fy, q)
 
     @classmethod
-    def latest_complete(cls, today: date) -> "Quarter":
+    def latest_complete(cls, today: date) -> Quarter:
         """The latest quarter that ended before ``today``."""
         return cls.containing(today).shift(-1)
 
     @classmethod
-    def for_run(cls, moment: datetime) -> "Quarter":
+    def for_run(cls, moment: datetime) -> Quarter:
         """The quarter a scheduled build at ``moment`` reports: the latest one that ended before
         the run, judged on the UK date of the moment (a naive moment is taken as UTC)."""
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         return cls.latest_complete(moment.astimezone(UK).date())
 
     @property
@@ -133,7 +131,7 @@ class Quarter:
         first = Month.of(self.start)
         return [first.shift(i) for i in range(3)]
 
-    def shift(self, quarters: int) -> "Quarter":
+    def shift(self, quarters: int) -> Quarter:
         index = self.fy_start * 4 + (self.q - 1) + quarters
         return Quarter(index // 4, index % 4 + 1)
 

@@ -8,7 +8,7 @@ renderers'.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -53,7 +53,9 @@ def _benchmarks(conn: Connection, quarter: Quarter, comparators: list[Comparator
     order = {c.code: i for i, c in enumerate(comparators)}
     labels = {c.code: c.label for c in comparators}
     out: dict[str, list[Benchmark]] = {}
-    for (ind, code), (_, value) in sorted(best.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], len(order)), kv[0][1])):
+    for (ind, code), (_, value) in sorted(
+        best.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], len(order)), kv[0][1])
+    ):
         out.setdefault(ind, []).append(Benchmark(comparator=code, label=labels.get(code, code), value=value))
     return out
 
@@ -64,8 +66,15 @@ def _returns(conn: Connection, quarter: Quarter, cache: dict) -> list[Return]:
     for source in partner_sources():
         rows = source_rows(conn, source.name, quarter)
         cache[(source.name, quarter.code)] = rows
-        returns.append(Return(source=source.name, status="received" if rows else "missing", rows=rows,
-                              title=source.title, agency=source.agency))
+        returns.append(
+            Return(
+                source=source.name,
+                status="received" if rows else "missing",
+                rows=rows,
+                title=source.title,
+                agency=source.agency,
+            )
+        )
     return returns
 
 
@@ -93,13 +102,25 @@ def build_scorecard(
         for ind in catalogue:
             # The three quarters and the 24 months in one statement (see ``compute_periods``).
             now, previous, last_year, *monthly = compute_periods(
-                conn, ind, [quarter, quarter.shift(-1), quarter.shift(-4), *months], rows_cache=cache, values_cache=values
+                conn,
+                ind,
+                [quarter, quarter.shift(-1), quarter.shift(-4), *months],
+                rows_cache=cache,
+                values_cache=values,
             )
-            indicators.append(indicator_result(
-                ind, unit=units[ind.unit], source_title=titles.get(ind.source, ind.source), now=now,
-                previous=previous, last_year=last_year, series=list(zip(months, monthly)),
-                benchmarks=benchmarks.get(ind.id, []), threshold=suppression_threshold,
-            ))
+            indicators.append(
+                indicator_result(
+                    ind,
+                    unit=units[ind.unit],
+                    source_title=titles.get(ind.source, ind.source),
+                    now=now,
+                    previous=previous,
+                    last_year=last_year,
+                    series=list(zip(months, monthly)),
+                    benchmarks=benchmarks.get(ind.id, []),
+                    threshold=suppression_threshold,
+                )
+            )
     return Scorecard(
         quarter=quarter.code,
         label=quarter.label,
@@ -110,14 +131,15 @@ def build_scorecard(
         indicators=tuple(indicators),
         priorities=tuple(load_priorities()),
         suppression_threshold=suppression_threshold,
-        history=tuple(indicator_history(engine, quarter, suppression_threshold=suppression_threshold,
-                                        values_cache=values)),
+        history=tuple(
+            indicator_history(engine, quarter, suppression_threshold=suppression_threshold, values_cache=values)
+        ),
     )
 
 
 def first_quarter_with_data(engine: Engine) -> Quarter | None:
     """The earliest quarter holding any partner row (by each source's event date)."""
-    earliest = []
+    earliest: list[date] = []
     with engine.connect() as conn:
         for source in partner_sources():
             period_column = load_sources()[source.name].period_column
@@ -148,8 +170,13 @@ def build_values(engine: Engine, quarter: Quarter, *, workers: int = 1) -> dict:
     """Every value a build of ``quarter`` shows (the quarter, the previous one, last year's, the
     24 SPC months and the history sheet's quarters), for every indicator, computed up front
     over ``workers`` connections: hand it to ``build_scorecard`` as its ``values_cache``."""
-    periods: list[Period] = [quarter, quarter.shift(-1), quarter.shift(-4), *series_months(quarter),
-                             *history_span(engine, quarter)]
+    periods: list[Period] = [
+        quarter,
+        quarter.shift(-1),
+        quarter.shift(-4),
+        *series_months(quarter),
+        *history_span(engine, quarter),
+    ]
     return compute_all(engine, [(ind, periods) for ind in load_catalogue()], workers=workers)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -172,9 +172,13 @@ def _source(path: Path, sets: dict[str, dict]) -> Source:
     unknown = sorted(set(raw) - _SOURCE_KEYS)
     missing = sorted({"source", "kind", "order", "key", "types", "columns"} - set(raw))
     if unknown or missing:
-        raise SourceError(f"{where}: " + "; ".join(
-            ([f"unknown key(s) {', '.join(map(str, unknown))}"] if unknown else [])
-            + ([f"lacks {', '.join(missing)}"] if missing else [])))
+        raise SourceError(
+            f"{where}: "
+            + "; ".join(
+                ([f"unknown key(s) {', '.join(map(str, unknown))}"] if unknown else [])
+                + ([f"lacks {', '.join(missing)}"] if missing else [])
+            )
+        )
     name = raw["source"]
     if not isinstance(name, str) or not _NAME.fullmatch(name) or name != path.stem:
         raise SourceError(f"{where}: source must be the file's name ({path.stem}), in lower-case letters, digits and _")
@@ -207,16 +211,19 @@ def _source(path: Path, sets: dict[str, dict]) -> Source:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def sources_at(root: Path) -> dict[str, Source]:
     """Every source of the rules folder ``root``, in the source order (``order`` in each file)."""
     definitions = root / "definitions"
     sets = read_sets(definitions / "types.yaml")
-    sources = sorted((_source(p, sets) for p in sorted(definitions.glob("sources/*.yaml"))), key=lambda s: (s.order, s.name))
+    sources = sorted(
+        (_source(p, sets) for p in sorted(definitions.glob("sources/*.yaml"))), key=lambda s: (s.order, s.name)
+    )
     for before, after in zip(sources, sources[1:]):
         if before.order == after.order:
-            raise SourceError(f"{definitions / 'sources'}: sources {before.name} and {after.name} "
-                              f"have the same order ({after.order})")
+            raise SourceError(
+                f"{definitions / 'sources'}: sources {before.name} and {after.name} have the same order ({after.order})"
+            )
     return {s.name: s for s in sources}
 
 
@@ -229,9 +236,11 @@ def partner_sources() -> list[Source]:
     return [s for s in load_sources().values() if s.kind == "partner"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _known_headers(root: Path) -> frozenset[str]:
-    return frozenset(key for source in sources_at(root).values() for column in source.columns for key in column.header_keys)
+    return frozenset(
+        key for source in sources_at(root).values() for column in source.columns for key in column.header_keys
+    )
 
 
 def known_headers() -> frozenset[str]:
@@ -240,7 +249,7 @@ def known_headers() -> frozenset[str]:
     return _known_headers(resource_root())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _type_rules(root: Path) -> tuple[TypeRules, ...]:
     return tuple(dict.fromkeys(s.rules for s in sources_at(root).values()))
 

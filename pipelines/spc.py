@@ -216,8 +216,16 @@ def analyse(values: list[float], polarity: str, target: float | None = None) -> 
     lower = limits.lower if limits else None
     upper = limits.upper if limits else None
     if n < MIN_POINTS or limits is None:
-        return SpcResult(n, mean, lower, upper, INSUFFICIENT, None, tuple(False for _ in values),
-                         judgements=tuple(None for _ in values))
+        return SpcResult(
+            n,
+            mean,
+            lower,
+            upper,
+            INSUFFICIENT,
+            None,
+            tuple(False for _ in values),
+            judgements=tuple(None for _ in values),
+        )
     rules = special_cause_rules(values, limits)
     rated = polarity in ("up", "down") and target is not None
     return SpcResult(

@@ -17,7 +17,15 @@ import yaml
 
 from .dateformats import DateReader, FormatError
 
-KEYS = ("true_values", "false_values", "date_formats", "time_formats", "time_separators", "month_names", "earliest_date")
+KEYS = (
+    "true_values",
+    "false_values",
+    "date_formats",
+    "time_formats",
+    "time_separators",
+    "month_names",
+    "earliest_date",
+)
 
 
 class RulesError(ValueError):
@@ -43,8 +51,9 @@ class TypeRules:
                 if truth.setdefault(spelling.strip().lower(), value) != value:
                     raise RulesError(f"{spelling!r} is given as both true and false")
         object.__setattr__(self, "truth", truth)
-        object.__setattr__(self, "dates", DateReader(self.date_formats, self.time_formats, self.time_separators,
-                                                     self.month_names))
+        object.__setattr__(
+            self, "dates", DateReader(self.date_formats, self.time_formats, self.time_separators, self.month_names)
+        )
 
     def yes_no_hint(self) -> str:
         """The spellings for a reason, in pairs: ``Y/N, Yes/No, True/False or 1/0``. A pair of
@@ -53,8 +62,9 @@ class TypeRules:
             return f"{_listed(list(self.true_values))} for yes, {_listed(list(self.false_values))} for no"
         pairs: list[tuple[str, str]] = []
         for yes, no in zip(self.true_values, self.false_values):
-            if not any(len(yes) == len(no) == 1 and (yes.lower(), no.lower()) == (t[0].lower(), f[0].lower())
-                       for t, f in pairs):
+            if not any(
+                len(yes) == len(no) == 1 and (yes.lower(), no.lower()) == (t[0].lower(), f[0].lower()) for t, f in pairs
+            ):
                 pairs.append((yes, no))
         return _listed([f"{yes}/{no}" for yes, no in pairs])
 
@@ -68,7 +78,11 @@ def _texts(value: Any, where: str, key: str) -> tuple[str, ...]:
         raise RulesError(f"{where}: {key} must be a non-empty list")
     for item in value:
         if not isinstance(item, str) or not item:
-            hint = " (quote it: YAML reads a bare Yes, No, True or False as a yes/no, not as text)" if isinstance(item, bool) else ""
+            hint = (
+                " (quote it: YAML reads a bare Yes, No, True or False as a yes/no, not as text)"
+                if isinstance(item, bool)
+                else ""
+            )
             raise RulesError(f"{where}: {key} holds {item!r}, which is not text{hint}")
     return tuple(value)
 
@@ -130,11 +144,14 @@ def resolve(spec: Any, sets: dict[str, dict], where: str) -> TypeRules:
     if isinstance(spec, str):
         spec = {"from": spec}
     if not isinstance(spec, dict) or not isinstance(spec.get("from"), str):
-        raise RulesError(f"{where}: types must name a set of definitions/types.yaml (types: standard), "
-                         "or be a mapping with 'from: <set>' and the keys it changes")
+        raise RulesError(
+            f"{where}: types must name a set of definitions/types.yaml (types: standard), "
+            "or be a mapping with 'from: <set>' and the keys it changes"
+        )
     if spec["from"] not in sets:
-        raise RulesError(f"{where}: types set {spec['from']!r} is not in definitions/types.yaml "
-                         f"(it has {', '.join(sorted(sets))})")
+        raise RulesError(
+            f"{where}: types set {spec['from']!r} is not in definitions/types.yaml (it has {', '.join(sorted(sets))})"
+        )
     own = {k: v for k, v in spec.items() if k != "from"}
     unknown = sorted(set(own) - set(KEYS))
     if unknown:

@@ -34,7 +34,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_postgres = "pg_url" in getattr(item, "fixturenames", ()) or (
-            callspec is not None and "postgresql" in callspec.params.values())
+            callspec is not None and "postgresql" in callspec.params.values()
+        )
         if on_postgres:
             item.add_marker(pytest.mark.postgres)
 

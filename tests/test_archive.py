@@ -13,7 +13,9 @@ def _write(out: Path, quarter: str, label: str, rags: list[str], exceptions: lis
     folder = out / quarter
     folder.mkdir(parents=True)
     scorecard = {
-        "quarter": quarter, "label": label, "generated_at": "2024-07-15T06:00:03+01:00",
+        "quarter": quarter,
+        "label": label,
+        "generated_at": "2024-07-15T06:00:03+01:00",
         "returns": [{"source": "a", "status": "received", "rows": 3}, {"source": "b", "status": "missing", "rows": 0}],
         "exceptions": exceptions,
         "indicators": [{"id": f"X{i}", "rag": r} for i, r in enumerate(rags)],

@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -25,9 +24,16 @@ from pipelines.periods import Quarter
 pytestmark = pytest.mark.browser
 
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--remote-debugging-port=0", "--window-size=1280,1600",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--remote-debugging-port=0",
+    "--window-size=1280,1600",
 ]
 
 
@@ -70,8 +76,11 @@ def chromium(tmp_path):
     binary = shutil.which("chromium")
     assert binary, "Debian's chromium is required (tests/setup_system.sh installs it)"
     profile = tmp_path / "profile"
-    process = subprocess.Popen([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         port_file = profile / "DevToolsActivePort"
         for _ in range(300):
@@ -92,7 +101,9 @@ def chromium(tmp_path):
 @pytest.fixture(scope="module")
 def built_page(tmp_path_factory):
     home = tmp_path_factory.mktemp("browser")
-    settings = load_settings({"SCORECARD_HOME": str(home), "SCORECARD_PSEUDONYM_KEY": "k", "SCORECARD_SETTLE_SECONDS": "0"})
+    settings = load_settings(
+        {"SCORECARD_HOME": str(home), "SCORECARD_PSEUDONYM_KEY": "k", "SCORECARD_SETTLE_SECONDS": "0"}
+    )
     settings.ensure_folders()
     quarter = Quarter.parse("2024-25Q4")
     generate(settings.inbox, quarters=5, seed=3, end_quarter=quarter, scale=0.2)
@@ -107,7 +118,9 @@ def test_scorecard_renders_in_chromium_with_no_external_requests(chromium, built
     chromium.wait_for("Page.loadEventFired")
     chromium.drain(1.0)  # anything the page would fetch late
 
-    requested = [e["params"]["request"]["url"] for e in chromium.events if e.get("method") == "Network.requestWillBeSent"]
+    requested = [
+        e["params"]["request"]["url"] for e in chromium.events if e.get("method") == "Network.requestWillBeSent"
+    ]
     assert requested, "the browser recorded no request at all: the page did not load"
     outside = [u for u in requested if not (u.startswith("file://") or u.startswith("data:"))]
     assert outside == []
@@ -116,12 +129,19 @@ def test_scorecard_renders_in_chromium_with_no_external_requests(chromium, built
     failed = [e["params"] for e in chromium.events if e.get("method") == "Network.loadingFailed"]
     assert failed == []
 
-    rows = chromium.call("Runtime.evaluate", expression="Array.from(document.querySelectorAll('tr[id]')).map(r => r.id)", returnByValue=True)
+    rows = chromium.call(
+        "Runtime.evaluate",
+        expression="Array.from(document.querySelectorAll('tr[id]')).map(r => r.id)",
+        returnByValue=True,
+    )
     assert [i.id for i in load_catalogue()] == [r for r in rows["result"]["value"] if r[:2] in ("DA", "CS", "AT", "MI")]
     scripts = chromium.call("Runtime.evaluate", expression="document.scripts.length", returnByValue=True)
     assert scripts["result"]["value"] == 0
-    broken = chromium.call("Runtime.evaluate", returnByValue=True,
-                           expression="Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length")
+    broken = chromium.call(
+        "Runtime.evaluate",
+        returnByValue=True,
+        expression="Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length",
+    )
     assert broken["result"]["value"] == 0
 
     shot = chromium.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)

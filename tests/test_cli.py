@@ -17,7 +17,9 @@ SCORECARD = str(Path(sys.executable).parent / "scorecard")
 def run(args, home: Path, **env) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SCORECARD_")}
     environment.update(SCORECARD_HOME=str(home), SCORECARD_SETTLE_SECONDS="0", **env)
-    return subprocess.run([SCORECARD, *args], capture_output=True, text=True, env=environment, cwd=home.parent, timeout=300)
+    return subprocess.run(
+        [SCORECARD, *args], capture_output=True, text=True, env=environment, cwd=home.parent, timeout=300
+    )
 
 
 def test_bad_quarter_is_a_usage_error(tmp_path):
@@ -39,8 +41,12 @@ def test_intake_without_key_refuses_with_one_line(tmp_path):
 
 
 def test_unreachable_warehouse_exits_1_without_traceback(tmp_path):
-    result = run(["intake"], tmp_path / "home", SCORECARD_PSEUDONYM_KEY="k",
-                 SCORECARD_WAREHOUSE_URL="postgresql+psycopg://postgres@127.0.0.1:1/none")
+    result = run(
+        ["intake"],
+        tmp_path / "home",
+        SCORECARD_PSEUDONYM_KEY="k",
+        SCORECARD_WAREHOUSE_URL="postgresql+psycopg://postgres@127.0.0.1:1/none",
+    )
     assert result.returncode == 1
     assert "warehouse" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -53,7 +59,10 @@ def test_intake_of_empty_inbox_succeeds(tmp_path):
 
 
 def test_generate_writes_files(tmp_path):
-    result = run(["generate", "--out", str(tmp_path / "gen"), "--quarters", "1", "--end-quarter", "2024-25Q1", "--scale", "0.1"], tmp_path / "home")
+    result = run(
+        ["generate", "--out", str(tmp_path / "gen"), "--quarters", "1", "--end-quarter", "2024-25Q1", "--scale", "0.1"],
+        tmp_path / "home",
+    )
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in (tmp_path / "gen").iterdir())
     assert any(n.endswith(".xlsx") for n in names) and any(n.endswith(".csv") for n in names)
@@ -68,8 +77,20 @@ def test_migrate_reports_the_revision(tmp_path):
 def test_generate_one_big_file_of_a_source(tmp_path):
     import csv
 
-    result = run(["generate", "--out", str(tmp_path / "big"), "--source", "missing_episodes", "--rows", "1500",
-                  "--end-quarter", "2024-25Q1"], tmp_path / "home")
+    result = run(
+        [
+            "generate",
+            "--out",
+            str(tmp_path / "big"),
+            "--source",
+            "missing_episodes",
+            "--rows",
+            "1500",
+            "--end-quarter",
+            "2024-25Q1",
+        ],
+        tmp_path / "home",
+    )
     assert result.returncode == 0, result.stderr
     [path] = list((tmp_path / "big").iterdir())
     raw = path.read_bytes()
@@ -77,4 +98,9 @@ def test_generate_one_big_file_of_a_source(tmp_path):
     delimiter = ";" if text.splitlines()[0].count(";") > text.splitlines()[0].count(",") else ","
     rows = [r for r in csv.reader(text.splitlines(), delimiter=delimiter) if any(r)]
     assert len(rows) == 1 + 1500  # the header and exactly the rows asked for
-    assert run(["generate", "--out", str(tmp_path / "x"), "--source", "nonsense", "--rows", "5"], tmp_path / "home").returncode == 2
+    assert (
+        run(
+            ["generate", "--out", str(tmp_path / "x"), "--source", "nonsense", "--rows", "5"], tmp_path / "home"
+        ).returncode
+        == 2
+    )

@@ -20,24 +20,103 @@ from pipelines.intake.values import InvalidValue, parse_value
 from pipelines.sources import Column, load_sources
 
 DATE_TEXTS = [
-    "31/01/2024", "31/01/2024 13:45", "31/01/2024 13:45:59", "31-01-2024", "31-01-2024 09:05", "31/01-2024",
-    "2024-01-31", "2024-01-31 13:45", "2024-01-31T13:45", "2024-01-31 13:45:59", "2024-01-31T13:45:59",
-    "5/1/2024", "05/1/2024 9:05", "2024-1-5", "31/01/24", "31 Jan 2024", "31-January-2024 10:00",
-    "31/02/2024", "31/02/2024 10:00", "2024-02-30", "2024-13-01", "00/01/2024", "31/01/0000",
-    "31/01/2024 24:00", "31/01/2024 23:60", "31/01/2024 23:59:60", "31/01/2024 25:00:00",
-    "2024-01-31 13:45:59.123", " 31/01/2024 ", "31/01/2024\t", "01/31/2024", "31.01.2024",
-    "٣١/٠١/٢٠٢٤", "31/01/2024 1:05", "31/01/1500", "31/12/9999 23:59:59", "15/06/1970",
-    "", "   ", "not a date", "x" * 300, "2024-01-31 13:45:00+01:00", "20240131",
+    "31/01/2024",
+    "31/01/2024 13:45",
+    "31/01/2024 13:45:59",
+    "31-01-2024",
+    "31-01-2024 09:05",
+    "31/01-2024",
+    "2024-01-31",
+    "2024-01-31 13:45",
+    "2024-01-31T13:45",
+    "2024-01-31 13:45:59",
+    "2024-01-31T13:45:59",
+    "5/1/2024",
+    "05/1/2024 9:05",
+    "2024-1-5",
+    "31/01/24",
+    "31 Jan 2024",
+    "31-January-2024 10:00",
+    "31/02/2024",
+    "31/02/2024 10:00",
+    "2024-02-30",
+    "2024-13-01",
+    "00/01/2024",
+    "31/01/0000",
+    "31/01/2024 24:00",
+    "31/01/2024 23:60",
+    "31/01/2024 23:59:60",
+    "31/01/2024 25:00:00",
+    "2024-01-31 13:45:59.123",
+    " 31/01/2024 ",
+    "31/01/2024\t",
+    "01/31/2024",
+    "31.01.2024",
+    "٣١/٠١/٢٠٢٤",
+    "31/01/2024 1:05",
+    "31/01/1500",
+    "31/12/9999 23:59:59",
+    "15/06/1970",
+    "",
+    "   ",
+    "not a date",
+    "x" * 300,
+    "2024-01-31 13:45:00+01:00",
+    "20240131",
 ]
 OTHER_RAW = [
-    None, float("nan"), 0, 1, 1.0, 2.5, -0.0, True, False, 45000, 2**70,
-    datetime(2024, 1, 31, 13, 45, 59, 500000), datetime(2024, 1, 31), date(2024, 1, 31), time(13, 45),
-    datetime(1500, 1, 1), datetime(9999, 12, 31, 23, 59, 59),
+    None,
+    float("nan"),
+    0,
+    1,
+    1.0,
+    2.5,
+    -0.0,
+    True,
+    False,
+    45000,
+    2**70,
+    datetime(2024, 1, 31, 13, 45, 59, 500000),
+    datetime(2024, 1, 31),
+    date(2024, 1, 31),
+    time(13, 45),
+    datetime(1500, 1, 1),
+    datetime(9999, 12, 31, 23, 59, 59),
 ]
 TEXTS = [
-    "Y", "y ", "yes", "No", "TRUE", "f", "1", "0", "2", "maybe", "1,234", "12,34", "1.0", "1.5", "-3",
-    " +7 ", "1e3", "nan", "inf", "M", "F", "male", "Female", "U", "unknown", "Other", "x\x00y",
-    "a" * 256, "a" * 10_001, "WYP123", " WYP123 ", "Total", "12345678901234567890",
+    "Y",
+    "y ",
+    "yes",
+    "No",
+    "TRUE",
+    "f",
+    "1",
+    "0",
+    "2",
+    "maybe",
+    "1,234",
+    "12,34",
+    "1.0",
+    "1.5",
+    "-3",
+    " +7 ",
+    "1e3",
+    "nan",
+    "inf",
+    "M",
+    "F",
+    "male",
+    "Female",
+    "U",
+    "unknown",
+    "Other",
+    "x\x00y",
+    "a" * 256,
+    "a" * 10_001,
+    "WYP123",
+    " WYP123 ",
+    "Total",
+    "12345678901234567890",
 ]
 
 
@@ -81,7 +160,12 @@ def every_kind():
 @pytest.mark.parametrize("mix", ["strings only", "mixed cells"])
 def test_a_typed_column_equals_the_cell_parser_cell_for_cell(kind, column_key, mix):
     column, key = column_key
-    cells = DATE_TEXTS + TEXTS + [v for enum in [column.values or {}] for v in enum] + (OTHER_RAW if mix == "mixed cells" else [])
+    cells = (
+        DATE_TEXTS
+        + TEXTS
+        + [v for enum in [column.values or {}] for v in enum]
+        + (OTHER_RAW if mix == "mixed cells" else [])
+    )
     random.Random(7).shuffle(cells)
     cells = cells * 3  # repeats go through the remembered values
     typed = type_column(cells, column, key=key)
@@ -94,8 +178,11 @@ def test_a_typed_column_equals_the_cell_parser_cell_for_cell(kind, column_key, m
 def test_fixed_shape_dates_are_parsed_in_bulk_and_agree_with_the_parser():
     column = Column(name="when", type="datetime", rules=load_sources()["missing_episodes"].rules)
     rng = random.Random(3)
-    cells = [f"{rng.randint(1, 31):02d}/{rng.randint(1, 12):02d}/{rng.randint(1999, 2030)} "
-             f"{rng.randint(0, 24):02d}:{rng.randint(0, 60):02d}" for _ in range(20_000)]
+    cells = [
+        f"{rng.randint(1, 31):02d}/{rng.randint(1, 12):02d}/{rng.randint(1999, 2030)} "
+        f"{rng.randint(0, 24):02d}:{rng.randint(0, 60):02d}"
+        for _ in range(20_000)
+    ]
     typed = type_column(cells, column)
     for i, raw in enumerate(cells):
         assert same(expected(raw, column, False), got(typed, i, "datetime")), raw
@@ -110,29 +197,69 @@ def test_declared_formats_are_typed_in_bulk_exactly_as_the_parser_reads_them():
     from pipelines.typerules import build, read_sets
 
     standard = read_sets(definitions_dir() / "types.yaml")["standard"]
-    rules = build({**standard, "date_formats": ["yyyyMMdd", "dd.MM.yy", "d MMM y", "d/M/y"],
-                   "time_formats": ["HH.mm", "H:mm:ss"], "time_separators": [", ", " "]}, "a source's own")
+    rules = build(
+        {
+            **standard,
+            "date_formats": ["yyyyMMdd", "dd.MM.yy", "d MMM y", "d/M/y"],
+            "time_formats": ["HH.mm", "H:mm:ss"],
+            "time_separators": [", ", " "],
+        },
+        "a source's own",
+    )
     column = Column(name="when", type="datetime", rules=rules)
     rng = random.Random(11)
     cells = []
     for _ in range(5_000):
-        d, m, y, hh, mm = rng.randint(0, 32), rng.randint(0, 13), rng.randint(1999, 2031), rng.randint(0, 25), rng.randint(0, 61)
-        time_part = rng.choice(["", f", {hh:02d}.{mm:02d}", f" {hh}:{mm:02d}:{rng.randint(0, 60):02d}", f" {hh:02d}.{mm:02d}"])
-        cells.append(rng.choice([f"{y}{m:02d}{d:02d}", f"{d:02d}.{m:02d}.{y % 100:02d}", f"{d} Jan {y}",
-                                 f"{d:02d}/{m:02d}/{y}", f"{y}-{m:02d}-{d:02d}"]) + time_part)
+        d, m, y, hh, mm = (
+            rng.randint(0, 32),
+            rng.randint(0, 13),
+            rng.randint(1999, 2031),
+            rng.randint(0, 25),
+            rng.randint(0, 61),
+        )
+        time_part = rng.choice(
+            ["", f", {hh:02d}.{mm:02d}", f" {hh}:{mm:02d}:{rng.randint(0, 60):02d}", f" {hh:02d}.{mm:02d}"]
+        )
+        cells.append(
+            rng.choice(
+                [
+                    f"{y}{m:02d}{d:02d}",
+                    f"{d:02d}.{m:02d}.{y % 100:02d}",
+                    f"{d} Jan {y}",
+                    f"{d:02d}/{m:02d}/{y}",
+                    f"{y}-{m:02d}-{d:02d}",
+                ]
+            )
+            + time_part
+        )
     cells += DATE_TEXTS + TEXTS + OTHER_RAW
     typed = type_column(cells, column)
     for i, raw in enumerate(cells):
         assert same(expected(raw, column, False), got(typed, i, "datetime")), raw
     out = np.full(len(cells), np.datetime64("NaT"), dtype="datetime64[us]")
     assert _fixed_shapes(cells, out, rules.dates.shapes, only_text=False).sum() > 1_000  # the fast path did the bulk
-    assert expected("2024-01-31", column, False) == ("error", "is not a date we recognise (use 20240131, 31.01.24 or 31 Jan 2024)")
+    assert expected("2024-01-31", column, False) == (
+        "error",
+        "is not a date we recognise (use 20240131, 31.01.24 or 31 Jan 2024)",
+    )
 
 
-@pytest.mark.parametrize("text", [
-    "a,b\r\n1,2\r\n", "a,b\n1,2\n", "a,b\r1,2\r3,4", 'a,b\n"x\ny",2\n', 'a,b\r\n"x\r\ny",2\r\n',
-    "a,b\n1,2", "a,b\n1,\u2028 2\n", "a,b\n\x0c1,2\n", "", "\n\n", 'a,"b\rc"\r1,2',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a,b\r\n1,2\r\n",
+        "a,b\n1,2\n",
+        "a,b\r1,2\r3,4",
+        'a,b\n"x\ny",2\n',
+        'a,b\r\n"x\r\ny",2\r\n',
+        "a,b\n1,2",
+        "a,b\n1,\u2028 2\n",
+        "a,b\n\x0c1,2\n",
+        "",
+        "\n\n",
+        'a,"b\rc"\r1,2',
+    ],
+)
 def test_csv_lines_read_as_stringio_read_them(text):
     old = list(csv.reader(io.StringIO(text, newline="")))
     assert list(csv.reader(_lines(text))) == old

@@ -41,6 +41,7 @@ INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]
 
 # --- helpers ---------------------------------------------------------------------------------
 
+
 def docker_compose() -> str:
     found = shutil.which("docker-compose")
     assert found, "docker-compose is not installed: run tests/setup_system.sh (apt-get install docker-compose)"
@@ -58,9 +59,20 @@ def run_compose(tmp_path: Path, env_text: str, *args: str) -> subprocess.Complet
     assert not (project / ".env").exists()
     clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "LANG": "C.UTF-8"}
     return subprocess.run(
-        [docker_compose(), "--project-directory", str(project), "-f", str(project / "docker-compose.yml"),
-         "--env-file", str(env_file), *args],
-        capture_output=True, text=True, env=clean, timeout=120,
+        [
+            docker_compose(),
+            "--project-directory",
+            str(project),
+            "-f",
+            str(project / "docker-compose.yml"),
+            "--env-file",
+            str(env_file),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=clean,
+        timeout=120,
     )
 
 
@@ -143,17 +155,28 @@ def config(tmp_path_factory) -> dict:
 def generated_env(tmp_path_factory) -> str:
     """A .env written by deploy/new-env.sh (every CHANGE-ME replaced)."""
     target = tmp_path_factory.mktemp("newenv") / ".env"
-    result = subprocess.run(["bash", str(REPO / "deploy" / "new-env.sh"), str(target)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["bash", str(REPO / "deploy" / "new-env.sh"), str(target)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     return target.read_text(encoding="utf-8")
 
 
 # --- the compose file ------------------------------------------------------------------------
 
+
 def test_the_compose_file_validates_with_env_example(config):
-    assert set(config["services"]) >= {"postgres", "mailcatcher", "airflow-init", "api-server", "scheduler",
-                                       "dag-processor", "triggerer", "redis", "worker"}
+    assert set(config["services"]) >= {
+        "postgres",
+        "mailcatcher",
+        "airflow-init",
+        "api-server",
+        "scheduler",
+        "dag-processor",
+        "triggerer",
+        "redis",
+        "worker",
+    }
 
 
 def test_services_the_specification_names(config):
@@ -189,15 +212,17 @@ def host_path(service: dict, container_path: str) -> tuple[str, bool]:
                 best = (target, mount)
     assert best, f"{container_path} is not on any mounted volume"
     target, mount = best
-    rest = container_path[len(target):].lstrip("/")
+    rest = container_path[len(target) :].lstrip("/")
     return (f"{mount['source']}/{rest}" if rest else mount["source"]), not mount["read_only"]
 
 
 def test_every_airflow_service_mounts_the_dags_and_the_scorecard_folders(config):
     services = config["services"]
     settings = env_lines(env_example())
-    expected = {f"{SCORECARD_HOME}/{folder}": f"{settings['SCORECARD_DATA']}/{folder}"
-                for folder in ["archive", "rejected", "receipts", "out", "processing"]}
+    expected = {
+        f"{SCORECARD_HOME}/{folder}": f"{settings['SCORECARD_DATA']}/{folder}"
+        for folder in ["archive", "rejected", "receipts", "out", "processing"]
+    }
     expected[SCORECARD_HOME] = settings["SCORECARD_DATA"]
     expected[f"{SCORECARD_HOME}/inbox"] = settings["SCORECARD_INBOX"]
     for name in AIRFLOW_SERVICES:
@@ -208,13 +233,17 @@ def test_every_airflow_service_mounts_the_dags_and_the_scorecard_folders(config)
         # processing/ claims shared by all task processes) is on the host, writable, the same for all
         for container_path, host in expected.items():
             assert host_path(service, container_path) == (host, True), (name, container_path)
-        assert volumes_by_target(service)[f"{SCORECARD_HOME}/inbox"]["source"] == settings["SCORECARD_INBOX"], \
+        assert volumes_by_target(service)[f"{SCORECARD_HOME}/inbox"]["source"] == settings["SCORECARD_INBOX"], (
             f"{name}: the inbox is a mounted folder of its own"
+        )
         assert volumes_by_target(service)["/opt/airflow/logs"]["source"].endswith("airflow-logs"), name
         assert service["environment"]["AIRFLOW_VAR_SCORECARD_HOME"] == SCORECARD_HOME, name
     # the host folders move with the settings
-    moved = resolved_with(settings_text=with_setting(with_setting(env_example(), "SCORECARD_DATA", "/data/lscp"),
-                                                     "SCORECARD_INBOX", "/mnt/partners/inbox"))
+    moved = resolved_with(
+        settings_text=with_setting(
+            with_setting(env_example(), "SCORECARD_DATA", "/data/lscp"), "SCORECARD_INBOX", "/mnt/partners/inbox"
+        )
+    )
     scheduler = moved["services"]["scheduler"]
     assert host_path(scheduler, f"{SCORECARD_HOME}/archive") == ("/data/lscp/archive", True)
     assert host_path(scheduler, f"{SCORECARD_HOME}/out") == ("/data/lscp/out", True)
@@ -258,9 +287,14 @@ def test_the_celery_profile_adds_redis_and_scalable_workers_sharing_the_folders(
 
 def test_airflow_3_settings_are_shared_by_every_airflow_service(config):
     services = config["services"]
-    shared = ["AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY", "AIRFLOW__CORE__FERNET_KEY",
-              "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
-              "AIRFLOW__CORE__AUTH_MANAGER"]
+    shared = [
+        "AIRFLOW__API_AUTH__JWT_SECRET",
+        "AIRFLOW__API__SECRET_KEY",
+        "AIRFLOW__CORE__FERNET_KEY",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+        "AIRFLOW__CORE__AUTH_MANAGER",
+    ]
     first = services["scheduler"]["environment"]
     for name in AIRFLOW_SERVICES:
         environment = services[name]["environment"]
@@ -292,7 +326,12 @@ def test_the_scorecard_connections_and_variables_airflow_reads(config):
     assert raw_warehouse.startswith("postgresql://")
     warehouse = Connection.from_uri(raw_warehouse, conn_id="scorecard_warehouse")
     assert (warehouse.conn_type, warehouse.host, warehouse.port, warehouse.schema, warehouse.login) == (
-        "postgres", "postgres", 5432, "warehouse", "scorecard")
+        "postgres",
+        "postgres",
+        5432,
+        "warehouse",
+        "scorecard",
+    )
     # the warehouse user's password is the one PostgreSQL's init script gives it
     assert warehouse.password == config["services"]["postgres"]["environment"]["WAREHOUSE_DB_PASSWORD"]
 
@@ -352,10 +391,12 @@ def test_only_the_uis_are_published_and_to_this_machine_by_default(config):
 
 # --- secrets ---------------------------------------------------------------------------------
 
+
 def compose_source() -> str:
     """docker-compose.yml without its comment lines."""
-    return "\n".join(line for line in COMPOSE.read_text(encoding="utf-8").splitlines()
-                     if not line.lstrip().startswith("#"))
+    return "\n".join(
+        line for line in COMPOSE.read_text(encoding="utf-8").splitlines() if not line.lstrip().startswith("#")
+    )
 
 
 def required_settings() -> list[str]:
@@ -378,15 +419,25 @@ def test_secrets_are_never_given_defaults_in_the_compose_file():
     document = yaml.safe_load(raw)
     for name, service in document["services"].items():
         environment = service.get("environment") or {}
-        for key, value in (environment.items() if isinstance(environment, dict) else []):
+        for key, value in environment.items() if isinstance(environment, dict) else []:
             if SECRET_NAME.search(key):
                 assert "${" in str(value), f"{name}: {key} is a literal"
     assert set(required_settings()) >= {
-        "AIRFLOW_DB_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY",
-        "POSTGRES_PASSWORD", "WAREHOUSE_DB_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_CONN_SMTP_DEFAULT",
-        "AIRFLOW_CONN_SCORECARD_WAREHOUSE", "AIRFLOW_CONN_SCORECARD_PSEUDONYM_KEY",
-        "AIRFLOW_VAR_SCORECARD_PMSG_TO", "AIRFLOW_VAR_SCORECARD_ANALYST_EMAIL", "AIRFLOW_VAR_SCORECARD_DATA_OFFICERS",
-        "AIRFLOW_VAR_SCORECARD_MAIL_FROM"}
+        "AIRFLOW_DB_PASSWORD",
+        "AIRFLOW_FERNET_KEY",
+        "AIRFLOW_JWT_SECRET",
+        "AIRFLOW_API_SECRET_KEY",
+        "POSTGRES_PASSWORD",
+        "WAREHOUSE_DB_PASSWORD",
+        "AIRFLOW_ADMIN_PASSWORD",
+        "AIRFLOW_CONN_SMTP_DEFAULT",
+        "AIRFLOW_CONN_SCORECARD_WAREHOUSE",
+        "AIRFLOW_CONN_SCORECARD_PSEUDONYM_KEY",
+        "AIRFLOW_VAR_SCORECARD_PMSG_TO",
+        "AIRFLOW_VAR_SCORECARD_ANALYST_EMAIL",
+        "AIRFLOW_VAR_SCORECARD_DATA_OFFICERS",
+        "AIRFLOW_VAR_SCORECARD_MAIL_FROM",
+    }
 
 
 @pytest.mark.parametrize("name", required_settings())
@@ -457,6 +508,7 @@ def test_new_env_is_private_and_never_overwrites(tmp_path):
 
 # --- the image -------------------------------------------------------------------------------
 
+
 def dockerfile_instructions() -> list[tuple[str, str]]:
     joined = re.sub(r"\\\n", " ", DOCKERFILE.read_text(encoding="utf-8"))
     out = []
@@ -478,7 +530,9 @@ def test_dockerfile_builds_on_the_airflow_version_the_project_needs():
     match = re.fullmatch(r"apache/airflow:(\d+\.\d+\.\d+)-python(\d+\.\d+)", froms[0])
     assert match, froms[0]
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    airflow_spec = next(d for d in project["optional-dependencies"]["airflow"] if re.match(r"apache-airflow\s*[<>=!~]", d))
+    airflow_spec = next(
+        d for d in project["optional-dependencies"]["airflow"] if re.match(r"apache-airflow\s*[<>=!~]", d)
+    )
     assert Version(match.group(1)) in SpecifierSet(airflow_spec.removeprefix("apache-airflow"))
     assert Version(match.group(2) + ".0") in SpecifierSet(project["requires-python"])
 
@@ -509,8 +563,11 @@ def test_dockerfile_copies_and_installs_everything_the_package_needs():
     # with the DAGs' extra, at the versions the tests ran with, which pin this image's own Airflow
     assert f"{project_dir}[airflow]" in installs[0] and f"-c {project_dir}/constraints.txt" in installs[0]
     assert copied["constraints.txt"] in ("./", project_dir, project_dir + "/")
-    pinned = dict(line.split("==", 1) for line in (REPO / "constraints.txt").read_text().splitlines()
-                  if "==" in line and not line.startswith("#"))
+    pinned = dict(
+        line.split("==", 1)
+        for line in (REPO / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
     image = re.search(r"FROM apache/airflow:([0-9.]+)-python", DOCKERFILE.read_text()).group(1)
     assert pinned["apache-airflow"] == image
     # and the build checks the installed package finds its rule data
@@ -522,8 +579,11 @@ def test_dockerfile_copies_and_installs_everything_the_package_needs():
 
 
 def test_the_build_context_leaves_out_data_and_secrets():
-    ignored = [line.strip() for line in (REPO / "deploy" / "Dockerfile.dockerignore").read_text().splitlines()
-               if line.strip() and not line.startswith("#")]
+    ignored = [
+        line.strip()
+        for line in (REPO / "deploy" / "Dockerfile.dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     for pattern in [".env", "var/", ".venv/", ".git/"]:
         assert pattern in ignored, pattern
     for keyword, rest in dockerfile_instructions():
@@ -533,6 +593,7 @@ def test_the_build_context_leaves_out_data_and_secrets():
 
 
 # --- the set-up scripts, run for real ----------------------------------------------------------
+
 
 def airflow_init_env(tmp_path: Path, services: dict, **overrides: str) -> dict[str, str]:
     """airflow-init's environment from the resolved compose file, with a stand-in `airflow`
@@ -547,23 +608,33 @@ def airflow_init_env(tmp_path: Path, services: dict, **overrides: str) -> dict[s
     python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
     python.chmod(0o755)
     environment = {key: str(value) for key, value in services["airflow-init"]["environment"].items()}
-    environment.update(PATH=f"{bin_dir}:/usr/bin:/bin", HOME=str(tmp_path),
-                       AIRFLOW_VAR_SCORECARD_HOME=str(tmp_path / "scorecard"),
-                       AIRFLOW_HOME=str(tmp_path / "airflow"), AIRFLOW_UID=str(os.getuid()))
+    environment.update(
+        PATH=f"{bin_dir}:/usr/bin:/bin",
+        HOME=str(tmp_path),
+        AIRFLOW_VAR_SCORECARD_HOME=str(tmp_path / "scorecard"),
+        AIRFLOW_HOME=str(tmp_path / "airflow"),
+        AIRFLOW_UID=str(os.getuid()),
+    )
     environment.update(overrides)
     return environment
 
 
 def run_init(environment: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(REPO / "deploy" / "airflow-init.sh")], env=environment,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        ["bash", str(REPO / "deploy" / "airflow-init.sh")], env=environment, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_airflow_init_refuses_the_placeholders_of_env_example(config, tmp_path):
     result = run_init(airflow_init_env(tmp_path, config["services"]))
     assert result.returncode == 1
-    for name in ["AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW_ADMIN_PASSWORD",
-                 "AIRFLOW_CONN_SCORECARD_PSEUDONYM_KEY", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]:
+    for name in [
+        "AIRFLOW__API_AUTH__JWT_SECRET",
+        "AIRFLOW__CORE__FERNET_KEY",
+        "AIRFLOW_ADMIN_PASSWORD",
+        "AIRFLOW_CONN_SCORECARD_PSEUDONYM_KEY",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    ]:
         assert f"  - {name}\n" in result.stderr, name
     assert not (tmp_path / "airflow-calls").exists(), "nothing may run before the settings are fixed"
     assert not (tmp_path / "scorecard").exists()
@@ -594,15 +665,20 @@ def test_airflow_init_prepares_folders_migrates_and_creates_the_admin(generated_
 def test_airflow_init_stops_without_a_pseudonym_key_and_only_warns_about_the_warehouse(generated_env, tmp_path):
     services = resolved(tmp_path, generated_env)["services"]
     (tmp_path / "no-key").mkdir()
-    no_key = run_init(airflow_init_env(tmp_path / "no-key", services,
-                                       AIRFLOW_CONN_SCORECARD_PSEUDONYM_KEY="generic://:@"))
+    no_key = run_init(
+        airflow_init_env(tmp_path / "no-key", services, AIRFLOW_CONN_SCORECARD_PSEUDONYM_KEY="generic://:@")
+    )
     assert no_key.returncode != 0
     assert "scorecard_pseudonym_key connection has no password" in no_key.stderr
     assert not (tmp_path / "no-key" / "airflow-calls").exists()
     (tmp_path / "no-warehouse").mkdir()
-    unreachable = run_init(airflow_init_env(
-        tmp_path / "no-warehouse", services,
-        AIRFLOW_CONN_SCORECARD_WAREHOUSE="postgresql://scorecard:x@127.0.0.1:1/warehouse"))
+    unreachable = run_init(
+        airflow_init_env(
+            tmp_path / "no-warehouse",
+            services,
+            AIRFLOW_CONN_SCORECARD_WAREHOUSE="postgresql://scorecard:x@127.0.0.1:1/warehouse",
+        )
+    )
     assert unreachable.returncode == 0, unreachable.stderr
     assert "WARNING: the scorecard_warehouse connection could not log in" in unreachable.stderr
     assert (tmp_path / "no-warehouse" / "airflow-calls").read_text().startswith("db migrate")
@@ -612,28 +688,52 @@ def test_airflow_init_stops_without_a_pseudonym_key_and_only_warns_about_the_war
 def test_postgres_init_creates_both_databases_owned_by_their_users(config):
     """deploy/postgres-init.sh as PostgreSQL's image runs it, on the test server; the roles and
     databases it makes (airflow, scorecard; airflow, warehouse) are dropped afterwards."""
-    admin = create_engine(os.environ.get("SCORECARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
-                          isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        os.environ.get("SCORECARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+        isolation_level="AUTOCOMMIT",
+    )
     with admin.connect() as conn:
-        taken = conn.execute(text("select rolname from pg_roles where rolname in ('airflow', 'scorecard') union all "
-                                  "select datname from pg_database where datname in ('airflow', 'warehouse')")).all()
+        taken = conn.execute(
+            text(
+                "select rolname from pg_roles where rolname in ('airflow', 'scorecard') union all "
+                "select datname from pg_database where datname in ('airflow', 'warehouse')"
+            )
+        ).all()
     assert not taken, f"the test server already has {taken}: this test creates and drops them"
     environment = config["services"]["postgres"]["environment"]
     url = admin.url
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PGHOST": url.host or "127.0.0.1",
-           "PGPORT": str(url.port or 5432), "POSTGRES_USER": url.username or "postgres", "POSTGRES_DB": "postgres",
-           "AIRFLOW_DB_PASSWORD": "it's; a test", "WAREHOUSE_DB_PASSWORD": environment["WAREHOUSE_DB_PASSWORD"]}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PGHOST": url.host or "127.0.0.1",
+        "PGPORT": str(url.port or 5432),
+        "POSTGRES_USER": url.username or "postgres",
+        "POSTGRES_DB": "postgres",
+        "AIRFLOW_DB_PASSWORD": "it's; a test",
+        "WAREHOUSE_DB_PASSWORD": environment["WAREHOUSE_DB_PASSWORD"],
+    }
     try:
-        result = subprocess.run(["bash", str(REPO / "deploy" / "postgres-init.sh")], env=env,
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            ["bash", str(REPO / "deploy" / "postgres-init.sh")], env=env, capture_output=True, text=True, timeout=60
+        )
         assert result.returncode == 0, result.stderr
         with admin.connect() as conn:
-            owners = dict(conn.execute(text(
-                "select datname, pg_get_userbyid(datdba) from pg_database where datname in ('airflow', 'warehouse')")).all())
-            roles = dict(conn.execute(text(
-                "select rolname, rolsuper from pg_roles where rolname in ('airflow', 'scorecard')")).all())
-            with_password = conn.execute(text(
-                "select count(*) from pg_authid where rolname in ('airflow', 'scorecard') and rolpassword is not null")).scalar()
+            owners = dict(
+                conn.execute(
+                    text(
+                        "select datname, pg_get_userbyid(datdba) from pg_database where datname in ('airflow', 'warehouse')"
+                    )
+                ).all()
+            )
+            roles = dict(
+                conn.execute(
+                    text("select rolname, rolsuper from pg_roles where rolname in ('airflow', 'scorecard')")
+                ).all()
+            )
+            with_password = conn.execute(
+                text(
+                    "select count(*) from pg_authid where rolname in ('airflow', 'scorecard') and rolpassword is not null"
+                )
+            ).scalar()
         assert owners == {"airflow": "airflow", "warehouse": "scorecard"}
         assert roles == {"airflow": False, "scorecard": False}
         assert with_password == 2
@@ -665,25 +765,48 @@ def test_replaying_the_archive_with_a_new_key_links_the_same_children(tmp_path):
     def scorecard(home: Path, key: str, *args: str) -> subprocess.CompletedProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SCORECARD_")}
         env.update(SCORECARD_HOME=str(home), SCORECARD_PSEUDONYM_KEY=key, SCORECARD_SETTLE_SECONDS="0")
-        result = subprocess.run([str(Path(sys.executable).parent / "scorecard"), *args], cwd=tmp_path, env=env,
-                                capture_output=True, text=True, timeout=600)
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "scorecard"), *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         return result
 
     live, replay = tmp_path / "live", tmp_path / "replay"
-    scorecard(live, "old-key-" + "0" * 56, "generate", "--out", str(live / "inbox"), "--quarters", "1",
-              "--scale", "0.05", "--seed", "11")
+    scorecard(
+        live,
+        "old-key-" + "0" * 56,
+        "generate",
+        "--out",
+        str(live / "inbox"),
+        "--quarters",
+        "1",
+        "--scale",
+        "0.05",
+        "--seed",
+        "11",
+    )
     scorecard(live, "old-key-" + "0" * 56, "intake")
     (live / "inbox" / "stray.txt").write_text("not a partner file\n")  # rejected: not replayed
     scorecard(live, "old-key-" + "0" * 56, "intake")
-    copied = subprocess.run([sys.executable, str(REPO / "deploy" / "replay-archive.py"), "--home", str(live),
-                             "--to", str(replay)], capture_output=True, text=True, timeout=120)
+    copied = subprocess.run(
+        [sys.executable, str(REPO / "deploy" / "replay-archive.py"), "--home", str(live), "--to", str(replay)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert copied.returncode == 0, copied.stderr
     accepted = len(list((live / "archive").iterdir()))
     assert f"copied {accepted} accepted original(s)" in copied.stdout
     assert sorted(p.parent.name for p in (replay / "inbox").rglob("*.*")) == sorted(
-        json.loads(p.read_text())["source"] for p in (live / "receipts").glob("*.receipt.json")
-        if json.loads(p.read_text())["status"] == "accepted")
+        json.loads(p.read_text())["source"]
+        for p in (live / "receipts").glob("*.receipt.json")
+        if json.loads(p.read_text())["status"] == "accepted"
+    )
     scorecard(replay, "new-key-" + "1" * 56, "intake")
     assert not list((replay / "rejected").glob("*")), "every replayed original is accepted again"
 
@@ -695,8 +818,11 @@ def test_replaying_the_archive_with_a_new_key_links_the_same_children(tmp_path):
                 if table.startswith("stg_"):
                     columns = {c["name"] for c in inspect(engine).get_columns(table)}
                     rows = conn.execute(text(f"select count(*) from {table}")).scalar()
-                    children = (set(conn.execute(text(f"select distinct child_pseudonym from {table}")).scalars())
-                                if "child_pseudonym" in columns else None)
+                    children = (
+                        set(conn.execute(text(f"select distinct child_pseudonym from {table}")).scalars())
+                        if "child_pseudonym" in columns
+                        else None
+                    )
                     out[table] = (rows, children)
         engine.dispose()
         return out

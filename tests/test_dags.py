@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pendulum
@@ -30,10 +30,17 @@ def dagbag(airflow_db):
 
 def smtp_connection(monkeypatch, port: int) -> None:
     """Airflow's smtp_default connection, pointing at the test's SMTP server."""
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
-        "conn_type": "smtp", "host": "127.0.0.1", "port": port,
-        "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "scorecard@lscp.example"},
-    }))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SMTP_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": "127.0.0.1",
+                "port": port,
+                "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "scorecard@lscp.example"},
+            }
+        ),
+    )
 
 
 def warehouse_connection(monkeypatch, url: str) -> None:
@@ -41,10 +48,18 @@ def warehouse_connection(monkeypatch, url: str) -> None:
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
-    monkeypatch.setenv("AIRFLOW_CONN_SCORECARD_WAREHOUSE", json.dumps({
-        "conn_type": "postgres", "host": parsed.host, "port": parsed.port, "login": parsed.username,
-        "schema": parsed.database,
-    }))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SCORECARD_WAREHOUSE",
+        json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": parsed.host,
+                "port": parsed.port,
+                "login": parsed.username,
+                "schema": parsed.database,
+            }
+        ),
+    )
     monkeypatch.delenv("SCORECARD_WAREHOUSE_URL", raising=False)
 
 
@@ -98,8 +113,8 @@ def test_quarterly_schedule_runs_on_the_15th_at_six_uk_time_and_maps_to_quarters
 
 def test_quarter_for_a_run_is_judged_on_the_uk_date():
     # 00:30 on 1 April 2025 in the UK (BST) is still 31 March in UTC: Q4 has ended in the UK.
-    assert Quarter.for_run(datetime(2025, 3, 31, 23, 30, tzinfo=timezone.utc)).code == "2024-25Q4"
-    assert Quarter.for_run(datetime(2025, 3, 31, 22, 30, tzinfo=timezone.utc)).code == "2024-25Q3"
+    assert Quarter.for_run(datetime(2025, 3, 31, 23, 30, tzinfo=UTC)).code == "2024-25Q4"
+    assert Quarter.for_run(datetime(2025, 3, 31, 22, 30, tzinfo=UTC)).code == "2024-25Q3"
 
 
 def test_partner_intake_dag_run(dagbag, scorecard_home, warehouse_url, smtp_server, monkeypatch):
@@ -112,7 +127,9 @@ def test_partner_intake_dag_run(dagbag, scorecard_home, warehouse_url, smtp_serv
     catcher, port = smtp_server()
     smtp_connection(monkeypatch, port)
     monkeypatch.setenv("SCORECARD_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("AIRFLOW_VAR_SCORECARD_DATA_OFFICERS", json.dumps({"police_domestic_incidents": "wyp@police.example"}))
+    monkeypatch.setenv(
+        "AIRFLOW_VAR_SCORECARD_DATA_OFFICERS", json.dumps({"police_domestic_incidents": "wyp@police.example"})
+    )
     settings = load_settings()
     settings.ensure_folders()
     write_xlsx(settings.inbox / "good.xlsx", police_rows(40))
@@ -131,16 +148,27 @@ def test_partner_intake_dag_run(dagbag, scorecard_home, warehouse_url, smtp_serv
 
     # Receipts went through Airflow's SMTP connection to the configured data officer.
     receipts = {m["Subject"]: m for m in catcher.messages()}
-    assert set(receipts) == {"Scorecard intake receipt: good.xlsx: accepted", "Scorecard intake receipt: bad.xlsx: rejected"}
+    assert set(receipts) == {
+        "Scorecard intake receipt: good.xlsx: accepted",
+        "Scorecard intake receipt: bad.xlsx: rejected",
+    }
     assert receipts["Scorecard intake receipt: good.xlsx: accepted"]["To"] == "wyp@police.example"
     assert list(settings.outbox.glob("*.eml")) == []
 
     # The accepted load emitted an Asset event for its source, with the load's counts.
     with create_session() as session:
-        events = session.execute(
-            select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-            .where(AssetModel.uri == "scorecard://warehouse/police_domestic_incidents", AssetEvent.source_run_id == run.run_id)
-        ).scalars().all()
+        events = (
+            session.execute(
+                select(AssetEvent)
+                .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                .where(
+                    AssetModel.uri == "scorecard://warehouse/police_domestic_incidents",
+                    AssetEvent.source_run_id == run.run_id,
+                )
+            )
+            .scalars()
+            .all()
+        )
         assert [(e.extra["rows"], e.extra["file"]) for e in events] == [(40, "good.xlsx")]
 
 
@@ -153,7 +181,9 @@ def generated(tmp_path_factory):
     return folder
 
 
-def test_quarterly_scorecard_dag_run_emails_the_sub_group(dagbag, scorecard_home, pg_url, smtp_server, monkeypatch, generated):
+def test_quarterly_scorecard_dag_run_emails_the_sub_group(
+    dagbag, scorecard_home, pg_url, smtp_server, monkeypatch, generated
+):
     from pipelines.config import load_settings
     from pipelines.intake import run_intake
 
@@ -185,7 +215,9 @@ def test_quarterly_scorecard_dag_run_emails_the_sub_group(dagbag, scorecard_home
     engine.dispose()
 
 
-def test_scheduled_run_builds_the_quarter_its_date_points_at(dagbag, scorecard_home, smtp_server, monkeypatch, generated):
+def test_scheduled_run_builds_the_quarter_its_date_points_at(
+    dagbag, scorecard_home, smtp_server, monkeypatch, generated
+):
     """A scheduled (or backfilled) run on 15 Oct 2024 builds 2024-25 Q2."""
     from pipelines.config import load_settings
     from pipelines.intake import run_intake

@@ -6,8 +6,8 @@ from __future__ import annotations
 import csv
 import html as htmllib
 import io
-import re
 import json
+import re
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -58,7 +58,7 @@ def _table(path: Path, wanted: dict[str, set[str]]) -> list[dict] | None:
                 positions[key] = hits[0]
         if len(positions) == len(wanted):
             out = []
-            for data in rows[index + 1:]:
+            for data in rows[index + 1 :]:
                 first = next((c for c in data if c not in (None, "")), None)
                 if first is None or str(first).lower().startswith("total"):
                     continue
@@ -106,7 +106,11 @@ def built(tmp_path_factory):
 def test_every_generated_file_is_accepted_without_rejected_rows(built):
     _, generated, run, _ = built
     assert len(run.outcomes) == len(generated.files)
-    bad = [(o.file, o.status, o.rows_rejected, o.message) for o in run.outcomes if o.status != "accepted" or o.rows_rejected]
+    bad = [
+        (o.file, o.status, o.rows_rejected, o.message)
+        for o in run.outcomes
+        if o.status != "accepted" or o.rows_rejected
+    ]
     assert bad == []
 
 
@@ -149,27 +153,48 @@ def test_indicators_match_independent_calculation(built):
     start, end = datetime.combine(q.start, datetime.min.time()), datetime.combine(q.end_exclusive, datetime.min.time())
     incidents, referrals, attendance, episodes = [], [], [], []
     for path in generated.files:
-        police = _table(path, {"ref": {"occurrencenumber", "incidentref", "incidentnumber", "occurrenceref", "ref"},
-                               "when": {"reporteddate", "datereported", "reported", "occurrencedate", "incidentdate"},
-                               "child": {"childpresent", "childrenpresent", "childrenpresentyn"}})
-        missing = _table(path, {"ref": {"episodeid", "mfhref", "missingref", "occurrencenumber"},
-                                "child": {"childid", "personid", "childref", "child"},
-                                "when": {"datemissing", "reportedmissing", "missingfrom", "missingstart", "misstart"}})
+        police = _table(
+            path,
+            {
+                "ref": {"occurrencenumber", "incidentref", "incidentnumber", "occurrenceref", "ref"},
+                "when": {"reporteddate", "datereported", "reported", "occurrencedate", "incidentdate"},
+                "child": {"childpresent", "childrenpresent", "childrenpresentyn"},
+            },
+        )
+        missing = _table(
+            path,
+            {
+                "ref": {"episodeid", "mfhref", "missingref", "occurrencenumber"},
+                "child": {"childid", "personid", "childref", "child"},
+                "when": {"datemissing", "reportedmissing", "missingfrom", "missingstart", "misstart"},
+            },
+        )
         if police is not None and missing is None:
             incidents += police
             continue
         if missing is not None:
             episodes += missing
             continue
-        refs = _table(path, {"child": {"childid", "personid", "childref", "lcsid", "mosaicid", "child"},
-                             "when": {"referraldate", "dateofreferral"}, "id": {"referralid", "referralnumber", "referralref"}})
+        refs = _table(
+            path,
+            {
+                "child": {"childid", "personid", "childref", "lcsid", "mosaicid", "child"},
+                "when": {"referraldate", "dateofreferral"},
+                "id": {"referralid", "referralnumber", "referralref"},
+            },
+        )
         if refs is not None:
             referrals += refs
             continue
-        att = _table(path, {"phase": {"phase", "schoolphase", "educationphase", "schooltype"},
-                            "end": {"periodend", "to", "enddate"},
-                            "absent": {"overallabsencesessions", "sessionsabsent", "absencesessions", "sessoverall"},
-                            "possible": {"possiblesessions", "sessionspossible", "sesspossible"}})
+        att = _table(
+            path,
+            {
+                "phase": {"phase", "schoolphase", "educationphase", "schooltype"},
+                "end": {"periodend", "to", "enddate"},
+                "absent": {"overallabsencesessions", "sessionsabsent", "absencesessions", "sessoverall"},
+                "possible": {"possiblesessions", "sessionspossible", "sesspossible"},
+            },
+        )
         if att is not None:
             attendance += att
 
@@ -188,9 +213,15 @@ def test_indicators_match_independent_calculation(built):
     assert (cs03["numerator"], cs03["denominator"]) == (rereferred, len(in_q_refs))
     assert _indicator(results[q.code], "CS01")["value"] == len(in_q_refs)
 
-    primary = [r for r in attendance if _norm(r["phase"]) in {"primary", "statefundedprimary"} and q.start <= _when(r["end"]).date() <= q.end]
+    primary = [
+        r
+        for r in attendance
+        if _norm(r["phase"]) in {"primary", "statefundedprimary"} and q.start <= _when(r["end"]).date() <= q.end
+    ]
     at01 = _indicator(results[q.code], "AT01")
-    assert at01["value"] == pytest.approx(100 * sum(_int(r["absent"]) for r in primary) / sum(_int(r["possible"]) for r in primary))
+    assert at01["value"] == pytest.approx(
+        100 * sum(_int(r["absent"]) for r in primary) / sum(_int(r["possible"]) for r in primary)
+    )
 
     in_q_eps = [r for r in episodes if start <= _when(r["when"]) < end]
     assert _indicator(results[q.code], "MI01")["value"] == len(in_q_eps)

@@ -45,8 +45,11 @@ def test_postgres_connection_terminated_mid_load(scorecard_home, pg_url, monkeyp
     with engine.begin() as conn:  # the 1,500th row makes the loading backend sleep: a window to kill it
         conn.exec_driver_sql(
             "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            "IF NEW.incident_ref = 'INC01500' THEN PERFORM pg_sleep(30); END IF; RETURN NEW; END $$")
-        conn.exec_driver_sql("CREATE TRIGGER slow BEFORE INSERT ON stg_police_domestic_incidents FOR EACH ROW EXECUTE FUNCTION slow()")
+            "IF NEW.incident_ref = 'INC01500' THEN PERFORM pg_sleep(30); END IF; RETURN NEW; END $$"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER slow BEFORE INSERT ON stg_police_domestic_incidents FOR EACH ROW EXECUTE FUNCTION slow()"
+        )
     write_xlsx(settings.inbox / "big.xlsx", police_rows(3000))
     database = pg_url.rsplit("/", 1)[1]
     killed = []
@@ -56,8 +59,14 @@ def test_postgres_connection_terminated_mid_load(scorecard_home, pg_url, monkeyp
         deadline = time.monotonic() + 60
         with admin.connect() as conn:
             while time.monotonic() < deadline and not killed:
-                pids = conn.execute(text(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = :db AND wait_event = 'PgSleep'"), {"db": database}).scalars().all()
+                pids = (
+                    conn.execute(
+                        text("SELECT pid FROM pg_stat_activity WHERE datname = :db AND wait_event = 'PgSleep'"),
+                        {"db": database},
+                    )
+                    .scalars()
+                    .all()
+                )
                 for pid in pids:
                     killed.append(conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one())
                 time.sleep(0.05)
@@ -159,17 +168,25 @@ def test_a_process_killed_between_steps_is_recovered_by_running_again(tmp_path, 
     engine = create_engine(url)
     with engine.connect() as conn:
         assert sorted(conn.execute(select(load_files.c.original_name, load_files.c.status)).all()) == [
-            ("a.xlsx", "accepted"), ("b.xlsx", "accepted"), ("c.xlsx", "rejected")]
+            ("a.xlsx", "accepted"),
+            ("b.xlsx", "accepted"),
+            ("c.xlsx", "rejected"),
+        ]
     engine.dispose()
     assert list(settings.inbox.iterdir()) == []
-    stored = sorted(p.name.split("_", 2)[2] for folder in (settings.archive, settings.rejected) for p in folder.iterdir())
+    stored = sorted(
+        p.name.split("_", 2)[2] for folder in (settings.archive, settings.rejected) for p in folder.iterdir()
+    )
     assert stored == ["a.xlsx", "b.xlsx", "c.xlsx"]  # each original exactly once
     receipts = sorted(p.name.split("_", 2)[2] for p in settings.receipts.glob("*.receipt.json"))
     assert receipts == ["a.receipt.json", "b.receipt.json", "c.receipt.json"]
     assert list(settings.processing.iterdir()) == []  # no claim, snapshot or note left
     mails = [p.read_text() for p in settings.outbox.glob("*.eml")]
-    assert sorted(n for m in mails for n in ("a.xlsx", "b.xlsx", "c.xlsx") if f"receipt: {n}" in m) == \
-        ["a.xlsx", "b.xlsx", "c.xlsx"]  # one receipt email per file, however the run was interrupted
+    assert sorted(n for m in mails for n in ("a.xlsx", "b.xlsx", "c.xlsx") if f"receipt: {n}" in m) == [
+        "a.xlsx",
+        "b.xlsx",
+        "c.xlsx",
+    ]  # one receipt email per file, however the run was interrupted
 
 
 def test_a_build_killed_after_storing_is_finished_by_building_again(tmp_path):

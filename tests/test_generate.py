@@ -47,6 +47,7 @@ FILE_SOURCE = [
 
 # --- reading files back --------------------------------------------------------------------------
 
+
 def read_rows(path: Path) -> list[list[object]]:
     if path.suffix == ".xlsx":
         wb = load_workbook(path, read_only=True, data_only=True)
@@ -99,7 +100,7 @@ class Table:
         self.records: list[dict] = []
         self.totals: list[list[object]] = []
         key_positions = [p for p, n in self.mapping.items() if n in self.source.key]
-        for row in self.rows[self.header_index + 1:]:
+        for row in self.rows[self.header_index + 1 :]:
             if all(blank(c) for c in row):
                 continue
             if all(blank(row[p]) for p in key_positions):
@@ -112,11 +113,14 @@ class Table:
 
 # --- the type rules of sources.md, read independently ----------------------------------------------
 
+
 class Invalid(ValueError):
     pass
 
 
-MONTHS = {m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
+MONTHS = {
+    m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)
+}
 TIME = r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?"
 ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})" + TIME)
 UK = re.compile(r"(\d{1,2})[/-](\d{1,2})[/-](\d{4}|\d{2})" + TIME)
@@ -243,6 +247,7 @@ def problems(table: Table) -> list[str]:
 
 # --- fixtures -------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> GeneratedFiles:
     return generate(tmp_path_factory.mktemp("inbox"), quarters=QUARTERS, seed=42, end_quarter=END)
@@ -277,6 +282,7 @@ def in_year(d: datetime | date) -> bool:
 
 # --- the file set ---------------------------------------------------------------------------------
 
+
 def test_file_set_names_span_and_counts(generated, tables):
     out_dir = generated.files[0].parent
     assert generated.start_quarter == Quarter.parse("2023-24Q4")
@@ -292,8 +298,12 @@ def test_file_set_names_span_and_counts(generated, tables):
     assert "WYP_DomesticIncidents_2024-05.xlsx" in names
     assert sum(n.startswith("MissingEpisodes_") for n in names) == 15
     assert [n for n in names if n.startswith("CSWS_")] == [
-        "CSWS_Referrals_2023-24_Q4.xlsx", "CSWS_Referrals_2024-25_Q1.xlsx", "CSWS_Referrals_2024-25_Q2.xlsx",
-        "CSWS_Referrals_2024-25_Q3.xlsx", "CSWS_Referrals_2024-25_Q4.xlsx"]
+        "CSWS_Referrals_2023-24_Q4.xlsx",
+        "CSWS_Referrals_2024-25_Q1.xlsx",
+        "CSWS_Referrals_2024-25_Q2.xlsx",
+        "CSWS_Referrals_2024-25_Q3.xlsx",
+        "CSWS_Referrals_2024-25_Q4.xlsx",
+    ]
     assert {"Attendance_HT1_2024-25.csv", "Attendance_HT6_2023-24.csv", "Attendance_HT3_2023-24.csv"} <= set(names)
     # the summary counts are the data rows actually in the files
     for name, files in tables.items():
@@ -350,6 +360,7 @@ def test_events_lie_in_their_files_period_and_nothing_is_in_the_future(data):
 
 # --- calibration ----------------------------------------------------------------------------------
 
+
 def test_police_incidents_calibrated_to_leeds(data, tables):
     rows = data["police_domestic_incidents"]
     year = [r for r in rows if in_year(r["reported_at"])]
@@ -370,12 +381,15 @@ def test_police_incidents_calibrated_to_leeds(data, tables):
     for r in present:
         notified = r["school_notified_at"]
         by_month[r["reported_at"].strftime("%Y-%m")].append(
-            notified is not None and notified - r["reported_at"] <= timedelta(hours=24))
+            notified is not None and notified - r["reported_at"] <= timedelta(hours=24)
+        )
     monthly = {m: pct(sum(v), len(v)) for m, v in by_month.items()}
     overall = pct(sum(sum(v) for v in by_month.values()), len(present))
     assert 90 <= overall <= 96
     assert min(monthly.values()) < 90 < max(monthly.values())
-    assert any(r["school_notified_at"] - r["reported_at"] > timedelta(hours=24) for r in present if r["school_notified_at"])
+    assert any(
+        r["school_notified_at"] - r["reported_at"] > timedelta(hours=24) for r in present if r["school_notified_at"]
+    )
     # seasonality: Christmas week busier than an ordinary early-December week
     per_day = Counter(r["reported_at"].date() for r in rows)
     xmas = sum(per_day[date(2024, 12, 24) + timedelta(days=i)] for i in range(7))
@@ -388,7 +402,7 @@ def test_police_files_look_like_a_force_export(tables):
     cells = Counter()
     for table in tables["police_domestic_incidents"]:
         assert str(table.rows[0][0]).startswith("West Yorkshire Police")
-        assert any(str(r[0] or "").startswith("Run date: ") for r in table.rows[:table.header_index])
+        assert any(str(r[0] or "").startswith("Run date: ") for r in table.rows[: table.header_index])
         assert all(blank(c) for c in table.rows[table.header_index - 1])
         assert len(table.totals) == 1 and table.totals[0] is table.rows[-1]
         assert str(table.rows[-1][0]).startswith("Total") and str(len(table.records)) in str(table.rows[-1][0])
@@ -398,7 +412,12 @@ def test_police_files_look_like_a_force_export(tables):
             assert re.fullmatch(r"13\d{6}-\d{4}", r["incident_ref"])
     assert cells["datetime"] > 0 and cells["str"] > 0  # real date cells and UK text dates
     assert {"'Y'", "'Yes'", "1"} <= set(cells)  # mixed yes/no spellings
-    texts = [r["reported_at"] for t in tables["police_domestic_incidents"] for r in t.records if isinstance(r["reported_at"], str)]
+    texts = [
+        r["reported_at"]
+        for t in tables["police_domestic_incidents"]
+        for r in t.records
+        if isinstance(r["reported_at"], str)
+    ]
     assert all(re.fullmatch(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}", t) for t in texts)
 
 
@@ -439,7 +458,15 @@ def test_referrals_calibrated_and_re_referrals_emerge(data, tables):
     nfa = {q: pct(sum(v), len(v)) for q, v in by_quarter.items()}
     assert all(13 <= v <= 28 for v in nfa.values()) and max(nfa.values()) > 20
     assert 15 <= pct(sum(sum(v) for v in by_quarter.values()), sum(len(v) for v in by_quarter.values())) <= 25
-    assert {r["referral_source"] for r in rows} == {"police", "school", "health", "local_authority", "individual", "other", None}
+    assert {r["referral_source"] for r in rows} == {
+        "police",
+        "school",
+        "health",
+        "local_authority",
+        "individual",
+        "other",
+        None,
+    }
     # an extra column with names is sent, and is not a canonical column
     headers = {str(c) for t in tables["csws_referrals"] for c in t.header if c}
     assert "Child Name" in headers and {"Date of Referral", "DA Factor", "Mosaic ID"} <= headers
@@ -447,9 +474,13 @@ def test_referrals_calibrated_and_re_referrals_emerge(data, tables):
 
 def test_re_referral_check_counts_only_1_to_365_days():
     d = datetime(2024, 6, 1)
-    rows = [{"child_id": "A", "referral_date": d}, {"child_id": "A", "referral_date": d},
-            {"child_id": "A", "referral_date": d + timedelta(days=365)},
-            {"child_id": "B", "referral_date": d}, {"child_id": "B", "referral_date": d + timedelta(days=366)}]
+    rows = [
+        {"child_id": "A", "referral_date": d},
+        {"child_id": "A", "referral_date": d},
+        {"child_id": "A", "referral_date": d + timedelta(days=365)},
+        {"child_id": "B", "referral_date": d},
+        {"child_id": "B", "referral_date": d + timedelta(days=366)},
+    ]
     assert re_referral_flags(rows) == [False, False, True, False, False]
 
 
@@ -462,7 +493,9 @@ def test_attendance_calibrated_and_stable(data, tables):
         schools[r["school_urn"]].add(r["phase"])
     assert all(len(p) == 1 for p in schools.values())  # a school keeps its URN and phase
     counts = Counter(next(iter(p)) for p in schools.values())
-    assert 220 <= counts["primary"] <= 240 and 35 <= counts["secondary"] <= 45 and counts["special"] + counts["other"] >= 8
+    assert (
+        220 <= counts["primary"] <= 240 and 35 <= counts["secondary"] <= 45 and counts["special"] + counts["other"] >= 8
+    )
     months = {(r["period_end"].year, r["period_end"].month) for r in rows}
     assert len(months) == 14  # every month of the span (Jan 2024 - Mar 2025) except August
     assert all(m != 8 for _, m in months)
@@ -526,9 +559,12 @@ def test_missing_episodes_calibrated_and_heavy_tailed(data, tables):
     assert all(r["return_interview_completed_at"] is None for r in rows if r["returned_at"] is None)
     durations = sorted((r["returned_at"] - r["missing_from"]).total_seconds() / 3600 for r in returned)
     assert 3 <= durations[len(durations) // 2] <= 24 and durations[-1] <= 24 * 6
-    in_time = [r["return_interview_completed_at"] is not None
-               and r["return_interview_completed_at"] - r["returned_at"] <= timedelta(hours=72)
-               for r in returned if in_year(r["returned_at"])]
+    in_time = [
+        r["return_interview_completed_at"] is not None
+        and r["return_interview_completed_at"] - r["returned_at"] <= timedelta(hours=72)
+        for r in returned
+        if in_year(r["returned_at"])
+    ]
     assert 70 <= pct(sum(in_time), len(in_time)) <= 85
     completed = [r for r in returned if r["return_interview_completed_at"]]
     assert len(completed) > 0.8 * len(returned)
@@ -539,7 +575,17 @@ def test_missing_episodes_calibrated_and_heavy_tailed(data, tables):
     assert any(b.split(b"\r\n")[0].count(b";") >= 8 for b in raw)
     assert any(b.startswith(b"\xef\xbb\xbf") for b in raw)
     headers = {str(c) for t in tables["missing_episodes"] for c in t.header}
-    assert {"MFH Ref", "CHILD", "MIS_START", "MIS_END", "CLA", "CSE Risk", "Gender", "RHI Offered", "RHI Completed"} <= headers
+    assert {
+        "MFH Ref",
+        "CHILD",
+        "MIS_START",
+        "MIS_END",
+        "CLA",
+        "CSE Risk",
+        "Gender",
+        "RHI Offered",
+        "RHI Completed",
+    } <= headers
 
 
 def _utf8(data: bytes) -> bool:
@@ -564,6 +610,7 @@ def test_reference_files(data):
 
 
 # --- determinism and scale ------------------------------------------------------------------------
+
 
 def test_same_seed_same_bytes_other_seed_other_data(tmp_path):
     q = Quarter.parse("2024-25Q2")
@@ -594,8 +641,12 @@ def test_identical_across_processes_whatever_the_hash_seed(tmp_path):
     )
     for hash_seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        subprocess.run([sys.executable, "-c", script, str(tmp_path / hash_seed)], check=True, env=env,
-                       cwd=Path(__file__).resolve().parents[1])
+        subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / hash_seed)],
+            check=True,
+            env=env,
+            cwd=Path(__file__).resolve().parents[1],
+        )
     one, two = sorted((tmp_path / "1").iterdir()), sorted((tmp_path / "2").iterdir())
     assert [p.name for p in one] == [p.name for p in two] and len(one) > 5
     assert all(a.read_bytes() == b.read_bytes() for a, b in zip(one, two))
@@ -609,6 +660,7 @@ def test_default_end_quarter_is_latest_complete(tmp_path):
 
 
 # --- bad files ------------------------------------------------------------------------------------
+
 
 def test_bad_files_give_receipts_something_to_say(tmp_path, data):
     rota, partial, rejected = write_bad_files(tmp_path, seed=42, end_quarter=END)

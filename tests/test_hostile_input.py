@@ -30,8 +30,8 @@ from pipelines.config import load_settings
 from pipelines.intake import run_intake
 from pipelines.intake.inbox import text_name
 from pipelines.warehouse.schema import load_files, table_for
-from tests.test_intake_corpus import assert_outcomes
 from tests.test_intake import HEADER, police_rows, write_xlsx
+from tests.test_intake_corpus import assert_outcomes
 
 pytestmark = pytest.mark.slow
 
@@ -68,8 +68,10 @@ _WORKBOOK_RELS = (
     '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
     "</Relationships>"
 )
-_SHEET_OPEN = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-               '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>')
+_SHEET_OPEN = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+)
 _SHEET_CLOSE = "</sheetData></worksheet>"
 
 
@@ -190,7 +192,9 @@ def png_bytes() -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\x00")) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\x00")) + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -235,8 +239,11 @@ def build_corpus(inbox: Path, work: Path, bombs: dict[str, Path]) -> tuple[dict,
     accept("police_utf16.csv", refs(rows))
     rows = police_rows(10, start=300)
     plain = write_xlsx(work / "dimension-source.xlsx", rows)
-    rewrite_parts(plain, inbox / "police_dimension.xlsx",  # calamine ignores <dimension>, so do we
-                  lambda name, data: re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:XFD1048576"', data))
+    rewrite_parts(
+        plain,
+        inbox / "police_dimension.xlsx",  # calamine ignores <dimension>, so do we
+        lambda name, data: re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:XFD1048576"', data),
+    )
     accept("police_dimension.xlsx", refs(rows))
     for name, start in HOSTILE_NAMES.items():
         rows = police_rows(5, start=start)
@@ -304,8 +311,11 @@ def build_corpus(inbox: Path, work: Path, bombs: dict[str, Path]) -> tuple[dict,
     whole = write_xlsx(work / "whole.xlsx", police_rows(50, start=60)).read_bytes()
     (inbox / "truncated.xlsx").write_bytes(whole[: len(whole) // 2])
     expected["truncated.xlsx"] = ("rejected", ["damaged or incomplete"])
-    rewrite_parts(work / "whole.xlsx", inbox / "no_content_types.xlsx",
-                  lambda name, data: None if name == "[Content_Types].xml" else data)
+    rewrite_parts(
+        work / "whole.xlsx",
+        inbox / "no_content_types.xlsx",
+        lambda name, data: None if name == "[Content_Types].xml" else data,
+    )
     expected["no_content_types.xlsx"] = ("rejected", ["lacks the [Content_Types].xml part"])
     with zipfile.ZipFile(inbox / "letter.xlsx", "w") as archive:
         archive.writestr("[Content_Types].xml", _CONTENT_TYPES.replace("spreadsheetml", "wordprocessingml"))
@@ -359,7 +369,9 @@ def test_hostile_corpus_is_refused_plainly_and_stops_nothing(settings, tmp_path,
         engine.dispose()
     assert set(loaded) == good_refs
     assert sum(o.rows_loaded for o in run.outcomes) == len(good_refs)
-    assert {n for n, s in statuses.items() if s == "accepted"} == {n for n, (s, _) in expected.items() if s == "accepted"}
+    assert {n for n, s in statuses.items() if s == "accepted"} == {
+        n for n, (s, _) in expected.items() if s == "accepted"
+    }
 
     _assert_rows_refused(outcomes)
     _assert_formulas_are_text(loaded, outcomes)
@@ -419,7 +431,9 @@ def _assert_each_original_stored_once_with_a_receipt(settings, originals: dict, 
     stored = {}
     for folder in (settings.archive, settings.rejected):
         for path in folder.iterdir():
-            assert re.fullmatch(r"[A-Za-z0-9._ -]+", path.name) and ".." not in path.name and len(path.name) <= 160, path.name
+            assert re.fullmatch(r"[A-Za-z0-9._ -]+", path.name) and ".." not in path.name and len(path.name) <= 160, (
+                path.name
+            )
             stored.setdefault(_sha(path), []).append(path)
     assert sorted(stored) == sorted(originals)
     assert all(len(paths) == 1 for paths in stored.values())
@@ -436,8 +450,14 @@ def _assert_names_shown_safely(settings, outcomes) -> None:
     lines = [o.line() for o in outcomes]
     assert all(line.isprintable() for line in lines), [line for line in lines if not line.isprintable()]
     shown = "\n".join(lines)
-    for visible in ["line\\nbreak.csv", "\\x1b[31mred\\x1b[0m.csv", "police\\u202eslx.csv", "caf\\xe9 \\xff latin-1.csv",
-                    "..%2F..%2Fetc%2Fpasswd.csv", "tab\\tand..dots..csv"]:
+    for visible in [
+        "line\\nbreak.csv",
+        "\\x1b[31mred\\x1b[0m.csv",
+        "police\\u202eslx.csv",
+        "caf\\xe9 \\xff latin-1.csv",
+        "..%2F..%2Fetc%2Fpasswd.csv",
+        "tab\\tand..dots..csv",
+    ]:
         assert visible in shown
     for path in settings.receipts.glob("*.receipt.txt"):
         first = path.read_text(encoding="utf-8").splitlines()[0]
@@ -476,8 +496,9 @@ python_calamine.CalamineWorkbook.from_path(sys.argv[1]).get_sheet_by_index(0).to
 
 def _python(script: str, *args: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "RUST_BACKTRACE": "0"}
-    return subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True,
-                          cwd=REPO, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True, cwd=REPO, env=env, timeout=120
+    )
 
 
 def test_bomb_and_giant_sheet_refused_in_bounded_memory_with_default_limits(bombs):

@@ -23,11 +23,19 @@ CAT = {i.id: i for i in load_catalogue()}
 
 # --- helpers -------------------------------------------------------------------------------
 
+
 def add_load(conn, source: str, name: str = "extract.csv") -> int:
     result = conn.execute(
         insert(load_files).values(
-            source=source, original_name=name, stored_name=name, sha256=name.encode().hex()[:64].ljust(64, "0"),
-            status="accepted", received_at=datetime(2024, 7, 2, 9, 0), rows_read=0, rows_loaded=0, rows_rejected=0,
+            source=source,
+            original_name=name,
+            stored_name=name,
+            sha256=name.encode().hex()[:64].ljust(64, "0"),
+            status="accepted",
+            received_at=datetime(2024, 7, 2, 9, 0),
+            rows_read=0,
+            rows_loaded=0,
+            rows_rejected=0,
         )
     )
     return result.inserted_primary_key[0]
@@ -50,23 +58,51 @@ def add_rows(conn, source: str, rows: list[dict], name: str = "extract.csv") -> 
 
 
 def incident(ref, reported, present=None, repeat=None, risk=None, notified=None):
-    return {"incident_ref": ref, "reported_at": reported, "children_present": present,
-            "repeat_victim": repeat, "risk_level": risk, "school_notified_at": notified}
+    return {
+        "incident_ref": ref,
+        "reported_at": reported,
+        "children_present": present,
+        "repeat_victim": repeat,
+        "risk_level": risk,
+        "school_notified_at": notified,
+    }
 
 
 def referral(rid, child, day, da=None, outcome=None):
-    return {"referral_id": rid, "child_pseudonym": child, "referral_date": day, "domestic_abuse": da, "outcome": outcome}
+    return {
+        "referral_id": rid,
+        "child_pseudonym": child,
+        "referral_date": day,
+        "domestic_abuse": da,
+        "outcome": outcome,
+    }
 
 
 def school(urn, phase, start, end, enrol, possible, absent, pa, severe=None, susp=None):
-    return {"school_urn": urn, "phase": phase, "period_start": start, "period_end": end, "enrolments": enrol,
-            "sessions_possible": possible, "sessions_absent": absent, "persistent_absentees": pa,
-            "severe_absentees": severe, "suspensions": susp}
+    return {
+        "school_urn": urn,
+        "phase": phase,
+        "period_start": start,
+        "period_end": end,
+        "enrolments": enrol,
+        "sessions_possible": possible,
+        "sessions_absent": absent,
+        "persistent_absentees": pa,
+        "severe_absentees": severe,
+        "suspensions": susp,
+    }
 
 
 def episode(eid, child, missing, returned=None, la=None, cse=None, interview=None):
-    return {"episode_id": eid, "child_pseudonym": child, "missing_from": missing, "returned_at": returned,
-            "looked_after": la, "cse_risk": cse, "return_interview_completed_at": interview}
+    return {
+        "episode_id": eid,
+        "child_pseudonym": child,
+        "missing_from": missing,
+        "returned_at": returned,
+        "looked_after": la,
+        "cse_risk": cse,
+        "return_interview_completed_at": interview,
+    }
 
 
 def check(engine, indicator_id, period, numerator, denominator, value, status, expected_rag=None):
@@ -85,11 +121,14 @@ def check(engine, indicator_id, period, numerator, denominator, value, status, e
 
 # --- the data set ----------------------------------------------------------------------------
 
+
 def police_rows():
     return [
         # in Q1 (reported_at from 2024-04-01 00:00 to 2024-06-30 23:59:59)
         incident("P1", datetime(2024, 4, 1, 0, 0), True, True, "high", datetime(2024, 4, 1, 23, 0)),  # 23 h
-        incident("P2", datetime(2024, 4, 10, 10, 0), True, False, "medium", datetime(2024, 4, 11, 10, 0)),  # 24 h exactly
+        incident(
+            "P2", datetime(2024, 4, 10, 10, 0), True, False, "medium", datetime(2024, 4, 11, 10, 0)
+        ),  # 24 h exactly
         incident("P3", datetime(2024, 5, 1, 10, 0), True, None, "high", datetime(2024, 5, 2, 10, 0, 1)),  # 24 h + 1 s
         incident("P4", datetime(2024, 6, 30, 23, 59, 59), True, True, "standard", None),  # never notified
         incident("P5", datetime(2024, 6, 15, 12, 0), False, False, None, None),
@@ -138,12 +177,28 @@ def attendance_rows():
 
 def missing_rows():
     return [
-        episode("E1", "child-X", datetime(2024, 4, 2, 10), datetime(2024, 4, 2, 20), True, True, datetime(2024, 4, 5, 20)),  # 72 h
-        episode("E2", "child-X", datetime(2024, 5, 1, 9), datetime(2024, 5, 1, 22), True, None, datetime(2024, 5, 4, 22, 0, 1)),  # 72 h + 1 s
-        episode("E3", "child-X", datetime(2024, 6, 30, 23), datetime(2024, 7, 1, 2), None, False, None),  # returned in Q2
-        episode("E4", "child-Y", datetime(2024, 4, 20, 15), datetime(2024, 4, 21, 9), False, False, None),  # no interview
+        episode(
+            "E1", "child-X", datetime(2024, 4, 2, 10), datetime(2024, 4, 2, 20), True, True, datetime(2024, 4, 5, 20)
+        ),  # 72 h
+        episode(
+            "E2",
+            "child-X",
+            datetime(2024, 5, 1, 9),
+            datetime(2024, 5, 1, 22),
+            True,
+            None,
+            datetime(2024, 5, 4, 22, 0, 1),
+        ),  # 72 h + 1 s
+        episode(
+            "E3", "child-X", datetime(2024, 6, 30, 23), datetime(2024, 7, 1, 2), None, False, None
+        ),  # returned in Q2
+        episode(
+            "E4", "child-Y", datetime(2024, 4, 20, 15), datetime(2024, 4, 21, 9), False, False, None
+        ),  # no interview
         episode("E5", "child-Y", datetime(2024, 6, 1, 18), None, False, None, None),  # not returned
-        episode("E6", "child-Z", datetime(2024, 3, 31, 20), datetime(2024, 4, 1, 8), True, True, datetime(2024, 4, 2, 8)),  # missing in Q4, returned in Q1
+        episode(
+            "E6", "child-Z", datetime(2024, 3, 31, 20), datetime(2024, 4, 1, 8), True, True, datetime(2024, 4, 2, 8)
+        ),  # missing in Q4, returned in Q1
         episode("E7", "child-X", datetime(2024, 7, 2, 10), datetime(2024, 7, 2, 12), True, True, None),  # Q2
     ]
 
@@ -156,27 +211,61 @@ def loaded(warehouse):
         add_rows(conn, "csws_referrals", referral_rows_quarter(), "csws_q1.xlsx")
         add_rows(conn, "school_attendance", attendance_rows(), "attendance.csv")
         add_rows(conn, "missing_episodes", missing_rows(), "missing.csv")
-        add_rows(conn, "population", [{"year": 2022, "population_0_17": 150000}, {"year": 2023, "population_0_17": 180000}])
+        add_rows(
+            conn, "population", [{"year": 2022, "population_0_17": 150000}, {"year": 2023, "population_0_17": 180000}]
+        )
     return warehouse
 
 
 # --- the catalogue ---------------------------------------------------------------------------
 
+
 def test_catalogue_has_the_23_indicators_in_spec_order():
     assert list(CAT) == [
-        "DA01", "DA02", "DA03", "DA04", "DA05", "DA06", "CS04", "CS01", "CS02", "CS03", "CS05",
-        "AT01", "AT02", "AT03", "AT04", "AT05", "AT06", "MI01", "MI02", "MI03", "MI04", "MI05", "MI06",
+        "DA01",
+        "DA02",
+        "DA03",
+        "DA04",
+        "DA05",
+        "DA06",
+        "CS04",
+        "CS01",
+        "CS02",
+        "CS03",
+        "CS05",
+        "AT01",
+        "AT02",
+        "AT03",
+        "AT04",
+        "AT05",
+        "AT06",
+        "MI01",
+        "MI02",
+        "MI03",
+        "MI04",
+        "MI05",
+        "MI06",
     ]
     assert load_priorities() == [
-        "Domestic abuse and its impact on children", "Identification and assessment of need",
-        "Vulnerable learners", "Exploitation and children missing from home or care",
+        "Domestic abuse and its impact on children",
+        "Identification and assessment of need",
+        "Vulnerable learners",
+        "Exploitation and children missing from home or care",
     ]
     assert CAT["CS04"].priority == "Domestic abuse and its impact on children"
     rated = {i.id: (i.polarity, i.target, i.tolerance) for i in CAT.values() if i.rated}
     assert rated == {
-        "DA04": ("up", 95, 5), "DA05": ("down", 35, 5), "CS03": ("down", 22, 3), "CS05": ("down", 20, 5),
-        "AT01": ("down", 5.0, 0.5), "AT02": ("down", 8.0, 1.0), "AT03": ("down", 15.0, 2.0),
-        "AT04": ("down", 22.0, 3.0), "AT05": ("down", 4.0, 0.5), "AT06": ("down", 3.0, 0.5), "MI05": ("up", 80, 10),
+        "DA04": ("up", 95, 5),
+        "DA05": ("down", 35, 5),
+        "CS03": ("down", 22, 3),
+        "CS05": ("down", 20, 5),
+        "AT01": ("down", 5.0, 0.5),
+        "AT02": ("down", 8.0, 1.0),
+        "AT03": ("down", 15.0, 2.0),
+        "AT04": ("down", 22.0, 3.0),
+        "AT05": ("down", 4.0, 0.5),
+        "AT06": ("down", 3.0, 0.5),
+        "MI05": ("up", 80, 10),
     }
     assert CAT["MI04"].polarity == "down" and not CAT["MI04"].rated
     for named in ("DA04", "DA06", "CS03", "CS05", "MI02", "MI04", "MI05"):
@@ -199,18 +288,25 @@ def test_catalogue_names_a_bad_entry(tmp_path):
 
 def test_period_binds_for_a_quarter_and_a_month():
     assert period_binds(Q1) == {
-        "period_start": date(2024, 4, 1), "period_end": date(2024, 7, 1), "rolling_start": date(2023, 7, 1),
-        "period_days": 91, "population_year": 2024,
+        "period_start": date(2024, 4, 1),
+        "period_end": date(2024, 7, 1),
+        "rolling_start": date(2023, 7, 1),
+        "period_days": 91,
+        "population_year": 2024,
     }
     assert period_binds(Month(2025, 2)) == {
-        "period_start": date(2025, 2, 1), "period_end": date(2025, 3, 1), "rolling_start": date(2024, 3, 1),
-        "period_days": 28, "population_year": 2024,
+        "period_start": date(2025, 2, 1),
+        "period_end": date(2025, 3, 1),
+        "rolling_start": date(2024, 3, 1),
+        "period_days": 28,
+        "population_year": 2024,
     }
     months = series_months(Q1)
     assert len(months) == 24 and months[0] == Month(2022, 7) and months[-1] == Month(2024, 6)
 
 
 # --- police ----------------------------------------------------------------------------------
+
 
 def test_police_indicators(loaded):
     # P1..P6 are in Q1; P7 (1 July 00:00) and P8 (31 March 23:59) are not.
@@ -228,10 +324,14 @@ def test_police_indicators(loaded):
 
 def test_operation_encompass_without_children_present_is_no_data(warehouse):
     with warehouse.begin() as conn:
-        add_rows(conn, "police_domestic_incidents", [
-            incident("N1", datetime(2024, 5, 1, 9), False, None, None, None),
-            incident("N2", datetime(2024, 5, 2, 9), None, None, None, None),
-        ])
+        add_rows(
+            conn,
+            "police_domestic_incidents",
+            [
+                incident("N1", datetime(2024, 5, 1, 9), False, None, None, None),
+                incident("N2", datetime(2024, 5, 2, 9), None, None, None, None),
+            ],
+        )
     check(warehouse, "DA04", Q1, 0, 0, None, "no_data", "none")
     check(warehouse, "DA05", Q1, 0, 0, None, "no_data", "none")  # repeat_victim never known
     check(warehouse, "DA03", Q1, 0, 1, 0.0, "complete", "none")
@@ -239,6 +339,7 @@ def test_operation_encompass_without_children_present_is_no_data(warehouse):
 
 
 # --- children's social work ------------------------------------------------------------------
+
 
 def test_referral_indicators(loaded):
     # R-A1, R-B1, R-C1, R-C2, R-D1, R-D2, R-E1 are in Q1.
@@ -257,17 +358,27 @@ def test_referral_indicators(loaded):
 
 def test_rereferral_boundaries_exactly(warehouse):
     with warehouse.begin() as conn:
-        add_rows(conn, "csws_referrals", [
-            referral("old-365", "k365", date(2023, 6, 1), False),
-            referral("old-366", "k366", date(2023, 5, 31), False),
-        ], "old.csv")
-        add_rows(conn, "csws_referrals", [
-            referral("new-365", "k365", date(2024, 5, 31), False),  # 2024-05-31 - 365 days = 2023-06-01
-            referral("new-366", "k366", date(2024, 5, 31), False),  # 366 days
-            referral("same-1", "ksame", date(2024, 5, 2), False),
-            referral("same-2", "ksame", date(2024, 5, 2), False),
-            referral("same-3", "ksame", date(2024, 5, 2), False),
-        ], "new.csv")
+        add_rows(
+            conn,
+            "csws_referrals",
+            [
+                referral("old-365", "k365", date(2023, 6, 1), False),
+                referral("old-366", "k366", date(2023, 5, 31), False),
+            ],
+            "old.csv",
+        )
+        add_rows(
+            conn,
+            "csws_referrals",
+            [
+                referral("new-365", "k365", date(2024, 5, 31), False),  # 2024-05-31 - 365 days = 2023-06-01
+                referral("new-366", "k366", date(2024, 5, 31), False),  # 366 days
+                referral("same-1", "ksame", date(2024, 5, 2), False),
+                referral("same-2", "ksame", date(2024, 5, 2), False),
+                referral("same-3", "ksame", date(2024, 5, 2), False),
+            ],
+            "new.csv",
+        )
     assert (date(2024, 5, 31) - date(2023, 6, 1)).days == 365
     check(warehouse, "CS03", Q1, 1, 5, 20.0, "complete", "green")
     # The earlier referral's quarter on its own: no earlier referral for anyone there.
@@ -296,6 +407,7 @@ def test_referral_rate_population_lookup(warehouse):
 
 # --- attendance ------------------------------------------------------------------------------
 
+
 def test_attendance_indicators(loaded):
     # primary in Q1: 100001 (Apr) and 100002 (30 Jun); absence (200+300)/(4000+6000) = 5.0%: green (<= 5.0).
     check(loaded, "AT01", Q1, 500, 10000, 5.0, "complete", "green")
@@ -314,21 +426,30 @@ def test_attendance_indicators(loaded):
 
 def test_attendance_zero_denominators_are_no_data(warehouse):
     with warehouse.begin() as conn:
-        add_rows(conn, "school_attendance", [school(300002, "special", date(2024, 4, 1), date(2024, 4, 30), 50, 1000, 80, 5)])
+        add_rows(
+            conn, "school_attendance", [school(300002, "special", date(2024, 4, 1), date(2024, 4, 30), 50, 1000, 80, 5)]
+        )
     for ind in ("AT01", "AT02", "AT03", "AT04", "AT05"):
         check(warehouse, ind, Q1, 0, 0, None, "no_data", "none")
     check(warehouse, "AT06", Q1, 0, 0, None, "no_data", "none")  # suspensions never known
 
 
-@pytest.mark.parametrize("absent, shown_rag", [(5049, "green"), (5050, "amber"), (5500, "amber"), (5549, "amber"), (5550, "red")])
+@pytest.mark.parametrize(
+    "absent, shown_rag", [(5049, "green"), (5050, "amber"), (5500, "amber"), (5549, "amber"), (5550, "red")]
+)
 def test_rounding_at_a_rag_boundary(warehouse, absent, shown_rag):
     # AT01 (down, target 5.0, tol 0.5): 5.049 -> 5.0 green; 5.050 -> 5.1 amber; 5.549 -> 5.5 amber; 5.550 -> 5.6 red.
     with warehouse.begin() as conn:
-        add_rows(conn, "school_attendance", [school(100003, "primary", date(2024, 5, 1), date(2024, 5, 31), 10, 100000, absent, 1)])
+        add_rows(
+            conn,
+            "school_attendance",
+            [school(100003, "primary", date(2024, 5, 1), date(2024, 5, 31), 10, 100000, absent, 1)],
+        )
     check(warehouse, "AT01", Q1, absent, 100000, absent / 1000, "complete", shown_rag)
 
 
 # --- missing episodes ------------------------------------------------------------------------
+
 
 def test_missing_indicators(loaded):
     # missing_from in Q1: E1, E2, E3 (child X), E4, E5 (child Y). E6 (31 March) and E7 (July) are not.
@@ -346,6 +467,7 @@ def test_missing_indicators(loaded):
 
 
 # --- missing returns and months --------------------------------------------------------------
+
 
 def test_missing_return_gives_missing_for_every_indicator_of_that_source(loaded):
     q3 = Quarter(2024, 3)  # October-December 2024: nobody sent anything
@@ -398,14 +520,29 @@ def test_sqlite_native_date_helpers_equal_the_python_functions():
 
     rng = random.Random(8)
     forms = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
-    pairs = [(None, "2024-01-01"), ("2024-01-01 09:00:00.000000", None),
-             ("2024-02-28 23:59:59.999999", "2024-03-01 00:00:00.000000"),
-             ("2023-03-01", "2024-02-29"), ("2023-02-28", "2024-02-28"), ("2024-05-01 10:00:00.5", "2024-05-02 10:00:00")]
+    pairs = [
+        (None, "2024-01-01"),
+        ("2024-01-01 09:00:00.000000", None),
+        ("2024-02-28 23:59:59.999999", "2024-03-01 00:00:00.000000"),
+        ("2023-03-01", "2024-02-29"),
+        ("2023-02-28", "2024-02-28"),
+        ("2024-05-01 10:00:00.5", "2024-05-02 10:00:00"),
+    ]
     for _ in range(20_000):
-        a = datetime(2020, 1, 1) + timedelta(seconds=rng.randint(0, 10**8), microseconds=rng.choice([0, 1, 999_999, rng.randint(0, 999_999)]))
-        step = rng.choice([timedelta(hours=24), timedelta(hours=72), timedelta(days=365), timedelta(days=366),
-                           timedelta(hours=24, microseconds=1), timedelta(hours=72, microseconds=-1),
-                           timedelta(seconds=rng.randint(-10**7, 10**7), microseconds=rng.randint(-10**6, 10**6))])
+        a = datetime(2020, 1, 1) + timedelta(
+            seconds=rng.randint(0, 10**8), microseconds=rng.choice([0, 1, 999_999, rng.randint(0, 999_999)])
+        )
+        step = rng.choice(
+            [
+                timedelta(hours=24),
+                timedelta(hours=72),
+                timedelta(days=365),
+                timedelta(days=366),
+                timedelta(hours=24, microseconds=1),
+                timedelta(hours=72, microseconds=-1),
+                timedelta(seconds=rng.randint(-(10**7), 10**7), microseconds=rng.randint(-(10**6), 10**6)),
+            ]
+        )
         form = rng.choice(forms)
         pairs.append((a.strftime(form), (a + step).strftime(rng.choice((form, forms[0])))))
     conn = sqlite3.connect(":memory:")
@@ -414,7 +551,9 @@ def test_sqlite_native_date_helpers_equal_the_python_functions():
     conn.execute("CREATE TABLE t (a, b)")
     conn.executemany("INSERT INTO t VALUES (?, ?)", pairs)
     for forms in (native_forms(unixepoch=False), native_forms(unixepoch=sqlite3.sqlite_version_info >= (3, 38, 0))):
-        sql = native_sqlite("SELECT py_hours(a, b), hours_between(a, b), py_days(a, b), days_between(a, b) FROM t", forms)
+        sql = native_sqlite(
+            "SELECT py_hours(a, b), hours_between(a, b), py_days(a, b), days_between(a, b) FROM t", forms
+        )
         assert "hours_between" not in sql and "days_between" not in sql
         for py_hours, hours, py_days, days in conn.execute(sql):
             assert py_hours == hours and type(py_hours) is type(hours)
@@ -436,7 +575,13 @@ def test_many_periods_in_one_statement_equal_one_statement_per_period(loaded):
                     continue
                 row = _run(conn, ind.sql_path, period).mappings().one()
                 numerator, denominator = _plain(row["numerator"]), _plain(row["denominator"])
-                expected.append((value_of(ind, numerator, denominator)[0], numerator, denominator,
-                                 value_of(ind, numerator, denominator)[1]))
+                expected.append(
+                    (
+                        value_of(ind, numerator, denominator)[0],
+                        numerator,
+                        denominator,
+                        value_of(ind, numerator, denominator)[1],
+                    )
+                )
             got = [(v.value, v.numerator, v.denominator, v.data_status) for v in compute_periods(conn, ind, periods)]
             assert got == expected, ind.id

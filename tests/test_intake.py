@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime
 from pathlib import Path
 
 import openpyxl
@@ -15,14 +14,34 @@ from pipelines.config import load_settings
 from pipelines.intake import MissingKey, run_intake
 from pipelines.warehouse.schema import load_files, table_for
 
-HEADER = ["Occurrence Number", "Date Reported", "Child(ren) Present", "No. of Children", "Repeat", "DASH Risk",
-          "Encompass Notified", "Ward", "Officer Name"]
+HEADER = [
+    "Occurrence Number",
+    "Date Reported",
+    "Child(ren) Present",
+    "No. of Children",
+    "Repeat",
+    "DASH Risk",
+    "Encompass Notified",
+    "Ward",
+    "Officer Name",
+]
 
 
 def police_rows(n: int, start: int = 1) -> list[list]:
-    return [[f"INC{i:05d}", f"{i % 28 + 1:02d}/04/2024 10:00", "Y" if i % 4 == 0 else "N", 1 if i % 4 == 0 else 0,
-             "No", "standard", f"{i % 28 + 1:02d}/04/2024 15:00" if i % 4 == 0 else None, "Armley", "PC Example"]
-            for i in range(start, start + n)]
+    return [
+        [
+            f"INC{i:05d}",
+            f"{i % 28 + 1:02d}/04/2024 10:00",
+            "Y" if i % 4 == 0 else "N",
+            1 if i % 4 == 0 else 0,
+            "No",
+            "standard",
+            f"{i % 28 + 1:02d}/04/2024 15:00" if i % 4 == 0 else None,
+            "Armley",
+            "PC Example",
+        ]
+        for i in range(start, start + n)
+    ]
 
 
 def write_xlsx(path: Path, rows: list[list], title_rows: int = 2, totals: bool = True) -> Path:
@@ -124,7 +143,10 @@ def test_unrelated_and_unreadable_files_are_rejected_and_others_still_load(setti
     write_xlsx(settings.inbox / "good.xlsx", police_rows(5))
     outcomes = {o.file: o for o in run_intake(settings).outcomes}
     assert outcomes["good.xlsx"].status == "accepted"
-    assert "no recognised header" in outcomes["rota.xlsx"].message and "Name, Shift, Hours" in outcomes["rota.xlsx"].message
+    assert (
+        "no recognised header" in outcomes["rota.xlsx"].message
+        and "Name, Shift, Hours" in outcomes["rota.xlsx"].message
+    )
     assert "PDF" in outcomes["report.xlsx"].message
     assert "empty" in outcomes["empty.csv"].message
     assert "not accepted" in outcomes["notes.txt"].message
@@ -138,7 +160,9 @@ def test_child_ids_are_pseudonymised_everywhere_but_the_rejects_workbook(setting
         writer.writerow(["MFH Ref", "CHILD", "MIS_START", "MIS_END", "CLA", "Location"])
         for i in range(30):
             writer.writerow([f"M{i}", f"RAWCHILD{i:04d}", "03/05/2024 18:00", "04/05/2024 09:00", "Y", "Café £"])
-        writer.writerow(["M99", "RAWCHILD9999", "04/05/2024 09:00", "03/05/2024 18:00", "N", ""])  # returned before missing
+        writer.writerow(
+            ["M99", "RAWCHILD9999", "04/05/2024 09:00", "03/05/2024 18:00", "N", ""]
+        )  # returned before missing
     [outcome] = run_intake(settings).outcomes
     assert (outcome.status, outcome.rows_loaded, outcome.rows_rejected) == ("accepted", 30, 1)
     engine = create_engine(settings.warehouse_url)

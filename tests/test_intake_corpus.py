@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import logging
 import zipfile
@@ -73,7 +72,7 @@ def zip_not_workbook(path: Path) -> Path:
 # name -> (builder, expected status, words the reason must contain)
 def corpus(inbox: Path, tmp_path: Path) -> dict[str, tuple[str, list[str]]]:
     write_xlsx(inbox / "police_good.xlsx", police_rows(60))
-    shutil_copy = (inbox / "police_good_again.xlsx")
+    shutil_copy = inbox / "police_good_again.xlsx"
     shutil_copy.write_bytes((inbox / "police_good.xlsx").read_bytes())
     rows = police_rows(500, start=1000)
     for i in (7, 70, 300):
@@ -143,7 +142,10 @@ def test_every_file_ends_once_with_a_receipt_and_bad_files_stop_nothing(settings
     run = run_intake(settings, files=sorted(settings.inbox.iterdir()))
 
     outcomes = assert_outcomes(run, expected)
-    assert (outcomes["police_three_bad_of_500.xlsx"].rows_loaded, outcomes["police_three_bad_of_500.xlsx"].rows_rejected) == (497, 3)
+    assert (
+        outcomes["police_three_bad_of_500.xlsx"].rows_loaded,
+        outcomes["police_three_bad_of_500.xlsx"].rows_rejected,
+    ) == (497, 3)
     assert (outcomes["missing_good.csv"].rows_loaded, outcomes["missing_good.csv"].rows_rejected) == (38, 2)
 
     assert list(settings.inbox.iterdir()) == []
@@ -161,7 +163,10 @@ def test_every_file_ends_once_with_a_receipt_and_bad_files_stop_nothing(settings
 
     engine = create_engine(settings.warehouse_url)
     with engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(table_for("police_domestic_incidents"))).scalar_one() == 60 + 497
+        assert (
+            conn.execute(select(func.count()).select_from(table_for("police_domestic_incidents"))).scalar_one()
+            == 60 + 497
+        )
         assert conn.execute(select(func.count()).select_from(table_for("missing_episodes"))).scalar_one() == 38
         assert conn.execute(select(func.count()).select_from(load_files)).scalar_one() == len(expected)
     engine.dispose()
@@ -209,7 +214,11 @@ def _fail_on_key_trigger(engine, key: str) -> None:
 
 def _drop_trigger(engine) -> None:
     with engine.begin() as conn:
-        conn.exec_driver_sql("DROP TRIGGER boom" if engine.dialect.name == "sqlite" else "DROP TRIGGER boom ON stg_police_domestic_incidents")
+        conn.exec_driver_sql(
+            "DROP TRIGGER boom"
+            if engine.dialect.name == "sqlite"
+            else "DROP TRIGGER boom ON stg_police_domestic_incidents"
+        )
 
 
 def test_a_load_failing_part_way_leaves_warehouse_unchanged_and_file_in_inbox(settings):

@@ -44,14 +44,20 @@ def tls_files(tmp_path, monkeypatch):
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(ski, critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
@@ -59,8 +65,9 @@ def tls_files(tmp_path, monkeypatch):
     )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     # ssl.create_default_context() reads SSL_CERT_FILE, so the client trusts exactly this certificate.
     monkeypatch.setenv("SSL_CERT_FILE", str(cert_path))
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -161,8 +168,20 @@ def _scorecard():
     """One exception (CS03, red) and one green, as the typed scorecard the renderers take."""
     from test_render import cs03, indicator, scorecard
 
-    return scorecard([cs03(), indicator(id="CS05", name="Referrals ending in no further action", value=19.0,
-                                        numerator=399, denominator=2100, target=20.0, rag="green")])
+    return scorecard(
+        [
+            cs03(),
+            indicator(
+                id="CS05",
+                name="Referrals ending in no further action",
+                value=19.0,
+                numerator=399,
+                denominator=2100,
+                target=20.0,
+                rag="green",
+            ),
+        ]
+    )
 
 
 @pytest.mark.parametrize("secure", [False, True], ids=["plain", "starttls-login"])
@@ -175,17 +194,26 @@ def test_the_scorecard_email_goes_through_smtp_intact(smtp_server, tls_files, tm
     from pipelines.render import build_scorecard_email, render_charts, write_workbook
 
     sc = _scorecard()
-    msg = build_scorecard_email(sc, sender=SENDER, recipients=RECIPIENTS,
-                                workbook=write_workbook(sc, tmp_path / "s.xlsx"), charts=render_charts(sc))
+    msg = build_scorecard_email(
+        sc,
+        sender=SENDER,
+        recipients=RECIPIENTS,
+        workbook=write_workbook(sc, tmp_path / "s.xlsx"),
+        charts=render_charts(sc),
+    )
     logins = []
     if secure:
+
         def authenticator(server, session, envelope, mechanism, auth_data):
             logins.append((auth_data.login.decode(), auth_data.password.decode()))
             return AuthResult(success=auth_data.password.decode() == PASSWORD, handled=False)
 
-        catcher, port = smtp_server(tls_context=tls_files, require_starttls=True, authenticator=authenticator,
-                                    auth_require_tls=True)
-        settings = MailSettings(host="127.0.0.1", port=port, security="starttls", username="scorecard", password=PASSWORD)
+        catcher, port = smtp_server(
+            tls_context=tls_files, require_starttls=True, authenticator=authenticator, auth_require_tls=True
+        )
+        settings = MailSettings(
+            host="127.0.0.1", port=port, security="starttls", username="scorecard", password=PASSWORD
+        )
     else:
         catcher, port = smtp_server()
         settings = MailSettings(host="127.0.0.1", port=port)

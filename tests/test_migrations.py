@@ -21,20 +21,37 @@ def test_upgrade_from_the_first_migration_keeps_every_row(warehouse_url):
     assert "receipt" not in {c["name"] for c in inspect(engine).get_columns("load_files")}
     with engine.begin() as conn:
         conn.execute(load_files_v1_insert())
-        conn.execute(insert(table_for("csws_referrals")).values([
-            {"referral_id": "R1", "child_pseudonym": "p" * 64, "referral_date": date(2024, 5, 1), "domestic_abuse": True, "load_id": 1},
-            {"referral_id": "R2", "child_pseudonym": "q" * 64, "referral_date": date(2024, 6, 1), "domestic_abuse": None, "load_id": 1},
-        ]))
+        conn.execute(
+            insert(table_for("csws_referrals")).values(
+                [
+                    {
+                        "referral_id": "R1",
+                        "child_pseudonym": "p" * 64,
+                        "referral_date": date(2024, 5, 1),
+                        "domestic_abuse": True,
+                        "load_id": 1,
+                    },
+                    {
+                        "referral_id": "R2",
+                        "child_pseudonym": "q" * 64,
+                        "referral_date": date(2024, 6, 1),
+                        "domestic_abuse": None,
+                        "load_id": 1,
+                    },
+                ]
+            )
+        )
     init_warehouse(engine)  # what every command does on start
     assert current_revision(engine) == head_revision() == "0005"
     with engine.connect() as conn:
         loads = conn.execute(select(load_files)).mappings().all()
         referrals = conn.execute(select(table_for("csws_referrals")).order_by("referral_id")).mappings().all()
-    assert [(r["load_id"], r["original_name"], r["rows_loaded"], r["receipt"], r["original_deleted_at"]) for r in loads] == [
-        (1, "q1.xlsx", 2, None, None)
-    ]
+    assert [
+        (r["load_id"], r["original_name"], r["rows_loaded"], r["receipt"], r["original_deleted_at"]) for r in loads
+    ] == [(1, "q1.xlsx", 2, None, None)]
     assert [(r["referral_id"], r["referral_date"], r["domestic_abuse"]) for r in referrals] == [
-        ("R1", date(2024, 5, 1), True), ("R2", date(2024, 6, 1), None)
+        ("R1", date(2024, 5, 1), True),
+        ("R2", date(2024, 6, 1), None),
     ]
     engine.dispose()
 
@@ -43,16 +60,36 @@ def load_files_v1_insert():
     """A load record with only the columns the first migration has."""
     from sqlalchemy import column, table
 
-    v1 = table("load_files", column("load_id"), column("source"), column("original_name"), column("sha256"),
-               column("status"), column("received_at"), column("rows_read"), column("rows_loaded"), column("rows_rejected"))
-    return insert(v1).values(load_id=1, source="csws_referrals", original_name="q1.xlsx", sha256="a" * 64,
-                             status="accepted", received_at=datetime(2024, 7, 1, 9, 0), rows_read=2, rows_loaded=2,
-                             rows_rejected=0)
+    v1 = table(
+        "load_files",
+        column("load_id"),
+        column("source"),
+        column("original_name"),
+        column("sha256"),
+        column("status"),
+        column("received_at"),
+        column("rows_read"),
+        column("rows_loaded"),
+        column("rows_rejected"),
+    )
+    return insert(v1).values(
+        load_id=1,
+        source="csws_referrals",
+        original_name="q1.xlsx",
+        sha256="a" * 64,
+        status="accepted",
+        received_at=datetime(2024, 7, 1, 9, 0),
+        rows_read=2,
+        rows_loaded=2,
+        rows_rejected=0,
+    )
 
 
 def test_migrations_match_the_schema_in_code(warehouse):
     with warehouse.connect() as conn:
-        differences = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), warehouse_metadata())
+        differences = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), warehouse_metadata()
+        )
     assert differences == []
 
 

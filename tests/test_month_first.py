@@ -192,7 +192,9 @@ def test_month_first_text_under_the_threshold_is_refused_whole(settings):
         writer = csv.writer(handle)
         writer.writerow(["Referral ID", "Child ID", "Referral Date", "Domestic Abuse"])
         for i in range(20):
-            writer.writerow([f"R{i:03d}", f"C{i:03d}", "4/25/2024" if i == 7 else f"{i % 12 + 1}/{i % 9 + 1}/2024", "N"])
+            writer.writerow(
+                [f"R{i:03d}", f"C{i:03d}", "4/25/2024" if i == 7 else f"{i % 12 + 1}/{i % 9 + 1}/2024", "N"]
+            )
     [outcome] = run_intake(settings).outcomes
     assert outcome.status == "rejected", outcome.message
     assert "in Referral Date, 1 date can only be read month first" in outcome.message

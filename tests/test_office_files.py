@@ -58,7 +58,9 @@ def _profile(folder: Path, locale: str) -> Path:
     return folder
 
 
-def soffice(work: Path, locale: str, files: list[Path], convert_to: str, out: Path, infilter: str | None = None) -> list[Path]:
+def soffice(
+    work: Path, locale: str, files: list[Path], convert_to: str, out: Path, infilter: str | None = None
+) -> list[Path]:
     """Convert ``files`` with LibreOffice in ``locale``; the converted files, checked to exist."""
     out.mkdir(parents=True, exist_ok=True)
     profile = _profile(work / f"profile-{locale}", locale)
@@ -94,7 +96,9 @@ def convert_csvs(work: Path, locale: str, files: list[Path], convert_to: str, ou
     converted = []
     for separator, charset in sorted({csv_format(f) for f in files}):
         batch = [f for f in files if csv_format(f) == (separator, charset)]
-        converted += soffice(work, locale, batch, convert_to, out, infilter.format(separator=separator, charset=charset))
+        converted += soffice(
+            work, locale, batch, convert_to, out, infilter.format(separator=separator, charset=charset)
+        )
     return converted
 
 
@@ -104,21 +108,26 @@ def convert_csvs(work: Path, locale: str, files: list[Path], convert_to: str, ou
 @pytest.fixture(scope="module")
 def office(tmp_path_factory) -> dict[str, list[Path]]:
     work = tmp_path_factory.mktemp("office")
-    originals = generate(work / "original", quarters=1, seed=11, end_quarter=Quarter.parse("2024-25 Q1"), scale=0.05).files
+    originals = generate(
+        work / "original", quarters=1, seed=11, end_quarter=Quarter.parse("2024-25 Q1"), scale=0.05
+    ).files
     csvs = [f for f in originals if f.suffix == ".csv"]
     workbooks = [f for f in originals if f.suffix == ".xlsx"]
     assert csvs and workbooks
     sets = {"original": originals}
     # (1) UK: every csv to a workbook of date and number cells, every workbook re-saved
     sets["uk_xlsx"] = convert_csvs(work, UK, csvs, "xlsx", work / "uk_xlsx", UK_CSV) + soffice(
-        work, UK, workbooks, "xlsx", work / "uk_xlsx")
+        work, UK, workbooks, "xlsx", work / "uk_xlsx"
+    )
     # (2) UK: every file to a semicolon-separated Windows-1252 csv
     sets["semicolon"] = convert_csvs(work, UK, csvs, SEMICOLON_1252, work / "semicolon", UK_CSV) + soffice(
-        work, UK, workbooks, SEMICOLON_1252, work / "semicolon")
+        work, UK, workbooks, SEMICOLON_1252, work / "semicolon"
+    )
     # (3) US: every csv opened with US dates and saved as a workbook, and as a csv; every workbook saved as csv
     sets["us_xlsx"] = convert_csvs(work, US, csvs, "xlsx", work / "us_xlsx", US_CSV)
     sets["us_csv"] = convert_csvs(work, US, csvs, "csv", work / "us_csv", US_CSV) + soffice(
-        work, US, workbooks, "csv", work / "us_csv")
+        work, US, workbooks, "csv", work / "us_csv"
+    )
     return sets
 
 
@@ -190,7 +199,9 @@ def test_files_saved_by_office_software_load_exactly_as_the_originals(office, co
     saved = intake(other_settings, office[converted])
     assert_all_accepted(saved)
     for stem, outcome in originals.items():
-        assert (saved[stem].rows_loaded, saved[stem].rows_rejected) == (outcome.rows_loaded, outcome.rows_rejected), stem
+        assert (saved[stem].rows_loaded, saved[stem].rows_rejected) == (outcome.rows_loaded, outcome.rows_rejected), (
+            stem
+        )
     expected = stored_rows(settings.warehouse_url)
     assert sum(map(len, expected.values())) > 300
     assert stored_rows(other_settings.warehouse_url) == expected
@@ -208,7 +219,9 @@ def test_the_conversions_really_change_the_files(office):
 
 
 @pytest.mark.parametrize("converted", ["us_xlsx", "us_csv"])
-def test_files_saved_with_us_dates_load_the_same_or_are_refused_as_month_first(office, converted, settings, other_settings):
+def test_files_saved_with_us_dates_load_the_same_or_are_refused_as_month_first(
+    office, converted, settings, other_settings
+):
     originals = intake(settings, office["original"])
     assert_all_accepted(originals)
     saved = intake(other_settings, office[converted])
@@ -216,7 +229,8 @@ def test_files_saved_with_us_dates_load_the_same_or_are_refused_as_month_first(o
     for stem, outcome in saved.items():
         if outcome.status == "accepted":
             assert stored_rows(other_settings.warehouse_url, outcome.load_id) == stored_rows(
-                settings.warehouse_url, originals[stem].load_id), f"{stem}: rows differ silently"
+                settings.warehouse_url, originals[stem].load_id
+            ), f"{stem}: rows differ silently"
         else:
             assert outcome.status == "rejected" and "month-first" in outcome.message, (stem, outcome.message)
             refused.append(stem)
@@ -271,7 +285,8 @@ def leading_zero_ids(source: Path, target: Path) -> Path:
 
 @pytest.mark.parametrize("convert_to", ["xlsx", SEMICOLON_1252])
 def test_a_child_keeps_its_pseudonym_when_a_spreadsheet_drops_leading_zeros(
-        office, convert_to, settings, other_settings, tmp_path):
+    office, convert_to, settings, other_settings, tmp_path
+):
     [generated] = [f for f in office["original"] if f.name == "MissingEpisodes_2024-05.csv"]
     original = leading_zero_ids(generated, tmp_path / generated.name)
     [saved] = convert_csvs(tmp_path, UK, [original], convert_to, tmp_path / "saved", UK_CSV)
@@ -295,27 +310,32 @@ def test_a_semicolon_csv_with_an_unquoted_comma_title_line_is_read_by_its_header
     """Issue 10: the population file's shape, saved with semicolons in Windows-1252. Read with
     commas it has two "columns" on every line too (title, and 2024;191 | 305), and was refused."""
     path = settings.inbox / "ONS_population.csv"
-    path.write_bytes((
-        "ONS mid-year population estimates: Leeds, children aged 0 to 17 – provisional\r\n"
-        "\r\n"
-        "Year;Population 0-17\r\n"
-        "2023;191,305\r\n"
-        "2024;192,010\r\n"
-    ).encode("cp1252"))
+    path.write_bytes(
+        (
+            "ONS mid-year population estimates: Leeds, children aged 0 to 17 – provisional\r\n"
+            "\r\n"
+            "Year;Population 0-17\r\n"
+            "2023;191,305\r\n"
+            "2024;192,010\r\n"
+        ).encode("cp1252")
+    )
     [outcome] = run_intake(settings).outcomes
     assert outcome.status == "accepted", outcome.message
     assert stored_rows(settings.warehouse_url)["ref_population"] == [(2023, 191305), (2024, 192010)]
 
 
-@pytest.mark.parametrize("lines, separator", [
-    (["Title, with a comma", "", "Year;Population 0-17", "2023;191,305"], ";"),
-    (["Year,Population 0-17", '2023,"191,305"'], ","),
-    (["Episode ID;Child ID;Date Missing", "E1;C1;01/05/2024 10:00", "E2;C2;02/05/2024, late"], ";"),
-    (["Episode ID,Child ID,Date Missing", "E1,C1,01/05/2024 10:00; 11:00"], ","),
-    (["a;b;c", "1;2;3", "4;5;6"], ";"),  # no known header: the rows that agree
-    (["a,b", "1,2"], ","),
-    (["a;b,c", "1;2,3"], ","),  # a tie: the comma
-])
+@pytest.mark.parametrize(
+    "lines, separator",
+    [
+        (["Title, with a comma", "", "Year;Population 0-17", "2023;191,305"], ";"),
+        (["Year,Population 0-17", '2023,"191,305"'], ","),
+        (["Episode ID;Child ID;Date Missing", "E1;C1;01/05/2024 10:00", "E2;C2;02/05/2024, late"], ";"),
+        (["Episode ID,Child ID,Date Missing", "E1,C1,01/05/2024 10:00; 11:00"], ","),
+        (["a;b;c", "1;2;3", "4;5;6"], ";"),  # no known header: the rows that agree
+        (["a,b", "1,2"], ","),
+        (["a;b,c", "1;2,3"], ","),  # a tie: the comma
+    ],
+)
 def test_the_separator_is_the_one_the_header_and_its_rows_agree_on(lines, separator):
     from pipelines.intake.reading import _delimiter
 
@@ -339,9 +359,15 @@ def test_a_real_xls_and_an_ods_get_their_own_reasons(office, settings, tmp_path)
     shutil.copyfile(xls, settings.inbox / "minutes.doc")  # an OLE file named as something else
     messages = {o.file: (o.status, o.message) for o in run_intake(settings).outcomes}
     assert messages == {
-        "Benchmarks.xls": ("rejected", "the file is an old-format Excel workbook (.xls); please save it as .xlsx and send it again"),
-        "Benchmarks.ods": ("rejected", "the file is an OpenDocument file (from LibreOffice or similar), not an Excel workbook; "
-                                       "please save it as .xlsx"),
+        "Benchmarks.xls": (
+            "rejected",
+            "the file is an old-format Excel workbook (.xls); please save it as .xlsx and send it again",
+        ),
+        "Benchmarks.ods": (
+            "rejected",
+            "the file is an OpenDocument file (from LibreOffice or similar), not an Excel workbook; "
+            "please save it as .xlsx",
+        ),
         "locked.xls": ("rejected", "the workbook is password-protected; please remove the password and send it again"),
         "notes.xls": ("rejected", "files of type '.xls' are not accepted: send .xlsx, .xlsm or .csv"),
         "minutes.doc": ("rejected", "files of type '.doc' are not accepted: send .xlsx, .xlsm or .csv"),

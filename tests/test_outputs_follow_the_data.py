@@ -13,9 +13,8 @@ import openpyxl
 
 from pipelines.build import build_quarter
 from pipelines.periods import Quarter
-
-from test_read_layer import copy_resources
-from test_scorecard import data  # noqa: F401  (the fixture: two years of hand-made rows)
+from tests.test_read_layer import copy_resources
+from tests.test_scorecard import data  # noqa: F401  (the fixture: two years of hand-made rows)
 
 Q1 = Quarter(2024, 1)
 PRIORITIES = [
@@ -44,8 +43,12 @@ def plain_text(settings) -> str:
     return message.get_body(preferencelist=("plain",)).get_content()
 
 
-def test_priority_order_comparator_label_and_unit_words_come_from_the_catalogue(settings, data, tmp_path,  # noqa: F811
-                                                                                 monkeypatch):
+def test_priority_order_comparator_label_and_unit_words_come_from_the_catalogue(
+    settings,
+    data,  # noqa: F811  (the fixture imported above)
+    tmp_path,
+    monkeypatch,
+):
     resources = copy_resources(tmp_path / "rules")
     catalogue = resources / "definitions" / "indicators.yaml"
     catalogue.write_text(edit_catalogue(catalogue.read_text(encoding="utf-8")), encoding="utf-8")
@@ -76,7 +79,8 @@ def test_priority_order_comparator_label_and_unit_words_come_from_the_catalogue(
     assert "percentage points" in text and " pts" not in text
     da05_row = next(row for row in summary if row[0] == "DA05")
     assert da05_row[summary[5].index("Benchmarks")] == (
-        "National average (England) 31.0 per cent; Statistical neighbours 28.0 per cent")
+        "National average (England) 31.0 per cent; Statistical neighbours 28.0 per cent"
+    )
     cell = sheet.cell(row=summary.index(da05_row) + 1, column=4)
     assert (cell.value, cell.number_format) == (18.8, '#,##0.0" per cent"')
     # The contract is unchanged: codes, not words.

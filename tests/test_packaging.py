@@ -41,7 +41,9 @@ def test_every_dependency_is_pinned_and_installed_at_its_pin():
     names = {_requirement_name(r) for r in declared} - {"lscp-scorecard"}
     assert names <= set(pins), f"not in constraints.txt (run make lock): {sorted(names - set(pins))}"
     installed = {_canonical(d.metadata["Name"]): d.version for d in metadata.distributions()}
-    drift = {name: (pins[name], installed[name]) for name in pins if name in installed and installed[name] != pins[name]}
+    drift = {
+        name: (pins[name], installed[name]) for name in pins if name in installed and installed[name] != pins[name]
+    }
     assert drift == {}, f"installed versions differ from constraints.txt (pinned, installed): {drift}"
 
 
@@ -49,7 +51,9 @@ def test_airflow_is_an_optional_extra():
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert not any(_requirement_name(r).startswith("apache-airflow") for r in project["dependencies"])
     assert {_requirement_name(r) for r in project["optional-dependencies"]["airflow"]} == {
-        "apache-airflow", "apache-airflow-providers-smtp"}
+        "apache-airflow",
+        "apache-airflow-providers-smtp",
+    }
 
 
 @pytest.mark.slow
@@ -74,7 +78,9 @@ def test_the_whole_pipeline_runs_without_airflow(tmp_path):
         print(sorted(name for name in sys.modules if name.split(".")[0] == "airflow"))
     """)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCORECARD_", "AIRFLOW"))}
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     counts, modules = result.stdout.strip().splitlines()[-2:]
     accepted, total, html, xlsx, email = counts.split(" ", 4)

@@ -30,12 +30,23 @@ def test_folders_and_files_are_owner_only(scorecard_home, caplog):
     write_xlsx(settings.inbox / "some_bad.xlsx", rows)
     (settings.inbox / "bad.csv").write_bytes(b"")
     run_intake(settings)
-    for folder in (settings.home, settings.archive, settings.rejected, settings.receipts,
-                   settings.out, settings.outbox, settings.processing):
+    for folder in (
+        settings.home,
+        settings.archive,
+        settings.rejected,
+        settings.receipts,
+        settings.out,
+        settings.outbox,
+        settings.processing,
+    ):
         assert mode(folder) == 0o700, folder
     # The inbox is the partners' drop folder: its permissions are the operator's to set.
-    written = [*settings.archive.iterdir(), *settings.rejected.iterdir(), *settings.receipts.iterdir(),
-               settings.home / "warehouse.db"]
+    written = [
+        *settings.archive.iterdir(),
+        *settings.rejected.iterdir(),
+        *settings.receipts.iterdir(),
+        settings.home / "warehouse.db",
+    ]
     assert len(written) >= 8
     for path in written:
         assert mode(path) == 0o600, path
@@ -58,17 +69,27 @@ def test_retention_deletes_old_originals_and_records_it(scorecard_home, warehous
     run_intake(settings)
     engine = create_engine(warehouse_url)
     with engine.begin() as conn:  # two files arrived 401 days ago, one 399 days ago
-        conn.execute(update(load_files).where(load_files.c.original_name.in_(["old.xlsx", "old_bad.csv"]))
-                     .values(received_at=datetime.utcnow() - timedelta(days=401)))
-        conn.execute(update(load_files).where(load_files.c.original_name == "recent.xlsx")
-                     .values(received_at=datetime.utcnow() - timedelta(days=399)))
+        conn.execute(
+            update(load_files)
+            .where(load_files.c.original_name.in_(["old.xlsx", "old_bad.csv"]))
+            .values(received_at=datetime.utcnow() - timedelta(days=401))
+        )
+        conn.execute(
+            update(load_files)
+            .where(load_files.c.original_name == "recent.xlsx")
+            .values(received_at=datetime.utcnow() - timedelta(days=399))
+        )
     run_intake(settings)  # retention runs first on every intake
-    names = sorted(p.name.split("_", 2)[2] for folder in (settings.archive, settings.rejected) for p in folder.iterdir())
+    names = sorted(
+        p.name.split("_", 2)[2] for folder in (settings.archive, settings.rejected) for p in folder.iterdir()
+    )
     assert names == ["recent.xlsx"]
     with engine.connect() as conn:
         records = {r.original_name: r for r in conn.execute(select(load_files))}
     engine.dispose()
-    assert records["old.xlsx"].original_deleted_at is not None and records["old_bad.csv"].original_deleted_at is not None
+    assert (
+        records["old.xlsx"].original_deleted_at is not None and records["old_bad.csv"].original_deleted_at is not None
+    )
     assert records["recent.xlsx"].original_deleted_at is None
     assert records["old.xlsx"].rows_loaded == 5  # the record and the data stay; only the original goes
     # The same bytes dropped again after their original was deleted are still a duplicate, not a recovery.

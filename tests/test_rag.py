@@ -19,11 +19,22 @@ UNRATED_DOWN = CAT["MI04"]  # down, no target
 @pytest.mark.parametrize(
     "value, decimals, expected",
     [
-        (2.5, 0, 3), (3.5, 0, 4), (-2.5, 0, -3), (0.5, 0, 1), (1.49, 0, 1),
-        (95.05, 1, 95.1), (94.95, 1, 95.0), (2.675, 2, 2.68), (0.125, 2, 0.13),
+        (2.5, 0, 3),
+        (3.5, 0, 4),
+        (-2.5, 0, -3),
+        (0.5, 0, 1),
+        (1.49, 0, 1),
+        (95.05, 1, 95.1),
+        (94.95, 1, 95.0),
+        (2.675, 2, 2.68),
+        (0.125, 2, 0.13),
         (1901 / 2000 * 100, 1, 95.1),  # stored as 95.04999999999999716: still 95.1
         (1899 / 2000 * 100, 1, 95.0),
-        (300 / 7, 1, 42.9), (100 / 3, 1, 33.3), (12, 1, 12.0), (None, 1, None), (-0.04, 1, 0.0),
+        (300 / 7, 1, 42.9),
+        (100 / 3, 1, 33.3),
+        (12, 1, 12.0),
+        (None, 1, None),
+        (-0.04, 1, 0.0),
     ],
 )
 def test_round_half_away_from_zero(value, decimals, expected):
@@ -49,9 +60,15 @@ def test_counts_round_to_int():
 @pytest.mark.parametrize(
     "value, expected",
     [
-        (100.0, "green"), (95.0, "green"), (94.95, "green"),  # 94.95 shows as 95.0
-        (94.94, "amber"), (90.0, "amber"), (89.95, "amber"),  # 89.95 shows as 90.0
-        (89.94, "red"), (0.0, "red"), (None, "none"),
+        (100.0, "green"),
+        (95.0, "green"),
+        (94.95, "green"),  # 94.95 shows as 95.0
+        (94.94, "amber"),
+        (90.0, "amber"),
+        (89.95, "amber"),  # 89.95 shows as 90.0
+        (89.94, "red"),
+        (0.0, "red"),
+        (None, "none"),
     ],
 )
 def test_rag_up(value, expected):
@@ -61,8 +78,15 @@ def test_rag_up(value, expected):
 @pytest.mark.parametrize(
     "value, expected",
     [
-        (0.0, "green"), (22.0, "green"), (22.04, "green"), (22.05, "amber"),  # 22.05 shows as 22.1
-        (25.0, "amber"), (25.04, "amber"), (25.05, "red"), (300 / 7, "red"), (None, "none"),
+        (0.0, "green"),
+        (22.0, "green"),
+        (22.04, "green"),
+        (22.05, "amber"),  # 22.05 shows as 22.1
+        (25.0, "amber"),
+        (25.04, "amber"),
+        (25.05, "red"),
+        (300 / 7, "red"),
+        (None, "none"),
     ],
 )
 def test_rag_down(value, expected):

@@ -22,8 +22,7 @@ from pipelines.build import build_quarter
 from pipelines.contract import ContractError
 from pipelines.periods import Quarter
 from pipelines.warehouse.schema import mart_scorecard, source_tables
-
-from test_scorecard import data  # noqa: F401  (the fixture: two years of hand-made rows)
+from tests.test_scorecard import data  # noqa: F401  (the fixture: two years of hand-made rows)
 
 SCORECARD = str(Path(sys.executable).parent / "scorecard")
 Q1 = Quarter(2024, 1)
@@ -32,8 +31,13 @@ BUILT = datetime(2024, 7, 15, 6, 0, 3)
 
 def workbook_cells(path: Path) -> dict:
     wb = openpyxl.load_workbook(path)
-    return {(ws.title, c.coordinate): (c.value, c.number_format)
-            for ws in wb for row in ws.iter_rows() for c in row if c.value is not None}
+    return {
+        (ws.title, c.coordinate): (c.value, c.number_format)
+        for ws in wb
+        for row in ws.iter_rows()
+        for c in row
+        if c.value is not None
+    }
 
 
 def outputs(folder: Path) -> dict:
@@ -60,7 +64,9 @@ def test_render_rebuilds_a_quarter_from_the_marts_with_no_staging_rows(settings,
     with data.begin() as conn:
         for table in source_tables().values():
             conn.execute(delete(table))
-        assert all(conn.execute(select(func.count()).select_from(t)).scalar_one() == 0 for t in source_tables().values())
+        assert all(
+            conn.execute(select(func.count()).select_from(t)).scalar_one() == 0 for t in source_tables().values()
+        )
     for path in built.folder.iterdir():  # nothing of the build's files is left to copy
         if path.is_file():
             path.unlink()
@@ -87,20 +93,27 @@ def test_render_of_a_quarter_never_built_says_so(settings):
     assert render("2019Q1").returncode == 2  # a usage error, as for build
 
 
-def test_a_scorecard_the_contract_rejects_fails_the_build_before_anything_is_stored(settings, data, tmp_path,  # noqa: F811
-                                                                                     monkeypatch):
+def test_a_scorecard_the_contract_rejects_fails_the_build_before_anything_is_stored(
+    settings,
+    data,  # noqa: F811  (the fixture imported above)
+    tmp_path,
+    monkeypatch,
+):
     """An analyst adds an indicator whose id the contract does not allow (ids are two capitals
     and two digits): the build stops with one line naming the field, and neither the marts nor
     the output folder get a scorecard."""
     resources = copy_resources(tmp_path / "rules")
     catalogue = resources / "definitions" / "indicators.yaml"
-    catalogue.write_text(catalogue.read_text(encoding="utf-8").replace("  - id: DA02\n", "  - id: DA2b\n"),
-                         encoding="utf-8")
+    catalogue.write_text(
+        catalogue.read_text(encoding="utf-8").replace("  - id: DA02\n", "  - id: DA2b\n"), encoding="utf-8"
+    )
     monkeypatch.setenv("SCORECARD_RESOURCES", str(resources))
     with pytest.raises(ContractError) as failure:
         build_quarter(settings, Q1, email=False, generated_at=BUILT)
     message = str(failure.value)
-    assert message.startswith("the scorecard for 2024-25Q1 does not match scorecard.schema.json, so nothing was published:")
+    assert message.startswith(
+        "the scorecard for 2024-25Q1 does not match scorecard.schema.json, so nothing was published:"
+    )
     assert "indicators[1].id: 'DA2b' does not match" in message
     with data.connect() as conn:
         assert conn.execute(select(func.count()).select_from(mart_scorecard)).scalar_one() == 0

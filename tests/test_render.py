@@ -48,6 +48,7 @@ PRIORITIES = (
 
 # --- hand-made scorecards -------------------------------------------------------------------
 
+
 def months(n: int) -> list[str]:
     out, y, m = [], 2022, 7
     for _ in range(n):
@@ -58,68 +59,178 @@ def months(n: int) -> list[str]:
 
 def series(values, special=(), judgement="concern") -> tuple[SpcPoint, ...]:
     return tuple(
-        SpcPoint(month=month, value=v, numerator=None, denominator=None, special_cause=i in special,
-                 judgement=judgement if i in special else None)
+        SpcPoint(
+            month=month,
+            value=v,
+            numerator=None,
+            denominator=None,
+            special_cause=i in special,
+            judgement=judgement if i in special else None,
+        )
         for i, (month, v) in enumerate(zip(months(len(values)), values))
     )
 
 
-def spc(variation="common_cause", assurance="pass", mean=10.5, lower=8.0, upper=13.0, points=None,
-        values=(10.5, 10.2, 10.9) * 8, special=(), signals=(), judgement="concern") -> Spc:
+def spc(
+    variation="common_cause",
+    assurance="pass",
+    mean=10.5,
+    lower=8.0,
+    upper=13.0,
+    points=None,
+    values=(10.5, 10.2, 10.9) * 8,
+    special=(),
+    signals=(),
+    judgement="concern",
+) -> Spc:
     shown = series(values, special, judgement)
-    return Spc(variation=variation, assurance=assurance, points=len(shown) if points is None else points,
-               mean=mean, lower_limit=lower, upper_limit=upper, signals=tuple(signals), series=shown)
+    return Spc(
+        variation=variation,
+        assurance=assurance,
+        points=len(shown) if points is None else points,
+        mean=mean,
+        lower_limit=lower,
+        upper_limit=upper,
+        signals=tuple(signals),
+        series=shown,
+    )
 
 
 def earlier(value, change=None, suppressed=False, change_suppressed=None) -> Comparison:
-    return Comparison(value=value, change=change, suppressed=suppressed,
-                      change_suppressed=suppressed if change_suppressed is None else change_suppressed)
+    return Comparison(
+        value=value,
+        change=change,
+        suppressed=suppressed,
+        change_suppressed=suppressed if change_suppressed is None else change_suppressed,
+    )
 
 
 def indicator(**overrides) -> IndicatorResult:
     base = dict(
-        id="X01", name="Test indicator", priority="Identification and assessment of need",
-        oba="How well did we do it?", source="csws_referrals", source_title="Children's social work referrals",
-        definition="a test definition", unit=PCT, decimals=1, polarity="down",
-        value=10.0, numerator=100, denominator=1000, data_status="complete",
-        target=20.0, tolerance=2.0, amber_edge=22.0, rag="green",
-        previous=earlier(11.0, -1.0), last_year=earlier(12.0, -2.0),
-        direction="improving", movement="down", benchmarks=(), spc=spc(),
-        disclosive=False, suppressed=False, exception=False,
+        id="X01",
+        name="Test indicator",
+        priority="Identification and assessment of need",
+        oba="How well did we do it?",
+        source="csws_referrals",
+        source_title="Children's social work referrals",
+        definition="a test definition",
+        unit=PCT,
+        decimals=1,
+        polarity="down",
+        value=10.0,
+        numerator=100,
+        denominator=1000,
+        data_status="complete",
+        target=20.0,
+        tolerance=2.0,
+        amber_edge=22.0,
+        rag="green",
+        previous=earlier(11.0, -1.0),
+        last_year=earlier(12.0, -2.0),
+        direction="improving",
+        movement="down",
+        benchmarks=(),
+        spc=spc(),
+        disclosive=False,
+        suppressed=False,
+        exception=False,
     )
     base.update(overrides)
     return IndicatorResult(**base)
 
 
 # 17 points around the mean (22.3), then a run of 7 above it.
-RUN_OF_SEVEN = (21.0, 23.5, 21.8, 22.9, 21.2, 23.1, 21.9, 22.8, 21.4, 23.3, 21.7, 22.6, 21.1,
-                23.0, 21.6, 22.7, 21.5, 23.0, 22.8, 23.5, 23.1, 23.4, 22.9, 23.2)
+RUN_OF_SEVEN = (
+    21.0,
+    23.5,
+    21.8,
+    22.9,
+    21.2,
+    23.1,
+    21.9,
+    22.8,
+    21.4,
+    23.3,
+    21.7,
+    22.6,
+    21.1,
+    23.0,
+    21.6,
+    22.7,
+    21.5,
+    23.0,
+    22.8,
+    23.5,
+    23.1,
+    23.4,
+    22.9,
+    23.2,
+)
 
 
 def cs03() -> IndicatorResult:
     """The spec's example indicator, with a run of 7 months above average."""
     return indicator(
-        id="CS03", name="Re-referrals within 12 months", oba="Is anyone better off?",
-        value=25.7142857, numerator=540, denominator=2100, target=22.0, tolerance=3.0, amber_edge=25.0, rag="red",
-        previous=earlier(23.1, 2.6142857), last_year=earlier(21.9, 3.8142857), direction="worsening", movement="up",
+        id="CS03",
+        name="Re-referrals within 12 months",
+        oba="Is anyone better off?",
+        value=25.7142857,
+        numerator=540,
+        denominator=2100,
+        target=22.0,
+        tolerance=3.0,
+        amber_edge=25.0,
+        rag="red",
+        previous=earlier(23.1, 2.6142857),
+        last_year=earlier(21.9, 3.8142857),
+        direction="worsening",
+        movement="up",
         benchmarks=(Benchmark("england", "England", 22.4),),
-        spc=spc("special_cause_concern", "hit_and_miss", 22.3, 17.9, 26.7, values=RUN_OF_SEVEN,
-                special=range(17, 24), signals=[Signal("shift", "high", 7)]),
-        disclosive=True, exception=True,
+        spc=spc(
+            "special_cause_concern",
+            "hit_and_miss",
+            22.3,
+            17.9,
+            26.7,
+            values=RUN_OF_SEVEN,
+            special=range(17, 24),
+            signals=[Signal("shift", "high", 7)],
+        ),
+        disclosive=True,
+        exception=True,
     )
 
 
 def scorecard(indicators, *, returns=None, priorities=PRIORITIES, threshold=5, history=()) -> Scorecard:
     return Scorecard(
-        quarter="2024-25Q1", label="2024-25 Q1", period_start="2024-04-01", period_end="2024-06-30",
+        quarter="2024-25Q1",
+        label="2024-25 Q1",
+        period_start="2024-04-01",
+        period_end="2024-06-30",
         generated_at="2024-07-15T06:00:03+01:00",
-        returns=tuple(returns if returns is not None else [
-            Return("police_domestic_incidents", "received", 5460, "Police domestic incidents", "West Yorkshire Police"),
-            Return("csws_referrals", "received", 2100, "Children's social work referrals", "Children's social work service"),
-            Return("school_attendance", "received", 812, "School attendance", "Education"),
-            Return("missing_episodes", "missing", 0, "Missing from home or care episodes", "Return interview service"),
-        ]),
-        indicators=tuple(indicators), priorities=tuple(priorities), suppression_threshold=threshold,
+        returns=tuple(
+            returns
+            if returns is not None
+            else [
+                Return(
+                    "police_domestic_incidents", "received", 5460, "Police domestic incidents", "West Yorkshire Police"
+                ),
+                Return(
+                    "csws_referrals",
+                    "received",
+                    2100,
+                    "Children's social work referrals",
+                    "Children's social work service",
+                ),
+                Return("school_attendance", "received", 812, "School attendance", "Education"),
+                Return(
+                    "missing_episodes", "missing", 0, "Missing from home or care episodes", "Return interview service"
+                ),
+            ]
+        ),
+        indicators=tuple(indicators),
+        priorities=tuple(priorities),
+        suppression_threshold=threshold,
         history=tuple(history),
     )
 
@@ -127,48 +238,162 @@ def scorecard(indicators, *, returns=None, priorities=PRIORITIES, threshold=5, h
 def mixed() -> Scorecard:
     """Known reds, an amber with special cause concern, and non-exceptions of every kind."""
     falling = (80, 81, 79, 80, 82, 81, 80, 79, 81, 80, 82, 81, 80, 79, 80, 81, 80, 79, 78, 77, 76, 75, 74, 68)
-    return scorecard([
-        indicator(id="DA01", name="Domestic incidents reported to police", priority=PRIORITIES[0],
-                  unit=COUNT, decimals=0, polarity="neutral", value=5460, numerator=5460, denominator=None,
-                  target=None, tolerance=None, amber_edge=None, rag="none", previous=earlier(5300, 160),
-                  last_year=earlier(5100, 360), direction="not_applicable", movement="up",
-                  spc=spc("special_cause_high", None, 1700, 1500, 1900, values=(1700,) * 23 + (1950,), special={23},
-                          signals=[Signal("outside_limits", "high", 1)], judgement="neutral")),
-        indicator(id="DA04", name="Schools notified within 24 hours (Operation Encompass)", priority=PRIORITIES[0],
-                  polarity="up", value=93.46, numerator=1402, denominator=1500, target=95.0, tolerance=5.0,
-                  amber_edge=90.0, rag="amber", previous=earlier(96.0, -2.54), direction="worsening", movement="down",
-                  disclosive=True, exception=True,
-                  spc=spc("special_cause_concern", "hit_and_miss", 80.0, 70.0, 90.0, values=falling,
-                          special=range(17, 24), signals=[Signal("outside_limits", "low", 1), Signal("shift", "low", 7),
-                                                          Signal("trend", "low", 9), Signal("two_of_three", "low", 2)])),
-        cs03(),
-        indicator(id="CS05", name="Referrals ending in no further action", value=19.2, numerator=192,
-                  denominator=1000, target=20.0, tolerance=5.0, amber_edge=25.0, rag="green",
-                  previous=earlier(21.0, -1.8),
-                  spc=spc("special_cause_improvement", "hit_and_miss", 22.0, 18.0, 26.0, values=(22.0,) * 24)),
-        indicator(id="AT02", name="Overall absence, secondary", priority=PRIORITIES[2], value=10.04,
-                  numerator=1004, denominator=10000, target=8.0, tolerance=1.0, amber_edge=9.0, rag="red",
-                  previous=earlier(9.0, 1.04), direction="worsening", movement="up", exception=True,
-                  spc=spc("common_cause", "fail", 9.9, 9.0, 10.8, values=(9.9, 10.1, 9.7) * 8)),
-        indicator(id="AT01", name="Overall absence, primary", priority=PRIORITIES[2], value=None,
-                  numerator=None, denominator=None, data_status="missing", rag="none", target=5.0, tolerance=0.5,
-                  amber_edge=5.5, previous=earlier(5.2), last_year=earlier(None), direction="not_applicable",
-                  movement=None,
-                  spc=spc("insufficient_history", None, None, None, None, values=(5.1, 5.2, 5.0))),
-        indicator(id="MI05", name="Return interviews within 72 hours", priority=PRIORITIES[3], polarity="up",
-                  value=37.5, numerator=3, denominator=8, target=80.0, tolerance=10.0, amber_edge=70.0, rag="red",
-                  previous=earlier(70.0, -32.5, change_suppressed=True), direction="worsening", movement="down",
-                  disclosive=True, suppressed=True, exception=True,
-                  spc=spc("common_cause", "hit_and_miss", 70.0, 30.0, 110.0, values=())),
-    ])
+    return scorecard(
+        [
+            indicator(
+                id="DA01",
+                name="Domestic incidents reported to police",
+                priority=PRIORITIES[0],
+                unit=COUNT,
+                decimals=0,
+                polarity="neutral",
+                value=5460,
+                numerator=5460,
+                denominator=None,
+                target=None,
+                tolerance=None,
+                amber_edge=None,
+                rag="none",
+                previous=earlier(5300, 160),
+                last_year=earlier(5100, 360),
+                direction="not_applicable",
+                movement="up",
+                spc=spc(
+                    "special_cause_high",
+                    None,
+                    1700,
+                    1500,
+                    1900,
+                    values=(1700,) * 23 + (1950,),
+                    special={23},
+                    signals=[Signal("outside_limits", "high", 1)],
+                    judgement="neutral",
+                ),
+            ),
+            indicator(
+                id="DA04",
+                name="Schools notified within 24 hours (Operation Encompass)",
+                priority=PRIORITIES[0],
+                polarity="up",
+                value=93.46,
+                numerator=1402,
+                denominator=1500,
+                target=95.0,
+                tolerance=5.0,
+                amber_edge=90.0,
+                rag="amber",
+                previous=earlier(96.0, -2.54),
+                direction="worsening",
+                movement="down",
+                disclosive=True,
+                exception=True,
+                spc=spc(
+                    "special_cause_concern",
+                    "hit_and_miss",
+                    80.0,
+                    70.0,
+                    90.0,
+                    values=falling,
+                    special=range(17, 24),
+                    signals=[
+                        Signal("outside_limits", "low", 1),
+                        Signal("shift", "low", 7),
+                        Signal("trend", "low", 9),
+                        Signal("two_of_three", "low", 2),
+                    ],
+                ),
+            ),
+            cs03(),
+            indicator(
+                id="CS05",
+                name="Referrals ending in no further action",
+                value=19.2,
+                numerator=192,
+                denominator=1000,
+                target=20.0,
+                tolerance=5.0,
+                amber_edge=25.0,
+                rag="green",
+                previous=earlier(21.0, -1.8),
+                spc=spc("special_cause_improvement", "hit_and_miss", 22.0, 18.0, 26.0, values=(22.0,) * 24),
+            ),
+            indicator(
+                id="AT02",
+                name="Overall absence, secondary",
+                priority=PRIORITIES[2],
+                value=10.04,
+                numerator=1004,
+                denominator=10000,
+                target=8.0,
+                tolerance=1.0,
+                amber_edge=9.0,
+                rag="red",
+                previous=earlier(9.0, 1.04),
+                direction="worsening",
+                movement="up",
+                exception=True,
+                spc=spc("common_cause", "fail", 9.9, 9.0, 10.8, values=(9.9, 10.1, 9.7) * 8),
+            ),
+            indicator(
+                id="AT01",
+                name="Overall absence, primary",
+                priority=PRIORITIES[2],
+                value=None,
+                numerator=None,
+                denominator=None,
+                data_status="missing",
+                rag="none",
+                target=5.0,
+                tolerance=0.5,
+                amber_edge=5.5,
+                previous=earlier(5.2),
+                last_year=earlier(None),
+                direction="not_applicable",
+                movement=None,
+                spc=spc("insufficient_history", None, None, None, None, values=(5.1, 5.2, 5.0)),
+            ),
+            indicator(
+                id="MI05",
+                name="Return interviews within 72 hours",
+                priority=PRIORITIES[3],
+                polarity="up",
+                value=37.5,
+                numerator=3,
+                denominator=8,
+                target=80.0,
+                tolerance=10.0,
+                amber_edge=70.0,
+                rag="red",
+                previous=earlier(70.0, -32.5, change_suppressed=True),
+                direction="worsening",
+                movement="down",
+                disclosive=True,
+                suppressed=True,
+                exception=True,
+                spc=spc("common_cause", "hit_and_miss", 70.0, 30.0, 110.0, values=()),
+            ),
+        ]
+    )
 
 
 # --- formatting -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, decimals, expected", [
-    (2.25, 1, 2.3), (-2.25, 1, -2.3), (0.05, 1, 0.1), (2.5, 0, 3), (-2.5, 0, -3),
-    (95.05, 1, 95.1), (1901 / 2000 * 100, 1, 95.1), (2.675, 2, 2.68), (0.04, 1, 0.0), (None, 1, None),
-])
+
+@pytest.mark.parametrize(
+    "value, decimals, expected",
+    [
+        (2.25, 1, 2.3),
+        (-2.25, 1, -2.3),
+        (0.05, 1, 0.1),
+        (2.5, 0, 3),
+        (-2.5, 0, -3),
+        (95.05, 1, 95.1),
+        (1901 / 2000 * 100, 1, 95.1),
+        (2.675, 2, 2.68),
+        (0.04, 1, 0.0),
+        (None, 1, None),
+    ],
+)
 def test_rounding_is_half_away_from_zero(value, decimals, expected):
     assert round_half_away(value, decimals) == expected
 
@@ -193,16 +418,47 @@ def test_display_values_carry_the_catalogues_units_and_never_show_minus_zero():
 
 # --- suppression: shown exactly as the scorecard decided ----------------------------------------
 
+
 def suppression_trio(*, small_suppressed: bool = True) -> Scorecard:
-    small = indicator(id="MI05", name="Return interviews within 72 hours", polarity="up", value=37.5,
-                      numerator=3, denominator=8, target=80.0, tolerance=10.0, amber_edge=70.0, rag="red",
-                      previous=earlier(71.4, -33.9, change_suppressed=small_suppressed), disclosive=True,
-                      suppressed=small_suppressed, exception=True)
-    enough = indicator(id="MI06", name="Episodes at risk of CSE", polarity="neutral", value=46.153846,
-                       numerator=6, denominator=13, target=None, tolerance=None, amber_edge=None, rag="none",
-                       previous=earlier(40.0, 6.153846), disclosive=True)
-    open_small = indicator(id="DA05", name="Repeat incidents", value=42.857, numerator=3, denominator=7,
-                           previous=earlier(41.0, 1.857), disclosive=False)
+    small = indicator(
+        id="MI05",
+        name="Return interviews within 72 hours",
+        polarity="up",
+        value=37.5,
+        numerator=3,
+        denominator=8,
+        target=80.0,
+        tolerance=10.0,
+        amber_edge=70.0,
+        rag="red",
+        previous=earlier(71.4, -33.9, change_suppressed=small_suppressed),
+        disclosive=True,
+        suppressed=small_suppressed,
+        exception=True,
+    )
+    enough = indicator(
+        id="MI06",
+        name="Episodes at risk of CSE",
+        polarity="neutral",
+        value=46.153846,
+        numerator=6,
+        denominator=13,
+        target=None,
+        tolerance=None,
+        amber_edge=None,
+        rag="none",
+        previous=earlier(40.0, 6.153846),
+        disclosive=True,
+    )
+    open_small = indicator(
+        id="DA05",
+        name="Repeat incidents",
+        value=42.857,
+        numerator=3,
+        denominator=7,
+        previous=earlier(41.0, 1.857),
+        disclosive=False,
+    )
     history = [
         HistoryRow("2023-24Q4", "2023-24 Q4", "MI05", 70.0, 7, 10, "complete", False),
         HistoryRow("2024-25Q1", "2024-25 Q1", "MI05", 37.5, 3, 8, "complete", small_suppressed),
@@ -216,10 +472,10 @@ def test_suppressed_indicator_shows_c_in_html_and_text():
     sc = suppression_trio()
     html, text = render_html(sc), render_text(sc)
     for out in (html, text):
-        assert "37.5%" not in out          # the true value of the disclosive numerator-3 indicator
+        assert "37.5%" not in out  # the true value of the disclosive numerator-3 indicator
         assert "3 / 8" not in out
-        assert "46.2%" in out and "6 / 13" in out   # numerator 6: shown
-        assert "42.9%" in out and "3 / 7" in out    # not disclosive: shown
+        assert "46.2%" in out and "6 / 13" in out  # numerator 6: shown
+        assert "42.9%" in out and "3 / 7" in out  # not disclosive: shown
         assert "fewer than 6 children or events" in out
     row = html.split('id="MI05"')[1].split("</tr>")[0]
     assert re.search(r">\s*c\s*<", row), "value cell shows c"
@@ -237,7 +493,10 @@ def test_renderers_do_not_suppress_on_their_own(tmp_path):
     html, text = render_html(sc), render_text(sc)
     for out in (html, text):
         assert "37.5%" in out and "3 / 8" in out and "fewer than 3 children or events" in out
-    summary = {row[0].value: row for row in openpyxl.load_workbook(write_workbook(sc, tmp_path / "s.xlsx"))["Summary"].iter_rows()}
+    summary = {
+        row[0].value: row
+        for row in openpyxl.load_workbook(write_workbook(sc, tmp_path / "s.xlsx"))["Summary"].iter_rows()
+    }
     assert [c.value for c in summary["MI05"][3:6]] == [37.5, 3, 8]
 
 
@@ -248,8 +507,17 @@ def test_suppression_threshold_is_the_builds():
     before = IndicatorValue("MI05", "2024-25Q4", 40.0, 4, 10, "complete")
     shown = {}
     for threshold in (5, 6):
-        result = indicator_result(ind, unit=PCT, source_title="Missing episodes", now=now, previous=before,
-                                  last_year=before, series=[(Month(2024, 6), now)], benchmarks=[], threshold=threshold)
+        result = indicator_result(
+            ind,
+            unit=PCT,
+            source_title="Missing episodes",
+            now=now,
+            previous=before,
+            last_year=before,
+            series=[(Month(2024, 6), now)],
+            benchmarks=[],
+            threshold=threshold,
+        )
         assert result.suppressed is (threshold == 6)
         shown[threshold] = render_html(scorecard([result], threshold=threshold))
     assert "46.2%" in shown[5] and "46.2%" not in shown[6]
@@ -263,17 +531,33 @@ def test_suppressed_indicator_shows_c_in_excel(tmp_path):
     assert [c.value for c in summary["MI06"][3:6]] == [46.2, 6, 13]
     assert [c.value for c in summary["DA05"][3:6]] == [42.9, 3, 7]
     data = [[c.value for c in row] for row in wb["Data"].iter_rows(min_row=2)]
-    assert [r[:2] for r in data] == [["2023-24 Q4", "MI05"], ["2024-25 Q1", "MI05"], ["2024-25 Q1", "MI06"],
-                                     ["2024-25 Q1", "DA05"]]  # the scorecard's order, as given
+    assert [r[:2] for r in data] == [
+        ["2023-24 Q4", "MI05"],
+        ["2024-25 Q1", "MI05"],
+        ["2024-25 Q1", "MI06"],
+        ["2024-25 Q1", "DA05"],
+    ]  # the scorecard's order, as given
     assert data[0][3:6] == [70, 7, 10] and data[1][3:6] == ["c", "c", "c"]
     assert data[2][3] == pytest.approx(46.153846) and data[2][4] == 6
 
 
 def test_disclosive_count_history_is_suppressed_per_quarter(tmp_path):
-    ind = indicator(id="MI04", name="Children missing 3 or more times", unit=COUNT, decimals=0,
-                    value=9, numerator=9, denominator=None, previous=earlier(4, 5, suppressed=True),
-                    last_year=earlier(12, -3), target=None, tolerance=None, amber_edge=None, rag="none",
-                    disclosive=True)
+    ind = indicator(
+        id="MI04",
+        name="Children missing 3 or more times",
+        unit=COUNT,
+        decimals=0,
+        value=9,
+        numerator=9,
+        denominator=None,
+        previous=earlier(4, 5, suppressed=True),
+        last_year=earlier(12, -3),
+        target=None,
+        tolerance=None,
+        amber_edge=None,
+        rag="none",
+        disclosive=True,
+    )
     history = [
         HistoryRow("2023-24Q1", "2023-24 Q1", "MI04", 12, 12, None, "complete", False),
         HistoryRow("2023-24Q4", "2023-24 Q4", "MI04", 4, 4, None, "complete", True),
@@ -295,11 +579,16 @@ def test_disclosive_count_history_is_suppressed_per_quarter(tmp_path):
 
 # --- RAG, exceptions and sentences ------------------------------------------------------------
 
+
 def test_rag_has_word_and_symbol_not_colour_alone():
-    sc = scorecard([
-        indicator(id="A1", rag="red"), indicator(id="A2", rag="amber"),
-        indicator(id="A3", rag="green"), indicator(id="A4", rag="none", polarity="neutral", target=None, amber_edge=None),
-    ])
+    sc = scorecard(
+        [
+            indicator(id="A1", rag="red"),
+            indicator(id="A2", rag="amber"),
+            indicator(id="A3", rag="green"),
+            indicator(id="A4", rag="none", polarity="neutral", target=None, amber_edge=None),
+        ]
+    )
     html, text = render_html(sc), render_text(sc)
     for label in ("\u25cf Red", "\u25b2 Amber", "\u2713 Green", "\u2013 Not rated"):
         assert label in html and label in text
@@ -312,9 +601,14 @@ def test_exceptions_are_the_ones_the_scorecard_flags():
     assert sc.exceptions == ["DA04", "CS03", "AT02", "MI05"]
     assert [i for i, _ in exception_sentences(sc)] == ["DA04", "CS03", "AT02", "MI05"]
     # A red the build did not flag is not listed by any output: the flag is the decision.
-    unflagged = replace(sc, indicators=tuple(replace(i, exception=False) if i.id == "AT02" else i for i in sc.indicators))
+    unflagged = replace(
+        sc, indicators=tuple(replace(i, exception=False) if i.id == "AT02" else i for i in sc.indicators)
+    )
     assert [i for i, _ in exception_sentences(unflagged)] == ["DA04", "CS03", "MI05"]
-    assert "3 exceptions" in render_html(unflagged) and "[EXCEPTION]" not in render_text(unflagged).split("AT02")[1].split("\n")[0]
+    assert (
+        "3 exceptions" in render_html(unflagged)
+        and "[EXCEPTION]" not in render_text(unflagged).split("AT02")[1].split("\n")[0]
+    )
 
 
 def test_exception_sentences_are_written_from_the_data():
@@ -328,7 +622,9 @@ def test_exception_sentences_are_written_from_the_data():
         "within tolerance; the latest month is below the lower control limit, a run of 7 months below "
         "average and a falling run of 9 months."
     )
-    assert sentences["AT02"].startswith("Overall absence, secondary rose to 10.0%, above the 8% target and outside tolerance;")
+    assert sentences["AT02"].startswith(
+        "Overall absence, secondary rose to 10.0%, above the 8% target and outside tolerance;"
+    )
     assert "common cause" in sentences["AT02"] and "will not be met consistently" in sentences["AT02"]
     assert sentences["MI05"].startswith("Return interviews within 72 hours came in below the 80% target")
 
@@ -341,8 +637,11 @@ def test_spc_signal_wording_names_the_rule_its_side_and_length():
     assert signal_words(Signal("two_of_three", "high", 3)) == "3 of the last 3 months close to the upper control limit"
     near = indicator(spc=spc("special_cause_concern", signals=[Signal("two_of_three", "high", 2)]))
     assert spc_signals(near) == ["2 of the last 3 months close to the upper control limit"]
-    beyond = indicator(spc=spc("special_cause_concern", signals=[Signal("outside_limits", "high", 1),
-                                                                 Signal("two_of_three", "high", 2)]))
+    beyond = indicator(
+        spc=spc(
+            "special_cause_concern", signals=[Signal("outside_limits", "high", 1), Signal("two_of_three", "high", 2)]
+        )
+    )
     assert spc_signals(beyond) == ["the latest month is above the upper control limit"]
 
 
@@ -384,6 +683,7 @@ def test_subject_counts_exceptions():
 
 # --- HTML safety ----------------------------------------------------------------------------
 
+
 def test_html_is_email_safe():
     html = render_html(mixed(), charts={"CS03": "charts/CS03.png", "DA04": "cid:chart-DA04@x"})
     assert "<script" not in html.lower()
@@ -403,6 +703,7 @@ def test_html_escapes_partner_text():
 
 # --- charts ---------------------------------------------------------------------------------
 
+
 def test_charts_are_png_sparklines_for_indicators_with_a_series():
     from PIL import Image
 
@@ -420,13 +721,18 @@ def test_charts_are_png_sparklines_for_indicators_with_a_series():
     orange, blue = (0xF4, 0x77, 0x38), (0x1D, 0x70, 0xB8)
     # special-cause points are coloured by the build's judgement of them
     assert has(charts["CS03"], orange) and not has(charts["CS03"], blue)
-    good = replace(sc.indicator("CS03"), spc=replace(sc.indicator("CS03").spc, series=series(
-        RUN_OF_SEVEN, special=range(17, 24), judgement="improvement")))
+    good = replace(
+        sc.indicator("CS03"),
+        spc=replace(
+            sc.indicator("CS03").spc, series=series(RUN_OF_SEVEN, special=range(17, 24), judgement="improvement")
+        ),
+    )
     png = render_charts(scorecard([good]))["CS03"]
     assert has(png, blue) and not has(png, orange)
 
 
 # --- Excel ----------------------------------------------------------------------------------
+
 
 def test_workbook_sheets_panes_formats_and_conditional_formatting(tmp_path):
     path = write_workbook(mixed(), tmp_path / "out" / "scorecard.xlsx")
@@ -462,14 +768,28 @@ def test_workbook_sheets_panes_formats_and_conditional_formatting(tmp_path):
 
 def test_workbook_never_contains_a_formula(tmp_path):
     nasty = indicator(
-        id="X99", name='=HYPERLINK("http://evil.invalid","click")', definition="+cmd|' /C calc'!A0",
-        source="@SUM(A1:A9)", source_title="@SUM(A1:A9)", oba="-1+2",
+        id="X99",
+        name='=HYPERLINK("http://evil.invalid","click")',
+        definition="+cmd|' /C calc'!A0",
+        source="@SUM(A1:A9)",
+        source_title="@SUM(A1:A9)",
+        oba="-1+2",
         benchmarks=(Benchmark("england", "-1+2", 5.0), Benchmark("region", "=1+1", 6.0)),
-        value=-2.5, previous=earlier(0.5, -3.0), polarity="neutral",
-        target=None, tolerance=None, amber_edge=None, rag="none", direction="not_applicable", movement="down",
+        value=-2.5,
+        previous=earlier(0.5, -3.0),
+        polarity="neutral",
+        target=None,
+        tolerance=None,
+        amber_edge=None,
+        rag="none",
+        direction="not_applicable",
+        movement="down",
     )
-    sc = scorecard([nasty], returns=[Return("=cmd()", "received", 3, "=cmd()", "+agency")],
-                   history=[HistoryRow("2024-25Q1", "=1+1", "X99", -1.0, 1, 2, "complete", False)])
+    sc = scorecard(
+        [nasty],
+        returns=[Return("=cmd()", "received", 3, "=cmd()", "+agency")],
+        history=[HistoryRow("2024-25Q1", "=1+1", "X99", -1.0, 1, 2, "complete", False)],
+    )
     path = write_workbook(sc, tmp_path / "x.xlsx")
     wb = openpyxl.load_workbook(path)
     strings = []
@@ -481,7 +801,7 @@ def test_workbook_never_contains_a_formula(tmp_path):
                     assert cell.data_type == "s"
                     assert not cell.value.startswith(("=", "+", "-", "@")), f"{ws.title}!{cell.coordinate}"
                     strings.append(cell.value)
-    assert "'=HYPERLINK(\"http://evil.invalid\",\"click\")" in strings
+    assert '\'=HYPERLINK("http://evil.invalid","click")' in strings
     assert "'+cmd|' /C calc'!A0" in strings and "'=1+1" in strings and "'=cmd() (+agency)" in strings
     assert any(s.startswith("'-1+2 5.0") for s in strings)  # the benchmarks cell
     summary = {row[0].value: row for row in wb["Summary"].iter_rows()}
@@ -498,13 +818,18 @@ def test_safe_text_guards_only_dangerous_starts():
 
 # --- email ----------------------------------------------------------------------------------
 
+
 def test_email_structure_inline_charts_and_workbook(tmp_path):
     sc = mixed()
     charts = render_charts(sc)
     workbook = write_workbook(sc, tmp_path / "scorecard.xlsx")
-    msg = build_scorecard_email(sc, sender="scorecard@lscp.invalid",
-                                recipients=["pmsg@lscp.invalid", "chair@lscp.invalid"],
-                                workbook=workbook, charts=charts)
+    msg = build_scorecard_email(
+        sc,
+        sender="scorecard@lscp.invalid",
+        recipients=["pmsg@lscp.invalid", "chair@lscp.invalid"],
+        workbook=workbook,
+        charts=charts,
+    )
     parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
     assert parsed["Subject"] == "LSCP performance scorecard 2024-25 Q1: 4 exceptions"
     assert parsed["To"] == "pmsg@lscp.invalid, chair@lscp.invalid"
@@ -544,4 +869,8 @@ def test_outputs_cope_with_an_empty_quarter(tmp_path):
     assert "No exceptions" in render_html(sc)
     assert "No exceptions" in render_text(sc)
     assert render_charts(sc) == {}
-    assert openpyxl.load_workbook(write_workbook(sc, tmp_path / "e.xlsx")).sheetnames == ["Summary", "Data", "Definitions"]
+    assert openpyxl.load_workbook(write_workbook(sc, tmp_path / "e.xlsx")).sheetnames == [
+        "Summary",
+        "Data",
+        "Definitions",
+    ]

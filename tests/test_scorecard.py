@@ -13,21 +13,25 @@ Data set (2024-25 Q1 under test; the 24-month series runs July 2022 to June 2024
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import jsonschema
 import pytest
 from sqlalchemy import func, select
+from test_indicators import add_rows, episode, incident, referral
 
 from pipelines.catalogue import load_catalogue
 from pipelines.indicators import series_months
-from pipelines.periods import Month, Quarter
 from pipelines.marts import NotBuilt, load_scorecard, store_scorecard
+from pipelines.periods import Month, Quarter
 from pipelines.scorecard import build_scorecard, build_values, indicator_history
-from pipelines.warehouse.schema import mart_indicator_history, mart_indicator_month, mart_indicator_quarter, mart_scorecard
-
-from test_indicators import add_rows, episode, incident, referral
+from pipelines.warehouse.schema import (
+    mart_indicator_history,
+    mart_indicator_month,
+    mart_indicator_quarter,
+    mart_scorecard,
+)
 
 Q1 = Quarter(2024, 1)
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "scorecard.schema.json").read_text())
@@ -44,7 +48,9 @@ def police_history():
             reported = datetime(month.year, month.month, 1 + i, 9, 0)
             notified = None if quiet else reported + timedelta(hours=1)
             repeat = quiet and i == 1
-            rows.append(incident(f"{month.code}-{i}", reported, True, repeat, "high" if i == 0 else "standard", notified))
+            rows.append(
+                incident(f"{month.code}-{i}", reported, True, repeat, "high" if i == 0 else "standard", notified)
+            )
     return rows
 
 
@@ -52,21 +58,32 @@ def police_history():
 def data(warehouse):
     with warehouse.begin() as conn:
         add_rows(conn, "police_domestic_incidents", police_history(), "police.csv")
-        add_rows(conn, "csws_referrals", [
-            referral("R1", "c1", date(2024, 4, 2), True, "nfa"),
-            referral("R2", "c2", date(2024, 5, 2), False, "nfa"),
-            referral("R3", "c3", date(2024, 6, 2), False, "assessment"),
-            referral("R4", "c4", date(2024, 6, 3), True, "early_help"),
-        ], "csws.xlsx")
-        add_rows(conn, "missing_episodes", [episode("M1", "c9", datetime(2024, 5, 5, 22), None, True, False)], "mfh.csv")
+        add_rows(
+            conn,
+            "csws_referrals",
+            [
+                referral("R1", "c1", date(2024, 4, 2), True, "nfa"),
+                referral("R2", "c2", date(2024, 5, 2), False, "nfa"),
+                referral("R3", "c3", date(2024, 6, 2), False, "assessment"),
+                referral("R4", "c4", date(2024, 6, 3), True, "early_help"),
+            ],
+            "csws.xlsx",
+        )
+        add_rows(
+            conn, "missing_episodes", [episode("M1", "c9", datetime(2024, 5, 5, 22), None, True, False)], "mfh.csv"
+        )
         add_rows(conn, "population", [{"year": 2023, "population_0_17": 40000}])
-        add_rows(conn, "benchmarks", [
-            {"indicator_id": "DA05", "comparator": "england", "period": "2023-24", "value": 30.0},
-            {"indicator_id": "DA05", "comparator": "england", "period": "2024-25", "value": 31.0},
-            {"indicator_id": "DA05", "comparator": "statistical_neighbours", "period": "2022-23", "value": 28.0},
-            {"indicator_id": "DA05", "comparator": "region", "period": "2025-26", "value": 99.0},
-            {"indicator_id": "CS03", "comparator": "england", "period": "2025-26", "value": 22.4},
-        ])
+        add_rows(
+            conn,
+            "benchmarks",
+            [
+                {"indicator_id": "DA05", "comparator": "england", "period": "2023-24", "value": 30.0},
+                {"indicator_id": "DA05", "comparator": "england", "period": "2024-25", "value": 31.0},
+                {"indicator_id": "DA05", "comparator": "statistical_neighbours", "period": "2022-23", "value": 28.0},
+                {"indicator_id": "DA05", "comparator": "region", "period": "2025-26", "value": 99.0},
+                {"indicator_id": "CS03", "comparator": "england", "period": "2025-26", "value": 22.4},
+            ],
+        )
     return warehouse
 
 
@@ -79,7 +96,12 @@ def test_scorecard_contract(data):
     jsonschema.Draft202012Validator(SCHEMA).validate(sc)
     json.dumps(sc)  # plain JSON types only
 
-    assert (sc["quarter"], sc["label"], sc["period_start"], sc["period_end"]) == ("2024-25Q1", "2024-25 Q1", "2024-04-01", "2024-06-30")
+    assert (sc["quarter"], sc["label"], sc["period_start"], sc["period_end"]) == (
+        "2024-25Q1",
+        "2024-25 Q1",
+        "2024-04-01",
+        "2024-06-30",
+    )
     assert sc["generated_at"] == "2024-07-15T06:00:03+01:00"
     # police: Apr (k=21) 6 + May 4 + Jun 6 = 16 rows; attendance missing.
     assert sc["returns"] == [
@@ -103,7 +125,13 @@ def test_scorecard_contract(data):
     assert da01["spc"]["mean"] == pytest.approx(5.0)
     assert da01["spc"]["upper_limit"] == pytest.approx(10.32) and da01["spc"]["lower_limit"] == pytest.approx(-0.32)
     assert da01["spc"]["variation"] == "common_cause" and da01["spc"]["assurance"] is None
-    assert da01["spc"]["series"][0] == {"month": "2022-07", "value": 4, "numerator": 4, "denominator": None, "special_cause": False}
+    assert da01["spc"]["series"][0] == {
+        "month": "2022-07",
+        "value": 4,
+        "numerator": 4,
+        "denominator": None,
+        "special_cause": False,
+    }
     assert [p["month"] for p in da01["spc"]["series"]][-1] == "2024-06"
 
     # DA04: 0/16 this quarter (red); 100% before. Series: 21 x 100 then 3 x 0: mean 87.5,
@@ -155,9 +183,9 @@ def test_scorecard_contract(data):
 
 
 def test_generated_at_carries_the_uk_offset(data):
-    winter = build_scorecard(data, Quarter(2024, 3), generated_at=datetime(2025, 1, 15, 6, 0, tzinfo=timezone.utc))
+    winter = build_scorecard(data, Quarter(2024, 3), generated_at=datetime(2025, 1, 15, 6, 0, tzinfo=UTC))
     assert winter.generated_at == "2025-01-15T06:00:00+00:00"
-    summer = build_scorecard(data, Q1, generated_at=datetime(2024, 7, 15, 5, 0, tzinfo=timezone.utc))
+    summer = build_scorecard(data, Q1, generated_at=datetime(2024, 7, 15, 5, 0, tzinfo=UTC))
     assert summer.generated_at == "2024-07-15T06:00:00+01:00"
     now = build_scorecard(data, Q1).generated_at
     assert now[-6:] in ("+00:00", "+01:00")
@@ -180,8 +208,10 @@ def test_schema_rejects_a_broken_scorecard(data):
 
 def _counts(engine):
     with engine.connect() as conn:
-        return tuple(conn.execute(select(func.count()).select_from(t)).scalar_one()
-                     for t in (mart_indicator_quarter, mart_indicator_month, mart_scorecard, mart_indicator_history))
+        return tuple(
+            conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in (mart_indicator_quarter, mart_indicator_month, mart_scorecard, mart_indicator_history)
+        )
 
 
 def test_store_and_rebuild_never_duplicates(data):
@@ -208,11 +238,15 @@ def test_store_and_rebuild_never_duplicates(data):
             )
         ).scalar_one()
         assert distinct == months
-        row = conn.execute(
-            select(mart_indicator_quarter).where(
-                mart_indicator_quarter.c.quarter == "2024-25Q1", mart_indicator_quarter.c.indicator_id == "DA04"
+        row = (
+            conn.execute(
+                select(mart_indicator_quarter).where(
+                    mart_indicator_quarter.c.quarter == "2024-25Q1", mart_indicator_quarter.c.indicator_id == "DA04"
+                )
             )
-        ).mappings().one()
+            .mappings()
+            .one()
+        )
     assert (row["value"], row["numerator"], row["denominator"], row["rag"]) == (0.0, 0, 16, "red")
     assert row["spc_variation"] == "special_cause_concern" and row["previous_quarter"] == 100.0
     assert row["built_at"] == datetime(2024, 7, 15, 6, 0, 3)  # 07:00:03 BST stored as UTC

@@ -22,13 +22,22 @@ STANDARD = load_sources()["police_domestic_incidents"].rules
 
 def test_order_periods_and_earliest_date_come_from_the_definitions():
     sources = load_sources()
-    assert list(sources) == ["police_domestic_incidents", "csws_referrals", "school_attendance", "missing_episodes",
-                             "population", "benchmarks"]
+    assert list(sources) == [
+        "police_domestic_incidents",
+        "csws_referrals",
+        "school_attendance",
+        "missing_episodes",
+        "population",
+        "benchmarks",
+    ]
     assert [s.order for s in sources.values()] == [1, 2, 3, 4, 5, 6]
     assert {name: s.period_columns for name, s in sources.items()} == {
-        "police_domestic_incidents": ("reported_at",), "csws_referrals": ("referral_date",),
-        "school_attendance": ("period_end",), "missing_episodes": ("missing_from", "returned_at"),
-        "population": (), "benchmarks": (),
+        "police_domestic_incidents": ("reported_at",),
+        "csws_referrals": ("referral_date",),
+        "school_attendance": ("period_end",),
+        "missing_episodes": ("missing_from", "returned_at"),
+        "population": (),
+        "benchmarks": (),
     }
     assert {s.earliest_date for s in sources.values()} == {date(2000, 1, 1)}
     # one shared set, referred to by every source: each rule written once
@@ -50,11 +59,29 @@ def test_the_spec_spellings_and_formats_are_the_standard_set():
     """sources.md "Types", read through the standard set of definitions/types.yaml."""
     assert {k for k, v in STANDARD.truth.items() if v} == {"y", "yes", "true", "t", "1"}
     assert {k for k, v in STANDARD.truth.items() if not v} == {"n", "no", "false", "f", "0"}
-    read = {text: parse_datetime(text, STANDARD) for text in (
-        "2024-05-01", "2024-05-01 13:45", "2024-05-01T13:45:10", "01/05/2024", "1/5/2024", "01-05-2024",
-        "01/05/2024 13:45", "01/05/2024 13:45:00", "1 May 2024", "01-May-2024", "1 May 24", "1 SEPTEMBER 2024")}
-    assert set(read.values()) == {datetime(2024, 5, 1), datetime(2024, 5, 1, 13, 45), datetime(2024, 5, 1, 13, 45, 10),
-                                  datetime(2024, 9, 1)}
+    read = {
+        text: parse_datetime(text, STANDARD)
+        for text in (
+            "2024-05-01",
+            "2024-05-01 13:45",
+            "2024-05-01T13:45:10",
+            "01/05/2024",
+            "1/5/2024",
+            "01-05-2024",
+            "01/05/2024 13:45",
+            "01/05/2024 13:45:00",
+            "1 May 2024",
+            "01-May-2024",
+            "1 May 24",
+            "1 SEPTEMBER 2024",
+        )
+    }
+    assert set(read.values()) == {
+        datetime(2024, 5, 1),
+        datetime(2024, 5, 1, 13, 45),
+        datetime(2024, 5, 1, 13, 45, 10),
+        datetime(2024, 9, 1),
+    }
     # a separator changed half way is no format of the spec's
     for text in ("01/05-2024", "1 May-2024", "2024/05/01"):
         with pytest.raises(InvalidValue, match="not a date we recognise"):
@@ -73,22 +100,38 @@ def _edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
-@pytest.mark.parametrize("file,old,new,message", [
-    ("types.yaml", 'true_values: ["Y", "Yes",', 'true_values: ["Y", Yes,', "quote it"),
-    ("types.yaml", "- d/M/y ", "- d/M/y QQ ", "'QQ' is not a date or time field"),
-    ("types.yaml", "- d/M/y ", "- d/y ", "needs year, month, day"),
-    ("types.yaml", "    - [May]\n", "", "twelve months"),
-    ("types.yaml", 'false_values: ["N",', 'false_values: ["Y",', "both true and false"),
-    ("types.yaml", "earliest_date: 2000-01-01", "earliest_date: the millennium", "earliest_date must be a date"),
-    ("sources/missing_episodes.yaml", "types: standard", "types: american", "types set 'american' is not in"),
-    ("sources/missing_episodes.yaml", "types: standard", "types: {from: standard, date_format: [d/M/y]}",
-     "unknown key(s) date_format"),
-    ("sources/missing_episodes.yaml", "order: 4", "order: 3", "have the same order (3)"),
-    ("sources/missing_episodes.yaml", "  also: [returned_at]", "  also: [returned]", "period column 'returned' is not one"),
-    ("sources/missing_episodes.yaml", "period:\n  column: missing_from", "periods:\n  column: missing_from",
-     "unknown key(s) periods"),
-    ("sources/csws_referrals.yaml", "period:\n  column: referral_date  #", "#", "a partner source needs period"),
-])
+@pytest.mark.parametrize(
+    "file,old,new,message",
+    [
+        ("types.yaml", 'true_values: ["Y", "Yes",', 'true_values: ["Y", Yes,', "quote it"),
+        ("types.yaml", "- d/M/y ", "- d/M/y QQ ", "'QQ' is not a date or time field"),
+        ("types.yaml", "- d/M/y ", "- d/y ", "needs year, month, day"),
+        ("types.yaml", "    - [May]\n", "", "twelve months"),
+        ("types.yaml", 'false_values: ["N",', 'false_values: ["Y",', "both true and false"),
+        ("types.yaml", "earliest_date: 2000-01-01", "earliest_date: the millennium", "earliest_date must be a date"),
+        ("sources/missing_episodes.yaml", "types: standard", "types: american", "types set 'american' is not in"),
+        (
+            "sources/missing_episodes.yaml",
+            "types: standard",
+            "types: {from: standard, date_format: [d/M/y]}",
+            "unknown key(s) date_format",
+        ),
+        ("sources/missing_episodes.yaml", "order: 4", "order: 3", "have the same order (3)"),
+        (
+            "sources/missing_episodes.yaml",
+            "  also: [returned_at]",
+            "  also: [returned]",
+            "period column 'returned' is not one",
+        ),
+        (
+            "sources/missing_episodes.yaml",
+            "period:\n  column: missing_from",
+            "periods:\n  column: missing_from",
+            "unknown key(s) periods",
+        ),
+        ("sources/csws_referrals.yaml", "period:\n  column: referral_date  #", "#", "a partner source needs period"),
+    ],
+)
 def test_a_mistake_in_the_rules_is_refused_naming_the_file(tmp_path, file, old, new, message):
     folder = _rules_folder(tmp_path)
     _edit(folder / "definitions" / file, old, new)
@@ -100,8 +143,11 @@ def test_a_mistake_in_the_rules_is_refused_naming_the_file(tmp_path, file, old, 
 
 def test_a_source_may_change_part_of_a_set_for_itself(tmp_path):
     folder = _rules_folder(tmp_path)
-    _edit(folder / "definitions" / "sources" / "missing_episodes.yaml", "types: standard",
-          'types: {from: standard, date_formats: ["dd.MM.yyyy"], true_values: ["J"], false_values: ["N"]}')
+    _edit(
+        folder / "definitions" / "sources" / "missing_episodes.yaml",
+        "types: standard",
+        'types: {from: standard, date_formats: ["dd.MM.yyyy"], true_values: ["J"], false_values: ["N"]}',
+    )
     sources = sources_at(folder)
     own, police = sources["missing_episodes"].rules, sources["police_domestic_incidents"].rules
     assert police == STANDARD and own.earliest_date == STANDARD.earliest_date
@@ -137,6 +183,8 @@ def test_every_spelling_the_generator_writes_is_one_the_rules_accept():
         assert (parse_bool(yes, STANDARD), parse_bool(no, STANDARD)) == (True, False)
         assert (parse_bool(str(yes), STANDARD), parse_bool(str(no), STANDARD)) == (True, False)
     for style in cells.DATETIME_TEXT:
-        assert parse_datetime(cells.datetime_text(style)(when), STANDARD) == when.replace(second=0 if style in ("uk", "iso_t") else 3)
+        assert parse_datetime(cells.datetime_text(style)(when), STANDARD) == when.replace(
+            second=0 if style in ("uk", "iso_t") else 3
+        )
     for style in (*cells.DATE_TEXT, "uk_short"):
         assert parse_datetime(cells.date_text(when.date(), style), STANDARD) == datetime(2024, 1, 5)

@@ -41,6 +41,7 @@ def test_common_cause_process():
 
 # --- rule 1: outside the limits ----------------------------------------------------------------
 
+
 def test_point_above_the_upper_limit():
     values = ALT_8_14 + [40]
     # mean = (132 + 40) / 13 = 13.23; mean MR = (11 * 6 + 26) / 12 = 7.667; UCL = 13.23 + 20.39 = 33.62.
@@ -69,6 +70,7 @@ def test_point_below_the_lower_limit():
 
 
 # --- rule 2: a run of 7 on one side of the mean -----------------------------------------------
+
 
 def test_seven_point_shift_above_the_mean():
     values = ALT_10_12 + [12.5] * 6
@@ -150,6 +152,7 @@ def test_equal_neighbours_break_a_trend():
 
 # --- rule 4: two of three beyond the 2/3 line -------------------------------------------------
 
+
 def test_two_of_three_beyond_two_thirds():
     values = ALT_8_14 + [28, 11, 28]
     # mean = (132 + 67) / 15 = 13.267; mean MR = (66 + 14 + 17 + 17) / 14 = 8.143;
@@ -184,6 +187,7 @@ def test_points_beyond_two_thirds_on_opposite_sides_do_not_pair():
 
 
 # --- history and assurance ------------------------------------------------------------------------
+
 
 def test_fewer_than_twelve_points_is_insufficient_history():
     values = [8, 14] * 5 + [40]  # 11 points, the last far out
@@ -225,11 +229,36 @@ def test_assurance(polarity, target, expected):
 
 # --- what the sentences and charts are told: each rule's side and run length -------------------
 
+
 def test_signal_details_name_side_and_length_of_each_rule():
     # 17 points around the mean, then a run of 7 above it that stays under the 2/3 line, is not
     # monotone and never crosses the upper limit: only the shift rule holds.
-    run = [21.0, 23.5, 21.8, 22.9, 21.2, 23.1, 21.9, 22.8, 21.4, 23.3, 21.7, 22.6, 21.1,
-           23.0, 21.6, 22.7, 21.5, 23.0, 22.8, 23.5, 23.1, 23.4, 22.9, 23.2]
+    run = [
+        21.0,
+        23.5,
+        21.8,
+        22.9,
+        21.2,
+        23.1,
+        21.9,
+        22.8,
+        21.4,
+        23.3,
+        21.7,
+        22.6,
+        21.1,
+        23.0,
+        21.6,
+        22.7,
+        21.5,
+        23.0,
+        22.8,
+        23.5,
+        23.1,
+        23.4,
+        22.9,
+        23.2,
+    ]
     result = analyse(run, "down", 22.0)
     assert result.details == (Signal("shift", "high", 7),)
     assert result.variation == "special_cause_concern"

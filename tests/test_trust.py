@@ -58,8 +58,9 @@ def intake_beside_a_good_file(settings) -> dict:
 def outside_police_csv(folder: Path) -> Path:
     """Another agency's file outside the inbox: a valid extract, so reading it would load rows."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = write_source(folder / "elsewhere.csv", POLICE, [dict(good(POLICE, 900 + i), incident_ref=f"OUTSIDE{i}")
-                                                            for i in range(5)])
+    path = write_source(
+        folder / "elsewhere.csv", POLICE, [dict(good(POLICE, 900 + i), incident_ref=f"OUTSIDE{i}") for i in range(5)]
+    )
     path.chmod(0o644)
     return path
 
@@ -136,7 +137,9 @@ def test_a_pipe_swapped_in_after_listing_never_blocks_the_run(settings):
     worker.join(120)
     assert not worker.is_alive(), "intake hung on a named pipe"
     outcomes = {o.file: o for o in result["run"].outcomes}
-    assert outcomes["becomes_a_pipe.xlsx"].status == "rejected" and "named pipe" in outcomes["becomes_a_pipe.xlsx"].message
+    assert (
+        outcomes["becomes_a_pipe.xlsx"].status == "rejected" and "named pipe" in outcomes["becomes_a_pipe.xlsx"].message
+    )
     assert outcomes["good.xlsx"].rows_loaded == 4
     assert list(settings.inbox.iterdir()) == []
     assert_filed_once(settings, good_file)
@@ -229,8 +232,9 @@ def test_a_file_deleted_while_intake_works_on_it_is_still_filed_and_others_go_on
     files = dropped(settings)
     from pipelines.intake import process
 
-    monkeypatch.setattr(process, "checkpoint", _at("after_load_committed",
-                                                   lambda: (settings.inbox / "a.xlsx").unlink(missing_ok=True)))
+    monkeypatch.setattr(
+        process, "checkpoint", _at("after_load_committed", lambda: (settings.inbox / "a.xlsx").unlink(missing_ok=True))
+    )
     outcomes = {o.file: o for o in run_intake(settings, files=sorted(settings.inbox.iterdir())).outcomes}
     assert (outcomes["a.xlsx"].status, outcomes["a.xlsx"].rows_loaded) == ("accepted", 6)
     assert (outcomes["b.xlsx"].status, outcomes["b.xlsx"].rows_loaded) == ("accepted", 4)
@@ -290,9 +294,14 @@ def test_a_child_identifier_in_the_wrong_place_never_leaves_the_rejects_workbook
     referrals = [good(REFERRALS, i) for i in range(1, 30)]
     shifted = dict(good(REFERRALS, 30), child_id="", referral_date=PLANT, referral_source="01/05/2024")
     write_source(inbox / "one_shifted_row.csv", REFERRALS, [*referrals, shifted])
-    write_source(inbox / "shifted_file.xlsx", REFERRALS,
-                 [dict(good(REFERRALS, 100 + i), child_id="", referral_date=f"{PLANT}{i}", domestic_abuse=f"{PLANT}X")
-                  for i in range(10)])
+    write_source(
+        inbox / "shifted_file.xlsx",
+        REFERRALS,
+        [
+            dict(good(REFERRALS, 100 + i), child_id="", referral_date=f"{PLANT}{i}", domestic_abuse=f"{PLANT}X")
+            for i in range(10)
+        ],
+    )
     rows = [[f"R{i:04d}", f"{PLANT}{i}", "01/05/2024", "police", "Y", "nfa"] for i in range(200, 210)]
     make_csv(inbox / "no_header.csv", rows[0], rows[1:])  # the first data row is where a header should be
     missing = [dict(good(MISSING, i), looked_after=PLANT if i == 3 else "Y") for i in range(1, 20)]
@@ -300,24 +309,36 @@ def test_a_child_identifier_in_the_wrong_place_never_leaves_the_rejects_workbook
     originals = {p.name: sha(p) for p in inbox.iterdir()}
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCORECARD_")}
-    env.update(SCORECARD_HOME=str(home), SCORECARD_WAREHOUSE_URL=warehouse_url, SCORECARD_PSEUDONYM_KEY="k",
-               SCORECARD_SETTLE_SECONDS="0")
+    env.update(
+        SCORECARD_HOME=str(home),
+        SCORECARD_WAREHOUSE_URL=warehouse_url,
+        SCORECARD_PSEUDONYM_KEY="k",
+        SCORECARD_SETTLE_SECONDS="0",
+    )
     result = subprocess.run([SCORECARD, "--debug", "intake"], capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert PLANT not in result.stdout and PLANT not in result.stderr
     assert "DEBUG" in result.stderr  # the debug log was on, and was looked through
 
     statuses = {r["file"]: r["status"] for r in receipts(home)}
-    assert statuses == {"one_shifted_row.csv": "accepted", "shifted_file.xlsx": "rejected",
-                        "no_header.csv": "rejected", "missing.xlsx": "accepted"}
+    assert statuses == {
+        "one_shifted_row.csv": "accepted",
+        "shifted_file.xlsx": "rejected",
+        "no_header.csv": "rejected",
+        "missing.xlsx": "accepted",
+    }
     no_header = next(r for r in receipts(home) if r["file"] == "no_header.csv")
     assert "No row there looks like a header row" in no_header["summary"]
     assert places_holding(home, PLANT) == []
     assert warehouse_holding(warehouse_url, PLANT) == []
     # ...and the rejects workbooks, which stay on the partnership's server, do show the values.
     rejects = sorted((home / "receipts").glob("*.rejects.xlsx"))
-    assert any(PLANT in str(cell) for path in rejects for row in openpyxl.load_workbook(path).active.iter_rows(values_only=True)
-               for cell in row)
+    assert any(
+        PLANT in str(cell)
+        for path in rejects
+        for row in openpyxl.load_workbook(path).active.iter_rows(values_only=True)
+        for cell in row
+    )
     assert_filed_once(load_settings({**env}), originals)
 
 
@@ -353,7 +374,9 @@ def test_a_file_over_the_time_limit_is_stopped_and_the_run_goes_on(settings, mon
     monkeypatch.setenv("SCORECARD_FILE_SECONDS", "1")
     limited = load_settings()
     header = ["Incident Ref", "Reported Date", "Children Present", "Ward"]
-    make_csv(limited.inbox / "slow.csv", header, [[f"INC{i}", "01/05/2024 10:00", "N", f"ward {i}"] for i in range(400_000)])
+    make_csv(
+        limited.inbox / "slow.csv", header, [[f"INC{i}", "01/05/2024 10:00", "N", f"ward {i}"] for i in range(400_000)]
+    )
     started = time.monotonic()
     outcome = intake_beside_a_good_file(limited)["slow.csv"]
     assert time.monotonic() - started < 60
@@ -381,7 +404,7 @@ class Dripper:
             while not self.stopped.is_set():
                 try:
                     conn, _ = self.listener.accept()
-                except socket.timeout:
+                except TimeoutError:
                     continue
                 self.connections += 1
                 self.threads.append(threading.Thread(target=self._drip, args=(conn,), daemon=True))
@@ -468,8 +491,12 @@ def test_a_read_only_folder_stops_the_run_before_any_file(settings, read_only, f
     with pytest.raises(FolderNotWritable, match=f"cannot write to {settings.home / folder} .*Read-only file system"):
         run_intake(settings)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCORECARD_")}
-    env.update(SCORECARD_HOME=str(settings.home), SCORECARD_WAREHOUSE_URL=settings.warehouse_url,
-               SCORECARD_PSEUDONYM_KEY="test-key-not-secret", SCORECARD_SETTLE_SECONDS="0")
+    env.update(
+        SCORECARD_HOME=str(settings.home),
+        SCORECARD_WAREHOUSE_URL=settings.warehouse_url,
+        SCORECARD_PSEUDONYM_KEY="test-key-not-secret",
+        SCORECARD_SETTLE_SECONDS="0",
+    )
     for _ in range(2):  # every run says so, in one line, and touches nothing
         result = subprocess.run([SCORECARD, "intake"], capture_output=True, text=True, env=env, timeout=300)
         assert result.returncode == 1
@@ -520,10 +547,16 @@ def test_eight_intakes_at_once_on_a_new_postgresql_warehouse(tmp_path, pg_url):
         write_xlsx(settings.inbox / f"police_{i:02d}.xlsx", police_rows(20, start=1 + 20 * i))
     files = dropped(settings)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCORECARD_")}
-    env.update(SCORECARD_HOME=str(home), SCORECARD_WAREHOUSE_URL=pg_url, SCORECARD_PSEUDONYM_KEY="k",
-               SCORECARD_SETTLE_SECONDS="0")
-    runs = [subprocess.Popen([SCORECARD, "intake"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-            for _ in range(8)]  # the warehouse is created by whichever gets there first
+    env.update(
+        SCORECARD_HOME=str(home),
+        SCORECARD_WAREHOUSE_URL=pg_url,
+        SCORECARD_PSEUDONYM_KEY="k",
+        SCORECARD_SETTLE_SECONDS="0",
+    )
+    runs = [
+        subprocess.Popen([SCORECARD, "intake"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for _ in range(8)
+    ]  # the warehouse is created by whichever gets there first
     results = [r.communicate(timeout=900) for r in runs]
     assert [r.returncode for r in runs] == [0] * 8, [err[-2000:] for _, err in results]
     assert not any("concurrently" in err for _, err in results)

@@ -83,8 +83,9 @@ def receipts(home: Path) -> list[dict]:
 
 def emails(home: Path) -> list[email.message.EmailMessage]:
     outbox = home / "out" / "outbox"
-    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-            for p in sorted(outbox.rglob("*.eml"))]
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(outbox.rglob("*.eml"))
+    ]
 
 
 def assert_filed_once(settings, dropped: dict[str, str], *, delivered: int = 0) -> None:
@@ -106,14 +107,17 @@ def assert_filed_once(settings, dropped: dict[str, str], *, delivered: int = 0) 
                 if receipt["sha256"] and receipt["stored_as"]:
                     original = settings.home / receipt["stored_as"]
                     assert original.is_file() and sha(original) == receipt["sha256"], receipt["file"]
-                record = conn.execute(select(load_files).where(load_files.c.load_id == receipt["load_id"])).mappings().one()
+                record = (
+                    conn.execute(select(load_files).where(load_files.c.load_id == receipt["load_id"])).mappings().one()
+                )
                 assert record["status"] == receipt["status"] and record["finished_at"] is not None
                 assert record["receipt_mailed_at"] is not None
                 assert record["rows_loaded"] == receipt["rows_loaded"]
                 if receipt["source"] in sources:
                     table = table_for(receipt["source"])
-                    held = conn.execute(select(func.count()).select_from(table)
-                                        .where(table.c.load_id == receipt["load_id"])).scalar_one()
+                    held = conn.execute(
+                        select(func.count()).select_from(table).where(table.c.load_id == receipt["load_id"])
+                    ).scalar_one()
                     assert held == receipt["rows_loaded"], receipt["file"]
                 else:
                     assert receipt["rows_loaded"] == 0

@@ -33,8 +33,9 @@ class GeneratedFiles:
     children: dict = field(default_factory=dict)  # data rows written per source
 
 
-def generate(out_dir: Path, *, quarters: int = 12, seed: int = 42, end_quarter: Quarter | None = None,
-             scale: float = 1.0) -> GeneratedFiles:
+def generate(
+    out_dir: Path, *, quarters: int = 12, seed: int = 42, end_quarter: Quarter | None = None, scale: float = 1.0
+) -> GeneratedFiles:
     """Write realistic partner extracts for ``quarters`` financial quarters ending with
     ``end_quarter`` (default: the latest complete quarter). ``scale`` multiplies volumes
     (10 is a regional consortium); time and memory grow linearly with it.

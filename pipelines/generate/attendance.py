@@ -34,19 +34,64 @@ PHASES = {
 OTHER_KINDS = ["All-through", "Alternative provision", "PRU"]
 SEASON = {9: 0.80, 10: 0.95, 11: 1.01, 12: 1.18, 1: 1.10, 2: 1.05, 3: 1.01, 4: 0.93, 5: 0.92, 6: 0.97, 7: 1.10}
 
-DFE = ("time_period", "la_name", "school_urn", "school_name", "education_phase", "period_start",
-       "period_end", "enrolments", "sess_possible", "sess_overall", "sess_unauthorised",
-       "enrolments_pa_10_exact", "enrolments_pa_50_exact", "suspensions")
-PLAIN = ("URN", "School Name", "Phase", "Period Start", "Period End", "Number on Roll",
-         "Possible Sessions", "Overall Absence Sessions", "Unauthorised Absence Sessions",
-         "PA Pupils", "SA Pupils", "Suspensions")
-FIELDS = ("school_urn", "school_name", "phase", "period_start", "period_end", "enrolments",
-          "sessions_possible", "sessions_absent", "sessions_unauthorised", "persistent_absentees",
-          "severe_absentees", "suspensions")
-DFE_PHASE = {"primary": "State-funded primary", "secondary": "State-funded secondary",
-             "special": "State-funded special", **{k: k for k in OTHER_KINDS}}
-PLAIN_PHASE = {"primary": "Primary", "secondary": "Secondary", "special": "Special",
-               "All-through": "All-through", "Alternative provision": "Alternative provision", "PRU": "PRU"}
+DFE = (
+    "time_period",
+    "la_name",
+    "school_urn",
+    "school_name",
+    "education_phase",
+    "period_start",
+    "period_end",
+    "enrolments",
+    "sess_possible",
+    "sess_overall",
+    "sess_unauthorised",
+    "enrolments_pa_10_exact",
+    "enrolments_pa_50_exact",
+    "suspensions",
+)
+PLAIN = (
+    "URN",
+    "School Name",
+    "Phase",
+    "Period Start",
+    "Period End",
+    "Number on Roll",
+    "Possible Sessions",
+    "Overall Absence Sessions",
+    "Unauthorised Absence Sessions",
+    "PA Pupils",
+    "SA Pupils",
+    "Suspensions",
+)
+FIELDS = (
+    "school_urn",
+    "school_name",
+    "phase",
+    "period_start",
+    "period_end",
+    "enrolments",
+    "sessions_possible",
+    "sessions_absent",
+    "sessions_unauthorised",
+    "persistent_absentees",
+    "severe_absentees",
+    "suspensions",
+)
+DFE_PHASE = {
+    "primary": "State-funded primary",
+    "secondary": "State-funded secondary",
+    "special": "State-funded special",
+    **{k: k for k in OTHER_KINDS},
+}
+PLAIN_PHASE = {
+    "primary": "Primary",
+    "secondary": "Secondary",
+    "special": "Special",
+    "All-through": "All-through",
+    "Alternative provision": "Alternative provision",
+    "PRU": "PRU",
+}
 
 
 @dataclass(frozen=True)
@@ -73,9 +118,8 @@ def schools(seed: int, scale: float) -> list[School]:
         for i in range(n):
             label = OTHER_KINDS[i % 3] if phase == "other" else phase
             name = _name(rng, phase, label, names)
-            spread = math.exp(rng.gauss(0, 0.25) - 0.25 ** 2 / 2)
-            out.append(School(urns.pop(), name, phase, label,
-                              max(40, round(rng.gauss(roll, sd))), absence * spread))
+            spread = math.exp(rng.gauss(0, 0.25) - 0.25**2 / 2)
+            out.append(School(urns.pop(), name, phase, label, max(40, round(rng.gauss(roll, sd))), absence * spread))
     return sorted(out, key=lambda s: s.urn)
 
 
@@ -107,8 +151,15 @@ def _roll(school: School, academic_year: int, seed: int) -> int:
     return max(30, round(school.roll * (1 + 0.008 * (academic_year - 2022)) * (1 + rng.gauss(0, 0.03))))
 
 
-def rows(half_term: HalfTerm, months: list[tuple], school_list: list[School], timeline: Timeline,
-         city: dict[Month, float], rng: random.Random, seed: int) -> list[dict]:
+def rows(
+    half_term: HalfTerm,
+    months: list[tuple],
+    school_list: list[School],
+    timeline: Timeline,
+    city: dict[Month, float],
+    rng: random.Random,
+    seed: int,
+) -> list[dict]:
     out: list[dict] = []
     for first, last, days in months:
         month = Month.of(first)
@@ -122,22 +173,24 @@ def rows(half_term: HalfTerm, months: list[tuple], school_list: list[School], ti
             absent = min(possible, round(possible * rate))
             persistent = min(roll, round(roll * clamp(rate * pa_k * (1 + rng.gauss(0, 0.08)), 0, 0.95)))
             severe_n = min(persistent, round(roll * severe * (rate / phase_absence) * (1 + rng.gauss(0, 0.15))))
-            out.append({
-                "school_urn": school.urn,
-                "school_name": school.name,
-                "phase": school.label,
-                "period_start": first,
-                "period_end": last,
-                "enrolments": roll,
-                "sessions_possible": possible,
-                "sessions_absent": absent,
-                "sessions_unauthorised": min(absent, round(absent * clamp(unauth * (1 + rng.gauss(0, 0.1)), 0, 1))),
-                "persistent_absentees": persistent,
-                "severe_absentees": max(0, severe_n),
-                "suspensions": poisson(rng, roll * suspend / 100 * days / 20),
-                "time_period": f"{half_term.academic_year}{(half_term.academic_year + 1) % 100:02d}",
-                "la_name": "Leeds",
-            })
+            out.append(
+                {
+                    "school_urn": school.urn,
+                    "school_name": school.name,
+                    "phase": school.label,
+                    "period_start": first,
+                    "period_end": last,
+                    "enrolments": roll,
+                    "sessions_possible": possible,
+                    "sessions_absent": absent,
+                    "sessions_unauthorised": min(absent, round(absent * clamp(unauth * (1 + rng.gauss(0, 0.1)), 0, 1))),
+                    "persistent_absentees": persistent,
+                    "severe_absentees": max(0, severe_n),
+                    "suspensions": poisson(rng, roll * suspend / 100 * days / 20),
+                    "time_period": f"{half_term.academic_year}{(half_term.academic_year + 1) % 100:02d}",
+                    "la_name": "Leeds",
+                }
+            )
     return out
 
 
@@ -158,12 +211,19 @@ def write(out_dir: Path, timeline: Timeline, seed: int, scale: float) -> tuple[l
             date_format = (lambda d: d.isoformat()) if dfe else (lambda d: d.strftime("%d/%m/%Y"))
             number = cells.integer(thousands=not dfe)
             formats = {f: number for f in FIELDS[5:]}
-            formats.update({
-                "school_urn": cells.as_is, "school_name": cells.as_is,
-                "phase": cells.enum(DFE_PHASE if dfe else PLAIN_PHASE),
-                "period_start": date_format, "period_end": date_format,
-                "time_period": cells.as_is, "la_name": cells.as_is,
-            })
+            formats.update(
+                {
+                    "school_urn": cells.as_is,
+                    "school_name": cells.as_is,
+                    "phase": cells.enum(DFE_PHASE if dfe else PLAIN_PHASE),
+                    "period_start": date_format,
+                    "period_end": date_format,
+                    "time_period": cells.as_is,
+                    "la_name": cells.as_is,
+                }
+            )
+            fields: tuple[str, ...]
+            headers: tuple[str, ...]
             if dfe:
                 fields = ("time_period", "la_name") + FIELDS
                 headers = DFE

@@ -28,7 +28,7 @@ BULK_SOURCES = tuple(_PER_YEAR)
 
 def _scale(source: str, rows: int, attempt: int) -> float:
     """A scale at which ``_YEARS[source]`` years hold comfortably more than ``rows`` rows."""
-    return max(0.01, rows / (_PER_YEAR[source] * _YEARS[source]) * 1.15 * (1.5 ** attempt))
+    return max(0.01, rows / (_PER_YEAR[source] * _YEARS[source]) * 1.15 * (1.5**attempt))
 
 
 def write_missing_csv(out_dir: Path, rows: int, *, seed: int = 42, end_quarter: Quarter | None = None) -> Path:
@@ -45,10 +45,15 @@ def write_missing_csv(out_dir: Path, rows: int, *, seed: int = 42, end_quarter: 
     flag = cells.boolean("YN", text=True)
     moment = cells.datetime_text("uk")
     formats = {
-        "episode_id": cells.as_is, "child_id": cells.as_is,
+        "episode_id": cells.as_is,
+        "child_id": cells.as_is,
         "sex": cells.enum({"female": "F", "male": "M"}),
-        "missing_from": moment, "returned_at": moment, "return_interview_completed_at": moment,
-        "looked_after": flag, "cse_risk": flag, "return_interview_offered": flag,
+        "missing_from": moment,
+        "returned_at": moment,
+        "return_interview_completed_at": moment,
+        "looked_after": flag,
+        "cse_risk": flag,
+        "return_interview_offered": flag,
         "_location": cells.as_is,
     }
     headers = missing.LAYOUTS[0]
@@ -104,8 +109,13 @@ def write_police_xlsx(out_dir: Path, rows: int, *, seed: int = 42, end_quarter: 
     columns = [Column(f, h, formats[f]) for f, h in zip(police.FIELDS, headers)]
     first, last = records[0]["reported_at"].date(), records[-1]["reported_at"].date()
     run = run_date(Month.of(last))
-    preamble = [["West Yorkshire Police - Domestic Incidents Extract"], ["Leeds District"],
-                [f"Period: {first:%d/%m/%Y} to {last:%d/%m/%Y}"], [f"Run date: {run:%d/%m/%Y}"], []]
+    preamble = [
+        ["West Yorkshire Police - Domestic Incidents Extract"],
+        ["Leeds District"],
+        [f"Period: {first:%d/%m/%Y} to {last:%d/%m/%Y}"],
+        [f"Run date: {run:%d/%m/%Y}"],
+        [],
+    ]
     children = sum(r["children_count"] or 0 for r in records)
 
     def footer(count: int) -> list[object]:
@@ -114,9 +124,16 @@ def write_police_xlsx(out_dir: Path, rows: int, *, seed: int = 42, end_quarter: 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"WYP_DomesticIncidents_bulk_{rows}.xlsx"
-    write_xlsx(path, sheet="Domestic Incidents", preamble=preamble, header=list(headers),
-               rows=render(columns, records), footer=footer,
-               stamp=datetime.combine(run, datetime.min.time()).replace(hour=7), creator="WYP Analysis")
+    write_xlsx(
+        path,
+        sheet="Domestic Incidents",
+        preamble=preamble,
+        header=list(headers),
+        rows=render(columns, records),
+        footer=footer,
+        stamp=datetime.combine(run, datetime.min.time()).replace(hour=7),
+        creator="WYP Analysis",
+    )
     return path
 
 

@@ -8,10 +8,11 @@ Only spellings that sources.md accepts are produced here; bad spellings live in 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import date
-from typing import Callable
+from typing import Any
 
-Formatter = Callable[[object], object]
+Formatter = Callable[[Any], Any]
 
 BOOL_STYLES: dict[str, tuple[object, object]] = {
     "YN": ("Y", "N"),
@@ -45,7 +46,7 @@ def boolean(style: str, *, text: bool = False) -> Formatter:
     if text:
         yes, no = str(yes), str(no)
 
-    def fmt(value: object) -> object:
+    def fmt(value: Any) -> Any:
         if value is None:
             return None
         return yes if value else no
@@ -68,7 +69,7 @@ def datetime_cell(rng: random.Random, text_share: float, style: str = "uk") -> F
     """A real date cell, or (in ``text_share`` of rows) UK text such as `01/05/2024 13:45`."""
     pattern = DATETIME_TEXT[style]
 
-    def fmt(value: object) -> object:
+    def fmt(value: Any) -> Any:
         if value is None:
             return None
         if text_share and rng.random() < text_share:
@@ -87,7 +88,7 @@ def date_cell(rng: random.Random, styles: dict[str, float]) -> Formatter:
     """A date written in one of several styles by weight; "cell" means a real Excel date."""
     names, weights = list(styles), list(styles.values())
 
-    def fmt(value: object) -> object:
+    def fmt(value: Any) -> Any:
         if value is None:
             return None
         style = names[0] if len(names) == 1 else rng.choices(names, weights)[0]
@@ -107,6 +108,7 @@ def integer(thousands: bool = False) -> Formatter:
 
 def enum(spellings: dict[str, str], case: str = "as_is") -> Formatter:
     """Canonical value -> a partner's spelling (a synonym from the source yaml), in a case style."""
-    change = {"as_is": str, "upper": str.upper, "lower": str.lower}[case]
+    changes: dict[str, Callable[[str], str]] = {"as_is": str, "upper": str.upper, "lower": str.lower}
+    change = changes[case]
     table = {k: change(v) for k, v in spellings.items()}
     return lambda value: None if value is None else table[value]

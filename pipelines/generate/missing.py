@@ -25,19 +25,65 @@ from .writers import Column, render, write_csv
 SOURCE = "missing_episodes"
 ARRIVALS_PER_DAY = 2.15
 RISK_DAYS = 170  # mean length of a child's period of going missing
-HOURS = Weighted({h: w for h, w in enumerate(
-    [2, 1.5, 1, 0.7, 0.5, 0.5, 0.6, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8, 8.5, 8, 7, 5.5, 4, 3])})
+HOURS = Weighted(
+    {
+        h: w
+        for h, w in enumerate(
+            [2, 1.5, 1, 0.7, 0.5, 0.5, 0.6, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8, 8.5, 8, 7, 5.5, 4, 3]
+        )
+    }
+)
 
 LAYOUTS = [
-    ("MFH Ref", "CHILD", "Gender", "MIS_START", "MIS_END", "CLA", "CSE Risk", "RHI Offered",
-     "RHI Completed", "Location"),
-    ("Episode ID", "Child ID", "Sex", "Date Missing", "Date Found", "Looked After", "At Risk of CSE",
-     "Return Interview Offered", "Return Interview Date", "Location"),
-    ("Missing Ref", "Child Ref", "Gender", "Reported Missing", "Return Date", "LAC", "CSE",
-     "RHI Offered", "Return Interview Completed", "Location Found"),
+    (
+        "MFH Ref",
+        "CHILD",
+        "Gender",
+        "MIS_START",
+        "MIS_END",
+        "CLA",
+        "CSE Risk",
+        "RHI Offered",
+        "RHI Completed",
+        "Location",
+    ),
+    (
+        "Episode ID",
+        "Child ID",
+        "Sex",
+        "Date Missing",
+        "Date Found",
+        "Looked After",
+        "At Risk of CSE",
+        "Return Interview Offered",
+        "Return Interview Date",
+        "Location",
+    ),
+    (
+        "Missing Ref",
+        "Child Ref",
+        "Gender",
+        "Reported Missing",
+        "Return Date",
+        "LAC",
+        "CSE",
+        "RHI Offered",
+        "Return Interview Completed",
+        "Location Found",
+    ),
 ]
-FIELDS = ("episode_id", "child_id", "sex", "missing_from", "returned_at", "looked_after", "cse_risk",
-          "return_interview_offered", "return_interview_completed_at", "_location")
+FIELDS = (
+    "episode_id",
+    "child_id",
+    "sex",
+    "missing_from",
+    "returned_at",
+    "looked_after",
+    "cse_risk",
+    "return_interview_offered",
+    "return_interview_completed_at",
+    "_location",
+)
 FILE_FORMATS = [(",", "utf-8"), (";", "cp1252"), (",", "cp1252"), (",", "utf-8-sig"), (";", "utf-8")]
 DATETIME_STYLES = ["uk", "iso", "uk_seconds"]
 
@@ -85,8 +131,9 @@ def episode_times(timeline: Timeline, rng: random.Random, scale: float):
                 yield child, start, back
                 gap = rng.expovariate(child.rate * _season(start.date()) / 365.25)
                 day = (back + timedelta(days=gap)).date()
-                start = max(datetime(day.year, day.month, day.day, HOURS(rng), rng.randrange(60)),
-                            back + timedelta(hours=2))
+                start = max(
+                    datetime(day.year, day.month, day.day, HOURS(rng), rng.randrange(60)), back + timedelta(hours=2)
+                )
         d += timedelta(days=1)
 
 
@@ -133,17 +180,19 @@ def episodes(timeline: Timeline, rng: random.Random, scale: float) -> dict[Month
                     completed = working_time(rng, back + timedelta(hours=73), back + timedelta(days=14))
                 if completed is not None and completed > timeline.horizon:
                     completed = None
-        by_month[month].append({
-            "child_id": child.child_id,
-            "sex": None if chance(rng, 0.004) else ("female" if child.female else "male"),
-            "missing_from": start,
-            "returned_at": back,
-            "looked_after": None if chance(rng, 0.003) else child.looked_after,
-            "cse_risk": None if chance(rng, 0.02) else (child.cse != chance(rng, 0.04)),
-            "return_interview_offered": offered,
-            "return_interview_completed_at": completed,
-            "_location": None if chance(rng, 0.3) else rng.choice(LOCATIONS),
-        })
+        by_month[month].append(
+            {
+                "child_id": child.child_id,
+                "sex": None if chance(rng, 0.004) else ("female" if child.female else "male"),
+                "missing_from": start,
+                "returned_at": back,
+                "looked_after": None if chance(rng, 0.003) else child.looked_after,
+                "cse_risk": None if chance(rng, 0.02) else (child.cse != chance(rng, 0.04)),
+                "return_interview_offered": offered,
+                "return_interview_completed_at": completed,
+                "_location": None if chance(rng, 0.3) else rng.choice(LOCATIONS),
+            }
+        )
     for month, records in by_month.items():
         records.sort(key=lambda r: (r["missing_from"], r["child_id"]))
         for seq, r in enumerate(records, start=1):
@@ -163,16 +212,23 @@ def write(out_dir: Path, timeline: Timeline, seed: int, scale: float) -> tuple[l
         moment = cells.datetime_text(DATETIME_STYLES[index % len(DATETIME_STYLES)])
         flag = cells.boolean(style.choice(["YN", "YesNo", "TF", "10"]), text=True)
         formats = {
-            "episode_id": cells.as_is, "child_id": cells.as_is,
-            "sex": cells.enum({"female": "F", "male": "M"} if style.random() < 0.7 else
-                              {"female": "Female", "male": "Male"}),
-            "missing_from": moment, "returned_at": moment, "return_interview_completed_at": moment,
-            "looked_after": flag, "cse_risk": flag, "return_interview_offered": flag,
+            "episode_id": cells.as_is,
+            "child_id": cells.as_is,
+            "sex": cells.enum(
+                {"female": "F", "male": "M"} if style.random() < 0.7 else {"female": "Female", "male": "Male"}
+            ),
+            "missing_from": moment,
+            "returned_at": moment,
+            "return_interview_completed_at": moment,
+            "looked_after": flag,
+            "cse_risk": flag,
+            "return_interview_offered": flag,
             "_location": cells.as_is,
         }
         columns = [Column(f, h, formats[f]) for f, h in zip(FIELDS, headers)]
         path = out_dir / f"MissingEpisodes_{month.code}.csv"
-        total += write_csv(path, header=list(headers), rows=render(columns, by_month[month]),
-                           delimiter=delimiter, encoding=encoding)
+        total += write_csv(
+            path, header=list(headers), rows=render(columns, by_month[month]), delimiter=delimiter, encoding=encoding
+        )
         files.append(path)
     return files, total

@@ -21,22 +21,60 @@ from .writers import Column, render, write_xlsx
 SOURCE = "police_domestic_incidents"
 PER_DAY = 58.5
 WEEKDAY = (0.94, 0.94, 0.94, 0.94, 0.97, 1.16, 1.11)  # Monday..Sunday, mean 1
-HOURS = Weighted({h: w for h, w in enumerate(
-    [4, 3, 2.5, 2, 1.5, 1, 1, 1.5, 2, 2.5, 3, 3, 3.5, 3.5, 3.5, 4, 4.5, 5, 5.5, 6, 6.5, 6.5, 6, 5])})
+HOURS = Weighted(
+    {
+        h: w
+        for h, w in enumerate(
+            [4, 3, 2.5, 2, 1.5, 1, 1, 1.5, 2, 2.5, 3, 3, 3.5, 3.5, 3.5, 4, 4.5, 5, 5.5, 6, 6.5, 6.5, 6, 5]
+        )
+    }
+)
 CHILDREN = Weighted({1: 48, 2: 30, 3: 14, 4: 8})
 RISK = Weighted({"standard": 60, "medium": 30, "high": 10})
 WARD = Weighted(WARDS)
 
 LAYOUTS = [
-    ("Occurrence Date", "Occurrence Number", "District", "Children Present (Y/N)", "No. of Children",
-     "Repeat Victim", "DASH Risk Level", "Operation Encompass Notification Date"),
-    ("Reported Date", "Incident Ref", "Ward", "Child(ren) Present", "Number of Children",
-     "Repeat", "DASH Risk", "Encompass Notified"),
-    ("Date Reported", "Incident Number", "Area", "Child Present", "Children Count",
-     "Repeat Incident", "Risk Level", "School Notified"),
+    (
+        "Occurrence Date",
+        "Occurrence Number",
+        "District",
+        "Children Present (Y/N)",
+        "No. of Children",
+        "Repeat Victim",
+        "DASH Risk Level",
+        "Operation Encompass Notification Date",
+    ),
+    (
+        "Reported Date",
+        "Incident Ref",
+        "Ward",
+        "Child(ren) Present",
+        "Number of Children",
+        "Repeat",
+        "DASH Risk",
+        "Encompass Notified",
+    ),
+    (
+        "Date Reported",
+        "Incident Number",
+        "Area",
+        "Child Present",
+        "Children Count",
+        "Repeat Incident",
+        "Risk Level",
+        "School Notified",
+    ),
 ]
-FIELDS = ("reported_at", "incident_ref", "district", "children_present", "children_count",
-          "repeat_victim", "risk_level", "school_notified_at")
+FIELDS = (
+    "reported_at",
+    "incident_ref",
+    "district",
+    "children_present",
+    "children_count",
+    "repeat_victim",
+    "risk_level",
+    "school_notified_at",
+)
 
 
 def _expected(d: date, timeline: Timeline, scale: float) -> float:
@@ -62,31 +100,35 @@ def incidents(month: Month, timeline: Timeline, rng: random.Random, scale: float
     out: list[dict] = []
     for d in timeline.days(month):
         n = poisson(rng, _expected(d, timeline, scale) * effect)
-        times = sorted((HOURS(rng), rng.randrange(60)) for _ in range(n))
+        times: list[tuple[int, int]] = sorted((HOURS(rng), rng.randrange(60)) for _ in range(n))
         for seq, (hour, minute) in enumerate(times, start=1):
             reported = datetime(d.year, d.month, d.day, hour, minute)
             present = None if chance(rng, 0.015) else chance(rng, present_rate)
+            count: int | None
             if present:
                 count = CHILDREN(rng)
             elif present is False:
                 count = 0 if chance(rng, 0.6) else None
             else:
                 count = None
-            out.append({
-                "incident_ref": f"13{d:%y%m%d}-{seq:04d}",
-                "reported_at": reported,
-                "children_present": present,
-                "children_count": count,
-                "repeat_victim": None if chance(rng, 0.012) else chance(rng, repeat_rate),
-                "risk_level": None if chance(rng, 0.03) else RISK(rng),
-                "school_notified_at": _notified(reported, present, encompass, timeline, rng),
-                "district": None if chance(rng, 0.005) else WARD(rng),
-            })
+            out.append(
+                {
+                    "incident_ref": f"13{d:%y%m%d}-{seq:04d}",
+                    "reported_at": reported,
+                    "children_present": present,
+                    "children_count": count,
+                    "repeat_victim": None if chance(rng, 0.012) else chance(rng, repeat_rate),
+                    "risk_level": None if chance(rng, 0.03) else RISK(rng),
+                    "school_notified_at": _notified(reported, present, encompass, timeline, rng),
+                    "district": None if chance(rng, 0.005) else WARD(rng),
+                }
+            )
     return out
 
 
-def _notified(reported: datetime, present: bool | None, rate: float, timeline: Timeline,
-              rng: random.Random) -> datetime | None:
+def _notified(
+    reported: datetime, present: bool | None, rate: float, timeline: Timeline, rng: random.Random
+) -> datetime | None:
     if not present or chance(rng, 0.015):
         return None
     if chance(rng, rate / 0.985):
@@ -115,8 +157,9 @@ def write(out_dir: Path, timeline: Timeline, seed: int, scale: float) -> tuple[l
             "children_present": cells.boolean(bools[0]),
             "children_count": cells.as_is,
             "repeat_victim": cells.boolean(bools[1]),
-            "risk_level": cells.enum({v: v.title() for v in ("standard", "medium", "high")},
-                                     style.choice(["as_is", "upper"])),
+            "risk_level": cells.enum(
+                {v: v.title() for v in ("standard", "medium", "high")}, style.choice(["as_is", "upper"])
+            ),
             "school_notified_at": date_format,
         }
         columns = [Column(f, h, formats[f]) for f, h in zip(FIELDS, headers)]
@@ -132,10 +175,14 @@ def write(out_dir: Path, timeline: Timeline, seed: int, scale: float) -> tuple[l
 
         path = out_dir / f"WYP_DomesticIncidents_{month.code}.xlsx"
         total += write_xlsx(
-            path, sheet="Domestic Incidents", preamble=preamble, header=[c.header for c in columns],
-            rows=render(columns, records), footer=footer,
-            stamp=datetime.combine(run, datetime.min.time()).replace(hour=7), creator="WYP Analysis",
+            path,
+            sheet="Domestic Incidents",
+            preamble=preamble,
+            header=[c.header for c in columns],
+            rows=render(columns, records),
+            footer=footer,
+            stamp=datetime.combine(run, datetime.min.time()).replace(hour=7),
+            creator="WYP Analysis",
         )
         files.append(path)
     return files, total
-

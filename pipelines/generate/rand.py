@@ -10,7 +10,8 @@ import bisect
 import itertools
 import math
 import random
-from typing import Sequence, TypeVar
+from collections.abc import Sequence
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -33,7 +34,7 @@ def poisson(rng: random.Random, lam: float) -> int:
     return k
 
 
-class Weighted:
+class Weighted(Generic[T]):
     """A reusable weighted choice (cumulative weights computed once: it is called per row)."""
 
     def __init__(self, weights: dict[T, float] | Sequence[tuple[T, float]]):

@@ -38,8 +38,12 @@ def write_population(out_dir: Path, timeline: Timeline, seed: int) -> tuple[list
     years = range(timeline.start.fy_start, timeline.last_day.year + 1)
     rows = [[year, f"{population(year) + rng.randint(-150, 150):,}"] for year in years]
     path = out_dir / "ONS_MidYear_Population_0-17.csv"
-    count = write_csv(path, header=["Year", "Population 0-17"], rows=rows,
-                      preamble=[["ONS mid-year population estimates: Leeds, children aged 0 to 17"], []])
+    count = write_csv(
+        path,
+        header=["Year", "Population 0-17"],
+        rows=rows,
+        preamble=[["ONS mid-year population estimates: Leeds, children aged 0 to 17"], []],
+    )
     return [path], count
 
 

@@ -25,15 +25,20 @@ WEEKDAY = (1.3, 1.32, 1.32, 1.32, 1.34, 0.2, 0.2)  # referrals are accepted on w
 SOURCES = {"police": 28, "school": 20, "health": 15, "local_authority": 9, "individual": 10, "other": 18}
 
 LAYOUTS = [
-    ("Referral Number", "Mosaic ID", "Child Name", "Date of Referral", "Source of Referral",
-     "DA Factor", "Referral Outcome", "Worker"),
-    ("Referral ID", "Child ID", None, "Referral Date", "Referral Source", "Domestic Abuse",
-     "Outcome", "Team"),
-    ("Referral Ref", "LCS ID", "Child Name", "REFERRAL_DATE", "Source", "Domestic Abuse Factor",
-     "Next Step", None),
+    (
+        "Referral Number",
+        "Mosaic ID",
+        "Child Name",
+        "Date of Referral",
+        "Source of Referral",
+        "DA Factor",
+        "Referral Outcome",
+        "Worker",
+    ),
+    ("Referral ID", "Child ID", None, "Referral Date", "Referral Source", "Domestic Abuse", "Outcome", "Team"),
+    ("Referral Ref", "LCS ID", "Child Name", "REFERRAL_DATE", "Source", "Domestic Abuse Factor", "Next Step", None),
 ]
-FIELDS = ("referral_id", "child_id", "_name", "referral_date", "referral_source", "domestic_abuse",
-          "outcome", "_extra")
+FIELDS = ("referral_id", "child_id", "_name", "referral_date", "referral_source", "domestic_abuse", "outcome", "_extra")
 DATE_STYLES = [{"cell": 0.75, "uk_short": 0.25}, {"named": 1.0}, {"cell": 0.5, "uk": 0.5}]
 
 
@@ -91,20 +96,22 @@ class History:
         self.by_day.pop(old, None)
 
 
-def referrals(month: Month, timeline: Timeline, history: History, rng: random.Random,
-              scale: float, nfa: float, ids: list[int]) -> list[dict]:
+def referrals(
+    month: Month, timeline: Timeline, history: History, rng: random.Random, scale: float, nfa: float, ids: list[int]
+) -> list[dict]:
     """Canonical referral records for one month."""
     ybe = timeline.years_before_end(month.start)
     rereferral = clamp(0.243 - 0.01 * ybe + rng.gauss(0, 0.008), 0.18, 0.3)
     da = clamp(0.188 + 0.012 * ybe + rng.gauss(0, 0.008), 0.15, 0.25)
     nfa = clamp(nfa + rng.gauss(0, 0.01), 0.12, 0.3)
     rest = 1 - nfa
-    outcome = Weighted({"assessment": 0.58 * rest / 0.8, "early_help": 0.17 * rest / 0.8,
-                        "other": 0.05 * rest / 0.8, "nfa": nfa})
-    mix = dict(SOURCES)
+    outcome = Weighted(
+        {"assessment": 0.58 * rest / 0.8, "early_help": 0.17 * rest / 0.8, "other": 0.05 * rest / 0.8, "nfa": nfa}
+    )
+    mix: dict[str, float] = dict(SOURCES)
     if month.month == 8:
         mix["school"] = 6
-    source = Weighted(mix)
+    source: Weighted[str] = Weighted(mix)
     out: list[dict] = []
     for d in timeline.days(month):
         expected = PER_YEAR / 365.25 * scale * WEEKDAY[d.weekday()] * _season(d)
@@ -118,16 +125,18 @@ def referrals(month: Month, timeline: Timeline, history: History, rng: random.Ra
             p_da = da * (2.2 if src == "police" else 0.533)
             pending = (timeline.last_day - d).days < 14
             ids[0] += 1
-            out.append({
-                "referral_id": f"REF{ids[0]:07d}",
-                "child_id": child,
-                "_name": history.names[child],
-                "referral_date": d,
-                "referral_source": src,
-                "domestic_abuse": None if chance(rng, 0.004) else chance(rng, p_da),
-                "outcome": None if chance(rng, 0.25 if pending else 0.015) else outcome(rng),
-                "_extra": rng.choice(TEAMS),
-            })
+            out.append(
+                {
+                    "referral_id": f"REF{ids[0]:07d}",
+                    "child_id": child,
+                    "_name": history.names[child],
+                    "referral_date": d,
+                    "referral_source": src,
+                    "domestic_abuse": None if chance(rng, 0.004) else chance(rng, p_da),
+                    "outcome": None if chance(rng, 0.25 if pending else 0.015) else outcome(rng),
+                    "_extra": rng.choice(TEAMS),
+                }
+            )
         for child in today:
             history.add(child, d)
     return out
@@ -150,8 +159,7 @@ def write(out_dir: Path, timeline: Timeline, seed: int, scale: float) -> tuple[l
     ids = [1_200_000 + rng.randrange(100_000)]
     files, total = [], 0
     for index, quarter in enumerate(timeline.quarters):
-        records = [r for m in quarter.months
-                   for r in referrals(m, timeline, history, rng, scale, nfa[quarter], ids)]
+        records = [r for m in quarter.months for r in referrals(m, timeline, history, rng, scale, nfa[quarter], ids)]
         style = random.Random(rng.getrandbits(64))
         headers = LAYOUTS[index % len(LAYOUTS)]
         workers = [f"{style.choice(FIRST_NAMES)} {style.choice(SURNAMES)}" for _ in range(12)]
@@ -163,24 +171,42 @@ def write(out_dir: Path, timeline: Timeline, seed: int, scale: float) -> tuple[l
             "child_id": cells.as_is,
             "_name": cells.as_is,
             "referral_date": cells.date_cell(style, DATE_STYLES[index % len(DATE_STYLES)]),
-            "referral_source": cells.enum({
-                "police": "Police", "school": "School", "health": "Health",
-                "local_authority": style.choice(["LA", "Local Authority"]), "individual": "Individual",
-                "other": "Other"}),
+            "referral_source": cells.enum(
+                {
+                    "police": "Police",
+                    "school": "School",
+                    "health": "Health",
+                    "local_authority": style.choice(["LA", "Local Authority"]),
+                    "individual": "Individual",
+                    "other": "Other",
+                }
+            ),
             "domestic_abuse": cells.boolean(style.choice(["YN", "YesNo"])),
-            "outcome": cells.enum({
-                "assessment": style.choice(["Single Assessment", "Child and Family Assessment", "C&F Assessment"]),
-                "nfa": style.choice(["No Further Action", "NFA"]), "early_help": "Early Help", "other": "Other"}),
+            "outcome": cells.enum(
+                {
+                    "assessment": style.choice(["Single Assessment", "Child and Family Assessment", "C&F Assessment"]),
+                    "nfa": style.choice(["No Further Action", "NFA"]),
+                    "early_help": "Early Help",
+                    "other": "Other",
+                }
+            ),
             "_extra": cells.as_is,
         }
         columns = [Column(f, h, formats[f]) for f, h in zip(FIELDS, headers) if h]
         run = run_date(quarter.months[-1])
-        preamble = [] if index % 3 == 1 else [
-            ["Children's Social Work Service - referrals accepted"], [f"Quarter: {quarter.label}"], []]
+        preamble = (
+            []
+            if index % 3 == 1
+            else [["Children's Social Work Service - referrals accepted"], [f"Quarter: {quarter.label}"], []]
+        )
         path = out_dir / f"CSWS_Referrals_{quarter.financial_year}_Q{quarter.q}.xlsx"
         total += write_xlsx(
-            path, sheet="Referrals", preamble=preamble, header=[c.header for c in columns],
-            rows=render(columns, records), stamp=datetime.combine(run, datetime.min.time()).replace(hour=8),
+            path,
+            sheet="Referrals",
+            preamble=preamble,
+            header=[c.header for c in columns],
+            rows=render(columns, records),
+            stamp=datetime.combine(run, datetime.min.time()).replace(hour=8),
             creator="CSWS Performance",
         )
         files.append(path)

@@ -18,9 +18,9 @@ def easter(year: int) -> date:
     g = (b - f + 1) // 3
     h = (19 * a + b - d - g + 15) % 30
     i, k = c // 4, c % 4
-    l = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * l) // 451
-    month, day = divmod(h + l - 7 * m + 114, 31)
+    weekday = (32 + 2 * e + 2 * i - h - k) % 7  # "L" in Meeus's algorithm
+    m = (a + 11 * h + 22 * weekday) // 451
+    month, day = divmod(h + weekday - 7 * m + 114, 31)
     return date(year, month, day + 1)
 
 
@@ -72,8 +72,12 @@ def half_terms(academic_year: int) -> list[HalfTerm]:
     return [
         HalfTerm(y, 1, ht1_start, october - timedelta(days=3)),
         HalfTerm(y, 2, october + timedelta(days=7), _weekday_on_or_before(date(y, 12, 20))),
-        HalfTerm(y, 3, _weekday_on_or_after(date(n, 1, 4), 0) if date(n, 1, 4).weekday() >= 5 else date(n, 1, 4),
-                 february - timedelta(days=3)),
+        HalfTerm(
+            y,
+            3,
+            _weekday_on_or_after(date(n, 1, 4), 0) if date(n, 1, 4).weekday() >= 5 else date(n, 1, 4),
+            february - timedelta(days=3),
+        ),
         HalfTerm(y, 4, february + timedelta(days=7), ht4_end),
         HalfTerm(y, 5, ht5_start, spring - timedelta(days=3)),
         HalfTerm(y, 6, spring + timedelta(days=7), _weekday_on_or_before(date(n, 7, 22))),

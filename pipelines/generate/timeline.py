@@ -19,7 +19,7 @@ class Timeline:
     end: Quarter
 
     @classmethod
-    def ending(cls, end: Quarter, quarters: int) -> "Timeline":
+    def ending(cls, end: Quarter, quarters: int) -> Timeline:
         if quarters < 1:
             raise ValueError("quarters must be at least 1")
         return cls(end.shift(-(quarters - 1)), end)

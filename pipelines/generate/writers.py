@@ -11,10 +11,10 @@ from __future__ import annotations
 import csv
 import os
 import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Callable, Iterable
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 from .cells import Formatter
@@ -39,9 +39,9 @@ def write_xlsx(
     path: Path,
     *,
     sheet: str,
-    preamble: list[list[object]],
+    preamble: Sequence[Sequence[object]],
     header: list[str],
-    rows: Iterable[list[object]],
+    rows: Iterable[Sequence[object]],
     footer: Callable[[int], list[object]] | None = None,
     stamp: datetime,
     creator: str = "",
@@ -104,10 +104,10 @@ def write_csv(
     path: Path,
     *,
     header: list[str],
-    rows: Iterable[list[object]],
+    rows: Iterable[Sequence[object]],
     delimiter: str = ",",
     encoding: str = "utf-8",
-    preamble: list[list[object]] = (),
+    preamble: Sequence[Sequence[object]] = (),
 ) -> int:
     """A csv as Excel or a case-management system exports it; returns the number of data rows."""
     count = 0

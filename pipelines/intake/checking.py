@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import itertools
 import time
-from operator import itemgetter
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 
 import numpy as np
 import pandas as pd
@@ -118,8 +118,8 @@ def check_rows(layout: Layout, today: datetime | None = None) -> Checked:
     frame = _frame(layout, typed, candidates, first)
     errors: dict[int, dict[str, str]] = {}  # position in ``frame`` -> column -> reason
     where = {int(i): j for j, i in enumerate(candidates.tolist())} if any(t.errors for t in typed.values()) else {}
-    for name, column in typed.items():
-        for i, reason in column.errors.items():
+    for name, typed_column in typed.items():
+        for i, reason in typed_column.errors.items():
             if i in where:
                 errors.setdefault(where[i], {})[name] = f"{layout.mapped[name]} {reason}"
     for j, reason in _duplicate_keys(frame, source, layout.mapped).items():
@@ -136,8 +136,8 @@ def check_rows(layout: Layout, today: datetime | None = None) -> Checked:
         row_number = int(row_numbers[j])
         unreadable = errors.get(j, {})
         reasons = list(unreadable.values())
-        for column, reason in failures.get(row_number, []):
-            if column in unreadable:  # the value was unreadable: that reason already says so
+        for failed, reason in failures.get(row_number, []):
+            if failed in unreadable:  # the value was unreadable: that reason already says so
                 continue
             if reason not in reasons:
                 reasons.append(reason)
@@ -159,7 +159,9 @@ def _frame(layout: Layout, typed: dict[str, TypedColumn], candidates: np.ndarray
         kind = column.type
         found = typed.get(column.name)
         if kind in DATE_KINDS:
-            values = found.values[candidates] if found else np.full(len(candidates), np.datetime64("NaT"), "datetime64[us]")
+            values = (
+                found.values[candidates] if found else np.full(len(candidates), np.datetime64("NaT"), "datetime64[us]")
+            )
             data[column.name] = pd.Series(values, dtype="datetime64[us]")
             continue
         objects = np.empty(len(candidates), dtype=object)

@@ -80,8 +80,6 @@ def held(folder: Path, sha256: str, timeout_seconds: float) -> bool:
     return path.exists() and not _is_stale(path, timeout_seconds)
 
 
-
-
 def _break(path: Path) -> None:
     """Remove a stale claim: only one breaker wins the rename, so two never both proceed."""
     broken = path.with_name(f".stale-{path.stem[:12]}-{uuid.uuid4().hex[:8]}")
@@ -90,7 +88,6 @@ def _break(path: Path) -> None:
     except FileNotFoundError:
         return
     broken.unlink(missing_ok=True)
-
 
 
 def sweep_stale(folder: Path, timeout_seconds: float) -> int:

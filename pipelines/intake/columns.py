@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,9 +24,10 @@ from .values import MAX_KEY_CHARS, MAX_TEXT_CHARS, InvalidValue, is_blank, parse
 DATE_KINDS = ("date", "datetime")
 _MEMO_LIMIT = 50_000  # distinct values remembered per column (identifiers are not worth it)
 
+
 @dataclass
 class TypedColumn:
-    values: object  # list of Python values (None when blank or unreadable), or datetime64[us] array (NaT)
+    values: Any  # list of Python values (None when blank or unreadable), or datetime64[us] array (NaT)
     blank: np.ndarray  # bool per cell: the cell is blank
     errors: dict[int, str]  # cell index -> why the value could not be read
 

@@ -43,7 +43,7 @@ class Identity:
     ctime_ns: int
 
     @classmethod
-    def of(cls, info: os.stat_result) -> "Identity":
+    def of(cls, info: os.stat_result) -> Identity:
         return cls(info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
     def to_dict(self) -> dict:
@@ -132,7 +132,9 @@ def open_entry(inbox: Path, relative: PurePosixPath) -> Opened | None:
                 os.close(folder)
                 return None
             if exc.errno in (errno.ELOOP, errno.ENXIO, errno.EOPNOTSUPP) or not stat.S_ISREG(info.st_mode):
-                raise NotAFile(f"the entry is {_kind(info.st_mode)}; it was not read", (info.st_dev, info.st_ino)) from None
+                raise NotAFile(
+                    f"the entry is {_kind(info.st_mode)}; it was not read", (info.st_dev, info.st_ino)
+                ) from None
             raise
         info = os.fstat(fd)
         problem = None
@@ -143,8 +145,10 @@ def open_entry(inbox: Path, relative: PurePosixPath) -> Opened | None:
         if not stat.S_ISREG(info.st_mode):
             problem = f"the entry is {_kind(info.st_mode)}; it was not read"
         elif info.st_nlink != 1:
-            problem = ("the file also has another name elsewhere on the server (a hard link), so it may not be the "
-                       "sender's own; it was not read. Please copy the file itself into the inbox")
+            problem = (
+                "the file also has another name elsewhere on the server (a hard link), so it may not be the "
+                "sender's own; it was not read. Please copy the file itself into the inbox"
+            )
         elif info.st_dev != device:
             problem = "the file is on another filesystem mounted inside the inbox; it was not read"
         if problem:
@@ -167,11 +171,7 @@ def still_there(folder_fd: int, name: str, identity: Identity) -> bool:
     """The inbox entry is still the file that was opened, unchanged since (same inode, size,
     modification and change times): it may be removed from the inbox."""
     info = _lstat(folder_fd, name)
-    return (
-        info is not None
-        and stat.S_ISREG(info.st_mode)
-        and Identity.of(info) == identity
-    )
+    return info is not None and stat.S_ISREG(info.st_mode) and Identity.of(info) == identity
 
 
 def remove_if_unchanged(folder_fd: int, name: str, identity: Identity) -> bool:

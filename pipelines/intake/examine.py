@@ -60,8 +60,14 @@ def load_record(receipt: Receipt, received_at: datetime, stored_name: str | None
     }
 
 
-def examine(settings: Settings, snapshot: Snapshot, receipt: Receipt, received_at: datetime, stored_name: str,
-            folder_source: str | None) -> Examined:
+def examine(
+    settings: Settings,
+    snapshot: Snapshot,
+    receipt: Receipt,
+    received_at: datetime,
+    stored_name: str,
+    folder_source: str | None,
+) -> Examined:
     """Read, identify and check the snapshot; reject it, or load its accepted rows. Each stage is
     a function of the last one's result; the receipt grows by ``Receipt`` builders."""
     timings: dict[str, float] = {}
@@ -71,10 +77,14 @@ def examine(settings: Settings, snapshot: Snapshot, receipt: Receipt, received_a
         checked = check_rows(layout)
         timings.update(checked.timings)
     except (UnreadableFile, Unidentified) as exc:
-        return Examined(receipt.replace(summary=str(exc)).filed(settings.rejected.name, stored_name).to_dict(), timings=timings)
+        return Examined(
+            receipt.replace(summary=str(exc)).filed(settings.rejected.name, stored_name).to_dict(), timings=timings
+        )
 
     decision = decide(checked, settings.reject_threshold)
-    rejects = write_rejects(settings.receipts, Path(stored_name).stem, layout.sheet.rows[layout.header_index], checked.problems)
+    rejects = write_rejects(
+        settings.receipts, Path(stored_name).stem, layout.sheet.rows[layout.header_index], checked.problems
+    )
     folder = settings.archive if decision.status == "accepted" else settings.rejected
     receipt = receipt.decided(decision, rejects).filed(folder.name, stored_name)
     if decision.status != "accepted":
@@ -128,7 +138,9 @@ def decide(checked: Checked, threshold: float) -> Decision:
         return rejected(
             f"{bad:,} of {rows:,} rows ({checked.rejected_share:.0%}) failed checks, more than the {threshold:.0%} "
             "allowed, so nothing was loaded; this usually means a systematic problem such as a shifted column or "
-            "month-first dates", rows)
+            "month-first dates",
+            rows,
+        )
     summary = f"{checked.accepted:,} rows loaded" + (f", {bad:,} rows rejected (see below)" if bad else "")
     return Decision("accepted", summary, rows, checked.accepted, bad, checked.totals_rows, reasons)
 
@@ -142,7 +154,9 @@ def pseudonymised(rows: pd.DataFrame, source: Source, key: bytes | None) -> pd.D
     return rows.assign(**{name: pseudonymise_all(rows[name].tolist(), key) for name in personal})
 
 
-def load(settings: Settings, source: Source, rows: pd.DataFrame, receipt: Receipt, record: dict, timings: dict) -> Examined:
+def load(
+    settings: Settings, source: Source, rows: pd.DataFrame, receipt: Receipt, record: dict, timings: dict
+) -> Examined:
     """Upsert the rows with their load record, in one transaction, on this process's own engine."""
     from ..warehouse import open_warehouse
 

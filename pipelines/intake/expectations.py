@@ -14,7 +14,7 @@ import os
 import re
 from collections import defaultdict
 from datetime import date, datetime, time
-from functools import lru_cache
+from functools import cache, lru_cache, partial
 from pathlib import Path
 
 from ..resources import expectations_dir
@@ -24,7 +24,7 @@ ROW = "__row"
 _PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _document(folder: Path, source: str) -> dict:
     return json.loads((folder / f"{source}.json").read_text(encoding="utf-8"))
 
@@ -43,7 +43,6 @@ def _context():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
-
     from great_expectations.execution_engine import pandas_execution_engine
 
     # GX fingerprints every DataFrame under this size by hashing all its values (seconds for a
@@ -108,12 +107,19 @@ def run_suite(source: str, frame, headers: dict[str, str], today: datetime) -> d
     for outcome in result.results:
         config = outcome.expectation_config
         if outcome.exception_info and outcome.exception_info.get("raised_exception"):
-            raise RuntimeError(f"expectation {config.type} could not run: {outcome.exception_info.get('exception_message')}")
+            raise RuntimeError(
+                f"expectation {config.type} could not run: {outcome.exception_info.get('exception_message')}"
+            )
         if outcome.success:
             continue
         column = _columns_of(config.kwargs)[0]
         named = {**headers, "earliest_date": _spoken(earliest)}
-        reason = _PLACEHOLDER.sub(lambda m: named.get(m.group(1), m.group(1)), config.meta.get("reason", config.type))
+        reason = _PLACEHOLDER.sub(partial(_named, named), config.meta.get("reason", config.type))
         for item in outcome.result.get("unexpected_index_list") or []:
             failures[int(item[ROW])].append((column, reason))
     return failures
+
+
+def _named(names: dict[str, str], match: re.Match) -> str:
+    """A reason's ``{placeholder}`` as the data officer knows it (the header as sent, a date)."""
+    return names.get(match.group(1), match.group(1))

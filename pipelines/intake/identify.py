@@ -64,7 +64,9 @@ def identify(sheets: list[Sheet], sources: list[Source]) -> Layout:
             if len(complete) == 1:
                 return complete[0]
     found = _headers_found(sheets)
-    message = "no recognised header: no row in the first 20 of any visible sheet holds every required column of one source."
+    message = (
+        "no recognised header: no row in the first 20 of any visible sheet holds every required column of one source."
+    )
     if found:
         message += f" Headers found: {', '.join(found[:15])}."
     else:
@@ -86,11 +88,11 @@ def _headers_found(sheets: list[Sheet]) -> list[str]:
         top = sheet.rows[:HEADER_SEARCH_ROWS]
         for index, row in enumerate(top):
             cells = [c for c in row if not is_blank(c)]
-            if not _header_like(row, cells, sheet.rows[index + 1:index + 11], known):
+            if not _header_like(row, cells, sheet.rows[index + 1 : index + 11], known):
                 continue
             score = (sum(normalise_header(c) in known for c in cells), len(cells))
             if score > best_score:
-                best, best_score = [display_name(c.strip()) for c in cells], score
+                best, best_score = [display_name(str(c).strip()) for c in cells], score
     return best
 
 
@@ -105,7 +107,7 @@ def _header_like(row: list[object], cells: list[object], below: list[list[object
     matches = sum(normalise_header(c) in known for c in cells)
     if matches >= 2 and 2 * matches >= len(cells):
         return True
-    if any(_is_value(c) or _IDENTIFIER.search(c) for c in cells):
+    if any(_is_value(c) or _IDENTIFIER.search(str(c)) for c in cells):
         return False
     for position, cell in enumerate(row):
         if is_blank(cell):

@@ -12,7 +12,7 @@ import os
 import re
 import time
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
@@ -71,8 +71,10 @@ def clock_skew_note(mtime_ns: int, now: float, settle_seconds: float) -> str | N
         return None
     hours = ahead / 3600
     how_far = f"{hours:,.0f} hours" if hours >= 2 else f"{ahead / 60:,.0f} minutes"
-    return (f"The file's modification time was {how_far} in the future by this server's clock: the clock of the "
-            "computer that saved it may be wrong. It was taken once it had stayed unchanged for the settle time.")
+    return (
+        f"The file's modification time was {how_far} in the future by this server's clock: the clock of the "
+        "computer that saved it may be wrong. It was taken once it had stayed unchanged for the settle time."
+    )
 
 
 def safe_name(name: str) -> str:
@@ -119,16 +121,16 @@ def display_name(name: str, limit: int = 120) -> str:
     email subject: ``visible``, and at most ``limit`` characters, keeping the start and the end
     (where the extension is)."""
     if len(name) > 4 * limit:
-        name = name[: 2 * limit] + name[-2 * limit:]
+        name = name[: 2 * limit] + name[-2 * limit :]
     shown = visible(name)
     if len(shown) > limit:
         tail = (limit - 1) // 3
-        shown = shown[: limit - 1 - tail] + "\u2026" + shown[len(shown) - tail:]
+        shown = shown[: limit - 1 - tail] + "\u2026" + shown[len(shown) - tail :]
     return shown
 
 
 def stamped_name(original: str, sha256: str, when: datetime | None = None) -> str:
-    when = when or datetime.now(timezone.utc)
+    when = when or datetime.now(UTC)
     return f"{when.strftime('%Y%m%dT%H%M%SZ')}_{sha256[:12]}_{safe_name(original)}"
 
 

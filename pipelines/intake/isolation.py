@@ -22,8 +22,9 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 MB = 1 << 20
 
@@ -88,7 +89,7 @@ def _child(work: Callable[[], Any], limits: Limits, pipe: int, parent: int) -> N
         view = memoryview(payload)
         os.write(pipe, len(payload).to_bytes(8, "big"))
         while view:
-            view = view[os.write(pipe, view):]
+            view = view[os.write(pipe, view) :]
     except BaseException:
         status = 70
     finally:
@@ -148,7 +149,7 @@ def run_limited(work: Callable[[], Any], limits: Limits) -> Any:
         raise LimitExceeded("time", f"more than {limits.seconds:g} seconds")
     if expected is None or len(data) < 8 + expected:
         raise LimitExceeded(*_death(status, limits))
-    kind, value = pickle.loads(bytes(data[8:8 + expected]))
+    kind, value = pickle.loads(bytes(data[8 : 8 + expected]))
     if kind == "ok":
         return value
     if kind == "memory":

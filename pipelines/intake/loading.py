@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterable
 import itertools
 import re
+from collections.abc import Iterable
 from datetime import datetime
 
 import numpy as np
-
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
@@ -25,12 +24,20 @@ LOAD_CACHE_KB = 128 * 1024  # SQLite page cache while loading a file (grows only
 def accepted_load_with_hash(engine: Engine, sha256: str) -> dict | None:
     """The finished accepted load of this content, if any: the same bytes again are a duplicate."""
     with engine.connect() as conn:
-        row = conn.execute(
-            select(load_files)
-            .where(load_files.c.sha256 == sha256, load_files.c.status == "accepted", load_files.c.finished_at.is_not(None))
-            .order_by(load_files.c.load_id)
-            .limit(1)
-        ).mappings().first()
+        row = (
+            conn.execute(
+                select(load_files)
+                .where(
+                    load_files.c.sha256 == sha256,
+                    load_files.c.status == "accepted",
+                    load_files.c.finished_at.is_not(None),
+                )
+                .order_by(load_files.c.load_id)
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
     return dict(row) if row else None
 
 
@@ -122,7 +129,7 @@ STORE_CHUNK = 50_000  # rows converted at a time: a big file's stored values are
 def _stored_rows(rows, source: Source, load_id: int):
     """Tuples in warehouse column order (plus ``load_id``), converted a chunk of rows at a time."""
     for start in range(0, len(rows), STORE_CHUNK):
-        part = rows.iloc[start:start + STORE_CHUNK]
+        part = rows.iloc[start : start + STORE_CHUNK]
         values: list[Iterable] = [stored_values(part[c.name], c.type) for c in source.columns]
         values.append(itertools.repeat(load_id, len(part)))
         yield from zip(*values)
@@ -157,8 +164,12 @@ def _driver_errors_wrapped(engine: Engine):
         yield
     except engine.dialect.loaded_dbapi.Error as exc:
         raise DBAPIError.instance(
-            "bulk load", None, exc, engine.dialect.loaded_dbapi.Error,
-            connection_invalidated=engine.dialect.is_disconnect(exc, None, None), dialect=engine.dialect,
+            "bulk load",
+            None,
+            exc,
+            engine.dialect.loaded_dbapi.Error,
+            connection_invalidated=engine.dialect.is_disconnect(exc, None, None),
+            dialect=engine.dialect,
         ) from exc
 
 
@@ -170,7 +181,7 @@ def _batched_upsert(conn, engine: Engine, table, columns: list[str], rows) -> No
     updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in keys)
     sql = (
         f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join("?" for _ in columns)}) '
-        f'ON CONFLICT ({", ".join(keys)}) DO UPDATE SET {updates}'
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     )
     cursor = conn.connection.driver_connection.cursor()
     # SQLite's default page cache is 2 MB: a big file's rows land all over the key and the
@@ -223,7 +234,7 @@ def _copy_upsert(conn, table, columns: list[str], rows) -> None:
     _copy(conn, staging, columns, rows)
     conn.exec_driver_sql(
         f'INSERT INTO "{table.name}" ({quoted}) SELECT {quoted} FROM "{staging}" '
-        f'ON CONFLICT ({", ".join(keys)}) DO UPDATE SET {updates}'
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     )
 
 

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Iterable
 
 from .inbox import display_name
 
@@ -56,7 +56,7 @@ class _Style:
     am_pm: bool
     padded: bool | None
 
-    def compatible(self, other: "_Style") -> bool:
+    def compatible(self, other: _Style) -> bool:
         return (self.separator, self.year_digits, self.am_pm) == (other.separator, other.year_digits, other.am_pm) and (
             self.padded is None or other.padded is None or self.padded == other.padded
         )
@@ -184,8 +184,7 @@ def _mixed(columns: list[_Column]) -> str | None:
                 f"dates look month-first (US style): in {headers}, all {_count(cells, 'date cell')} fall on the "
                 f"1st to the 12th of a month while all {_count(texts, 'date')} written as text fall after the 12th, "
                 "which is what a spreadsheet program set to US dates leaves when it opens a day-first file "
-                "(it swaps day and month in every date it can read month first and leaves the rest as text); "
-                + ADVICE
+                "(it swaps day and month in every date it can read month first and leaves the rest as text); " + ADVICE
             )
     return None
 
@@ -247,8 +246,10 @@ def _month_first_text(columns: list[_Column], unreadable: dict[str, Iterable[int
     if month_only:
         evidence.append(f"{_count(month_only, 'date')} can only be read month first (the second number is over 12)")
     if am_pm:
-        evidence.append(f"{_count(am_pm, 'date')} {'has' if am_pm == 1 else 'have'} a 12-hour time with AM or PM, "
-                        "as US programs write them")
+        evidence.append(
+            f"{_count(am_pm, 'date')} {'has' if am_pm == 1 else 'have'} a 12-hour time with AM or PM, "
+            "as US programs write them"
+        )
     return (
         f"dates look month-first (US style): in {headers}, {' and '.join(evidence)}, "
         "and no date written the same way can only be read day first; " + ADVICE

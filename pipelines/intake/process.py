@@ -29,7 +29,7 @@ import os
 import time
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path, PurePosixPath
 
@@ -117,7 +117,7 @@ class FileOutcome:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
+    return datetime.now(UTC).replace(microsecond=0, tzinfo=None)
 
 
 def _settled(identity: Identity, settle_seconds: float, now: float) -> bool:
@@ -154,8 +154,14 @@ def process_file(settings: Settings, engine: Engine, path: Path) -> FileOutcome 
                 return _waiting(opened)
         except FileChanged:
             return _waiting(opened)
-        snapshot = Snapshot(path=copy, sha256=sha, size=size, name=text_name(opened.name),
-                            relative=str(opened.relative), identity=opened.identity)
+        snapshot = Snapshot(
+            path=copy,
+            sha256=sha,
+            size=size,
+            name=text_name(opened.name),
+            relative=str(opened.relative),
+            identity=opened.identity,
+        )
         try:
             held = claims.claim(settings.processing, sha, snapshot.to_dict(), _claim_timeout(settings))
             if held is None:
@@ -196,7 +202,12 @@ def _collector_paused():
 def _waiting(opened: Opened) -> FileOutcome:
     log.info("%s changed while it was being read; it stays in the inbox for the next run", display_name(opened.name))
     return FileOutcome(
-        file=text_name(opened.name), status="waiting", source=None, rows_loaded=0, rows_rejected=0, receipt="",
+        file=text_name(opened.name),
+        status="waiting",
+        source=None,
+        rows_loaded=0,
+        rows_rejected=0,
+        receipt="",
         stored_as=text_name(str(opened.inbox / opened.relative)),
         message="the file changed while it was being read (still being written?); it stays in the inbox for the next run",
     )
@@ -205,8 +216,9 @@ def _waiting(opened: Opened) -> FileOutcome:
 # ------------------------------------------------------------------ 4-5: examine, record
 
 
-def _process_snapshot(settings: Settings, engine: Engine, snapshot: Snapshot, opened: Opened | None,
-                      notes: list[str]) -> FileOutcome:
+def _process_snapshot(
+    settings: Settings, engine: Engine, snapshot: Snapshot, opened: Opened | None, notes: list[str]
+) -> FileOutcome:
     """Examine a claimed snapshot (unless a run that died already recorded it) and finish it."""
     sources = load_sources()
     try:
@@ -218,8 +230,14 @@ def _process_snapshot(settings: Settings, engine: Engine, snapshot: Snapshot, op
         return _finish(settings, engine, snapshot, previous[0], opened, resumed=True)
 
     received = _now()
-    receipt = Receipt(file=snapshot.name, sha256=snapshot.sha256, received_at=received.strftime("%Y-%m-%d %H:%M:%S"),
-                      status="rejected", summary="", notes=list(notes))
+    receipt = Receipt(
+        file=snapshot.name,
+        sha256=snapshot.sha256,
+        received_at=received.strftime("%Y-%m-%d %H:%M:%S"),
+        status="rejected",
+        summary="",
+        notes=list(notes),
+    )
     folder_source = _folder_source(snapshot.relative, sources)
     if folder_source:  # the sender said which source: their data officer gets the receipt
         receipt = receipt.of_source(sources[folder_source])
@@ -229,7 +247,8 @@ def _process_snapshot(settings: Settings, engine: Engine, snapshot: Snapshot, op
         if duplicate["source"] in sources:
             receipt = receipt.of_source(sources[duplicate["source"]])
         receipt = receipt.replace(
-            status="duplicate", duplicate_of={k: str(duplicate[k]) for k in ("load_id", "original_name", "received_at")},
+            status="duplicate",
+            duplicate_of={k: str(duplicate[k]) for k in ("load_id", "original_name", "received_at")},
             summary=f"identical to {duplicate['original_name']}, already loaded; nothing loaded again",
         ).filed(settings.rejected.name, stored)
         return _finish(settings, engine, snapshot, _record(engine, receipt, snapshot, received, stored), opened)
@@ -269,8 +288,9 @@ def _folder_source(relative: str, sources) -> str | None:
     return parts[0] if len(parts) > 1 and parts[0] in sources else None
 
 
-def _examine(settings: Settings, snapshot: Snapshot, receipt: Receipt, received: datetime, stored: str,
-             folder_source: str | None) -> Examined | str:
+def _examine(
+    settings: Settings, snapshot: Snapshot, receipt: Receipt, received: datetime, stored: str, folder_source: str | None
+) -> Examined | str:
     """``examine`` in a child process with the file limits. A file that breaks a limit or crashes
     the reader becomes a rejection (``Examined`` with that receipt); a fault of the machine rather
     than the file comes back as a message (the file stays in the inbox)."""
@@ -288,25 +308,38 @@ def _examine(settings: Settings, snapshot: Snapshot, receipt: Receipt, received:
         log.error("could not process %s: %s", display_name(snapshot.name), exc.strerror or type(exc).__name__)
         return f"the file could not be processed ({exc.strerror or type(exc).__name__}); it stays in the inbox"
     except (ChildError, Exception) as exc:  # a fault in this program, met on this file
-        log.error("intake failed on %s: %s (an internal error; the file is rejected and kept)",
-                  display_name(snapshot.name), str(exc) if isinstance(exc, ChildError) else type(exc).__name__)
-        summary = ("the file could not be processed because of an internal error in the intake program; nothing "
-                   "was loaded. The file is kept, and the partnership's analyst can load it once this is fixed")
+        log.error(
+            "intake failed on %s: %s (an internal error; the file is rejected and kept)",
+            display_name(snapshot.name),
+            str(exc) if isinstance(exc, ChildError) else type(exc).__name__,
+        )
+        summary = (
+            "the file could not be processed because of an internal error in the intake program; nothing "
+            "was loaded. The file is kept, and the partnership's analyst can load it once this is fixed"
+        )
     return Examined(receipt.replace(summary=summary).filed(settings.rejected.name, stored).to_dict())
 
 
 def _limit_message(exc: LimitExceeded, settings: Settings) -> str:
     if exc.kind == "memory":
-        return (f"reading and checking the file needed more than the {settings.file_memory_mb:,.0f} MB of memory allowed "
-                "for one file, so it was stopped and nothing was loaded; the file may be damaged, or far larger inside "
-                "than any extract (the limit is set by SCORECARD_FILE_MEMORY_MB)")
+        return (
+            f"reading and checking the file needed more than the {settings.file_memory_mb:,.0f} MB of memory allowed "
+            "for one file, so it was stopped and nothing was loaded; the file may be damaged, or far larger inside "
+            "than any extract (the limit is set by SCORECARD_FILE_MEMORY_MB)"
+        )
     if exc.kind == "time":
         minutes, seconds = settings.file_seconds / 60, settings.file_seconds
-        allowed = f"{minutes:g} minute{'s' * (minutes != 1)}" if minutes >= 1 else f"{seconds:g} second{'s' * (seconds != 1)}"
-        return (f"reading and checking the file took longer than the {allowed} allowed for one file, so it was stopped "
-                "and nothing was loaded; the file may be damaged (the limit is set by SCORECARD_FILE_SECONDS)")
-    return ("the program reading the file stopped unexpectedly, so nothing was loaded; the file may be damaged: "
-            "please open it, save it again and resend it")
+        allowed = (
+            f"{minutes:g} minute{'s' * (minutes != 1)}" if minutes >= 1 else f"{seconds:g} second{'s' * (seconds != 1)}"
+        )
+        return (
+            f"reading and checking the file took longer than the {allowed} allowed for one file, so it was stopped "
+            "and nothing was loaded; the file may be damaged (the limit is set by SCORECARD_FILE_SECONDS)"
+        )
+    return (
+        "the program reading the file stopped unexpectedly, so nothing was loaded; the file may be damaged: "
+        "please open it, save it again and resend it"
+    )
 
 
 def _left_in_inbox(snapshot: Snapshot, examined: Examined | None, why: str) -> FileOutcome:
@@ -316,8 +349,13 @@ def _left_in_inbox(snapshot: Snapshot, examined: Examined | None, why: str) -> F
     log.error("%s stays in the inbox: %s", display_name(snapshot.name), why)
     receipt = Receipt.from_dict(examined.receipt) if examined else None
     return FileOutcome(
-        file=snapshot.name, status="error", source=receipt.source if receipt else None, rows_loaded=0,
-        rows_rejected=receipt.rows_rejected if receipt else 0, receipt="", stored_as=text_name(snapshot.relative),
+        file=snapshot.name,
+        status="error",
+        source=receipt.source if receipt else None,
+        rows_loaded=0,
+        rows_rejected=receipt.rows_rejected if receipt else 0,
+        receipt="",
+        stored_as=text_name(snapshot.relative),
         message=f"{why}; nothing was loaded and the file stays in the inbox",
     )
 
@@ -339,8 +377,15 @@ def _record(engine: Engine, receipt: Receipt, snapshot: Snapshot, received: date
 # ------------------------------------------------------------------ 6-7: receipt, file away
 
 
-def _finish(settings: Settings, engine: Engine, snapshot: Snapshot, record: dict, opened: Opened | None,
-            *, resumed: bool = False) -> FileOutcome:
+def _finish(
+    settings: Settings,
+    engine: Engine,
+    snapshot: Snapshot,
+    record: dict,
+    opened: Opened | None,
+    *,
+    resumed: bool = False,
+) -> FileOutcome:
     """Receipt, mail (once), file away, take out of the inbox, mark finished: each step safe to
     repeat, so a run that dies between any two is finished by the next."""
     stored = record["stored_name"]
@@ -359,8 +404,14 @@ def _finish(settings: Settings, engine: Engine, snapshot: Snapshot, record: dict
     if left:
         message += "; the file in the inbox changed after it was read, so that version waits for the next run"
     return FileOutcome(
-        file=receipt.file, status=receipt.status, source=receipt.source, rows_loaded=receipt.rows_loaded,
-        rows_rejected=receipt.rows_rejected, receipt=str(text_path), stored_as=str(target), message=message,
+        file=receipt.file,
+        status=receipt.status,
+        source=receipt.source,
+        rows_loaded=receipt.rows_loaded,
+        rows_rejected=receipt.rows_rejected,
+        receipt=str(text_path),
+        stored_as=str(target),
+        message=message,
         load_id=receipt.load_id,
     )
 
@@ -410,7 +461,11 @@ def _send_receipt(settings: Settings, receipt: Receipt, text_path: Path) -> None
     from ..mail import deliver_or_queue
 
     mail = settings.mail
-    recipient = mail.data_officers.get(receipt.source or "", None) or mail.analyst or f"data-officer.{receipt.source or 'unknown'}@lscp.invalid"
+    recipient = (
+        mail.data_officers.get(receipt.source or "", None)
+        or mail.analyst
+        or f"data-officer.{receipt.source or 'unknown'}@lscp.invalid"
+    )
     message = receipt_email(receipt, text_path.read_text(encoding="utf-8"), mail.sender, recipient)
     deliver_or_queue(message, mail, settings.outbox)
 
@@ -418,10 +473,18 @@ def _send_receipt(settings: Settings, receipt: Receipt, text_path: Path) -> None
 # ------------------------------------------------------------------ entries that are never read
 
 
-def _unread_receipt(settings: Settings, name: str, relative: PurePosixPath, summary: str, notes: list[str]) -> tuple[Receipt, datetime]:
+def _unread_receipt(
+    settings: Settings, name: str, relative: PurePosixPath, summary: str, notes: list[str]
+) -> tuple[Receipt, datetime]:
     received = _now()
-    receipt = Receipt(file=text_name(name), sha256="", received_at=received.strftime("%Y-%m-%d %H:%M:%S"),
-                      status="rejected", summary=summary, notes=notes)
+    receipt = Receipt(
+        file=text_name(name),
+        sha256="",
+        received_at=received.strftime("%Y-%m-%d %H:%M:%S"),
+        status="rejected",
+        summary=summary,
+        notes=notes,
+    )
     sources = load_sources()
     folder_source = _folder_source(str(relative), sources)
     if folder_source:
@@ -444,24 +507,39 @@ def _refuse_entry(settings: Settings, engine: Engine, relative: PurePosixPath, r
     receipt, received = _unread_receipt(settings, relative.name, relative, str(refused), [])
     record = _unread_record(engine, receipt, received, None)
     receipt = receipt.replace(load_id=record["load_id"])
-    stem = Path(f"{received.strftime('%Y%m%dT%H%M%SZ')}_not-read-{uuid.uuid4().hex[:6]}_{safe_name(relative.name)}").stem
+    stem = Path(
+        f"{received.strftime('%Y%m%dT%H%M%SZ')}_not-read-{uuid.uuid4().hex[:6]}_{safe_name(relative.name)}"
+    ).stem
     text_path, _ = write_receipt(receipt, settings.receipts, stem)
     _mail_once(settings, engine, receipt, record, text_path)
     remove_link(settings.inbox, relative, refused.identity)
     mark(engine, record["load_id"], finished_at=_now())
     log.warning("refused %s: %s", display_name(relative.name), refused)
-    return FileOutcome(file=receipt.file, status="rejected", source=receipt.source, rows_loaded=0, rows_rejected=0,
-                       receipt=str(text_path), stored_as="", message=receipt.summary, load_id=record["load_id"])
+    return FileOutcome(
+        file=receipt.file,
+        status="rejected",
+        source=receipt.source,
+        rows_loaded=0,
+        rows_rejected=0,
+        receipt=str(text_path),
+        stored_as="",
+        message=receipt.summary,
+        load_id=record["load_id"],
+    )
 
 
-def _file_too_large(settings: Settings, engine: Engine, opened: Opened, size: int, notes: list[str]) -> FileOutcome | None:
+def _file_too_large(
+    settings: Settings, engine: Engine, opened: Opened, size: int, notes: list[str]
+) -> FileOutcome | None:
     """A file over the size limit: hashed but not read, filed into ``rejected/`` as it is."""
     sha = hash_unread(opened)
     held = claims.claim(settings.processing, sha, {"name": text_name(opened.name)}, _claim_timeout(settings))
     if held is None:
         return None
     try:
-        receipt, received = _unread_receipt(settings, opened.name, opened.relative, too_large(size, settings.max_file_mb), notes)
+        receipt, received = _unread_receipt(
+            settings, opened.name, opened.relative, too_large(size, settings.max_file_mb), notes
+        )
         stored = unique_name((settings.archive, settings.rejected), stamped_name(receipt.file, sha, received))
         receipt = receipt.replace(sha256=sha).filed(settings.rejected.name, stored)
         record = _unread_record(engine, receipt, received, stored)
@@ -473,9 +551,17 @@ def _file_too_large(settings: Settings, engine: Engine, opened: Opened, size: in
         except FileChanged:  # replaced meanwhile: the record stands, the new file is read next run
             target = None
         mark(engine, record["load_id"], finished_at=_now())
-        return FileOutcome(file=receipt.file, status="rejected", source=receipt.source, rows_loaded=0, rows_rejected=0,
-                           receipt=str(text_path), stored_as=str(target or ""), message=receipt.summary,
-                           load_id=record["load_id"])
+        return FileOutcome(
+            file=receipt.file,
+            status="rejected",
+            source=receipt.source,
+            rows_loaded=0,
+            rows_rejected=0,
+            receipt=str(text_path),
+            stored_as=str(target or ""),
+            message=receipt.summary,
+            load_id=record["load_id"],
+        )
     finally:
         held.release()
 
@@ -497,7 +583,9 @@ def recover(settings: Settings, engine: Engine) -> list[FileOutcome]:
         try:
             if path.exists():
                 with _collector_paused():
-                    outcomes.append(_process_snapshot(settings, engine, Snapshot.found(settings.processing, sha), None, []))
+                    outcomes.append(
+                        _process_snapshot(settings, engine, Snapshot.found(settings.processing, sha), None, [])
+                    )
         finally:
             held.release()
     for record in unfinished_loads(engine):

@@ -23,6 +23,7 @@ import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..config import DEFAULT_MAX_FILE_MB
 from ..sources import known_headers, normalise_header
@@ -65,7 +66,9 @@ _OTHER_FORMATS = {
 
 OLD_EXCEL = "the file is an old-format Excel workbook (.xls); please save it as .xlsx and send it again"
 PASSWORD = "the workbook is password-protected; please remove the password and send it again"
-OPEN_DOCUMENT = "the file is an OpenDocument file (from LibreOffice or similar), not an Excel workbook; please save it as .xlsx"
+OPEN_DOCUMENT = (
+    "the file is an OpenDocument file (from LibreOffice or similar), not an Excel workbook; please save it as .xlsx"
+)
 _OLE = b"\xd0\xcf\x11\xe0"
 _OLD_EXCEL_SUFFIXES = {".xls", ".xlt"}  # an OLE file named so is an old workbook (or an encrypted one)
 # An OpenDocument file is a zip whose first part is "mimetype", stored uncompressed (the format
@@ -151,8 +154,10 @@ def _size(n: float) -> str:
 
 
 def too_large(size: int, max_file_mb: float) -> str:
-    return (f"the file is {_size(size)}, more than the {_size(max_file_mb * MB)} limit for partner files, so it was not opened; "
-            "please send a smaller extract (the limit is set by SCORECARD_MAX_FILE_MB)")
+    return (
+        f"the file is {_size(size)}, more than the {_size(max_file_mb * MB)} limit for partner files, so it was not opened; "
+        "please send a smaller extract (the limit is set by SCORECARD_MAX_FILE_MB)"
+    )
 
 
 def _check_size(path: Path, max_file_mb: float) -> None:
@@ -198,7 +203,7 @@ def _check_part_count(path: Path) -> None:
             return  # no end record here: zipfile will call the file damaged
         (count,) = struct.unpack_from("<H", tail, end + 10)
         locator = end - 20
-        if count == 0xFFFF and locator >= 0 and tail[locator:locator + 4] == b"PK\x06\x07":
+        if count == 0xFFFF and locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
             (offset,) = struct.unpack_from("<Q", tail, locator + 8)  # the zip64 end record holds the count
             handle.seek(min(offset, size))
             record = handle.read(40)
@@ -227,9 +232,13 @@ def _check_is_workbook(names: set[str], suffix: str) -> None:
     """Say what kind of zip file came instead of a workbook; refuse a workbook missing the parts
     every Excel file has."""
     if "word/document.xml" in names:
-        raise UnreadableFile(f"the file is a Word document (.docx), not a spreadsheet, although its name ends in {suffix}")
+        raise UnreadableFile(
+            f"the file is a Word document (.docx), not a spreadsheet, although its name ends in {suffix}"
+        )
     if "ppt/presentation.xml" in names:
-        raise UnreadableFile(f"the file is a PowerPoint presentation, not a spreadsheet, although its name ends in {suffix}")
+        raise UnreadableFile(
+            f"the file is a PowerPoint presentation, not a spreadsheet, although its name ends in {suffix}"
+        )
     if "mimetype" in names and "content.xml" in names:
         raise UnreadableFile(OPEN_DOCUMENT)
     if "xl/workbook.xml" not in names:
@@ -374,7 +383,11 @@ def _exact_extent(archive: zipfile.ZipFile, part: zipfile.ZipInfo) -> tuple[int,
                 raise UnreadableFile("the workbook is damaged: a worksheet holds a malformed cell")
             position = tag.end()
             attribute = _R_ATTRIBUTE.search(tag.group(2))
-            value = None if attribute is None else (attribute.group(1) if attribute.group(1) is not None else attribute.group(2))
+            value = (
+                None
+                if attribute is None
+                else (attribute.group(1) if attribute.group(1) is not None else attribute.group(2))
+            )
             if tag.group(1) == b"row":
                 if value is not None and not value.isdigit():
                     raise UnreadableFile("the workbook is damaged: a worksheet has a malformed row number")
@@ -480,7 +493,7 @@ def _delimiter(text: str) -> str:
         rows = list(csv.reader(sample, delimiter=candidate))
         scores = [sum(normalise_header(cell) in known for cell in row) for row in rows]
         header = max(range(len(rows)), key=lambda i: (scores[i], -i), default=0)
-        after = rows[header + 1:]
+        after = rows[header + 1 :]
         if rows and scores[header]:
             score = (scores[header], sum(len(row) == len(rows[header]) for row in after), 0)
         else:
@@ -532,7 +545,7 @@ def _read_csv(path: Path) -> list[list[object]]:
     # The csv module refuses fields over 128 KB; the file size limit bounds them instead, and a
     # long value rejects its row (values.py) rather than the whole file.
     csv.field_size_limit(2**31 - 1)
-    rows: list[list[object]] = []
+    rows: list[list[Any]] = []
     cells = 0
     try:
         for row in csv.reader(_lines(text), delimiter=_delimiter(text)):
@@ -548,7 +561,11 @@ def _read_csv(path: Path) -> list[list[object]]:
 
 def _csv_too_large(row: int, width: int) -> str:
     if width > MAX_COLUMNS:
-        return (f"row {row:,} of the file has {width:,} columns, far more than any partner extract "
-                f"(the limit is {MAX_COLUMNS}); the file was not read")
-    return (f"the file has more than {min(row - 1, MAX_ROWS):,} rows or {MAX_CELLS:,} cells, more than any partner extract; "
-            "the file was not read")
+        return (
+            f"row {row:,} of the file has {width:,} columns, far more than any partner extract "
+            f"(the limit is {MAX_COLUMNS}); the file was not read"
+        )
+    return (
+        f"the file has more than {min(row - 1, MAX_ROWS):,} rows or {MAX_CELLS:,} cells, more than any partner extract; "
+        "the file was not read"
+    )

@@ -56,43 +56,52 @@ class Receipt:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Receipt":
+    def from_dict(cls, data: dict) -> Receipt:
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), default=str)
 
-    def replace(self, **changes) -> "Receipt":
+    def replace(self, **changes) -> Receipt:
         return dataclasses.replace(self, **changes)
 
-    def of_source(self, source) -> "Receipt":
+    def of_source(self, source) -> Receipt:
         """Said to be of ``source`` (by its subfolder, its header, or the load it duplicates)."""
         return self.replace(source=source.name, source_title=source.title)
 
-    def of_layout(self, layout) -> "Receipt":
+    def of_layout(self, layout) -> Receipt:
         """What identification found: the source, the sheet, the header row and its columns."""
         return self.of_source(layout.source).replace(
-            sheet=layout.sheet.name, header_row=layout.header_index + 1,
-            mapped={sent: canonical for canonical, sent in layout.mapped.items()}, ignored=list(layout.ignored),
+            sheet=layout.sheet.name,
+            header_row=layout.header_index + 1,
+            mapped={sent: canonical for canonical, sent in layout.mapped.items()},
+            ignored=list(layout.ignored),
         )
 
-    def decided(self, decision, rejects: Path | None) -> "Receipt":
+    def decided(self, decision, rejects: Path | None) -> Receipt:
         """What the checks decided, and where the rejected rows as sent are kept."""
         return self.replace(
-            status=decision.status, summary=decision.summary, rows_read=decision.rows_read,
-            rows_loaded=decision.rows_loaded, rows_rejected=decision.rows_rejected, totals_rows=decision.totals_rows,
-            reasons=list(decision.reasons), rejects_file=str(rejects) if rejects else None,
+            status=decision.status,
+            summary=decision.summary,
+            rows_read=decision.rows_read,
+            rows_loaded=decision.rows_loaded,
+            rows_rejected=decision.rows_rejected,
+            totals_rows=decision.totals_rows,
+            reasons=list(decision.reasons),
+            rejects_file=str(rejects) if rejects else None,
         )
 
-    def filed(self, folder: str, stored_name: str, load_id: int | None = None) -> "Receipt":
+    def filed(self, folder: str, stored_name: str, load_id: int | None = None) -> Receipt:
         """Where the original is kept (``archive/...`` or ``rejected/...``), and its load."""
-        return self.replace(stored_as=f"{folder}/{stored_name}", load_id=load_id if load_id is not None else self.load_id)
+        return self.replace(
+            stored_as=f"{folder}/{stored_name}", load_id=load_id if load_id is not None else self.load_id
+        )
 
 
 def group_reasons(problems) -> list[dict]:
     """Rows rejected grouped by reason, most frequent first."""
-    groups: "OrderedDict[str, dict]" = OrderedDict()
+    groups: OrderedDict[str, dict] = OrderedDict()
     for problem in problems:
         for reason in problem.reasons:
             group = groups.setdefault(reason, {"reason": reason, "rows": 0, "examples": []})
@@ -114,7 +123,9 @@ def render_text(receipt: Receipt) -> str:
     if receipt.sheet:
         lines.append(f"Read from: sheet '{receipt.sheet}', header on row {receipt.header_row}")
     if receipt.mapped:
-        lines.append("Columns used: " + "; ".join(f"{sent} -> {canonical}" for sent, canonical in receipt.mapped.items()))
+        lines.append(
+            "Columns used: " + "; ".join(f"{sent} -> {canonical}" for sent, canonical in receipt.mapped.items())
+        )
     if receipt.ignored:
         lines.append("Columns ignored (not loaded): " + "; ".join(receipt.ignored))
     if receipt.rows_read or receipt.status != "duplicate":
@@ -125,7 +136,9 @@ def render_text(receipt: Receipt) -> str:
         )
     if receipt.duplicate_of:
         d = receipt.duplicate_of
-        lines.append(f"This file is identical to '{d['original_name']}', already loaded on {d['received_at']} (load {d['load_id']}); nothing was loaded again.")
+        lines.append(
+            f"This file is identical to '{d['original_name']}', already loaded on {d['received_at']} (load {d['load_id']}); nothing was loaded again."
+        )
     if receipt.reasons:
         lines.append("")
         lines.append("Rejected rows, by reason:")
@@ -138,8 +151,10 @@ def render_text(receipt: Receipt) -> str:
                     lines.append(f"      row {example['row']}: {example['detail']}")
     if receipt.rejects_file:
         lines.append("")
-        lines.append(f"The rejected rows as sent, with row numbers and reasons, are in {Path(receipt.rejects_file).name} "
-                     "on the partnership's server (not emailed, as it may hold personal identifiers).")
+        lines.append(
+            f"The rejected rows as sent, with row numbers and reasons, are in {Path(receipt.rejects_file).name} "
+            "on the partnership's server (not emailed, as it may hold personal identifiers)."
+        )
     if receipt.stored_as:
         lines.append(f"Original kept as: {receipt.stored_as}")
     for note in receipt.notes:
@@ -176,7 +191,10 @@ def write_receipt(receipt: Receipt, folder: Path, stem: str) -> tuple[Path, Path
     folder.mkdir(parents=True, exist_ok=True)
     text_path = folder / f"{stem}.receipt.txt"
     json_path = folder / f"{stem}.receipt.json"
-    for path, content in ((text_path, render_text(receipt)), (json_path, json.dumps(receipt.to_dict(), indent=2, default=str) + "\n")):
+    for path, content in (
+        (text_path, render_text(receipt)),
+        (json_path, json.dumps(receipt.to_dict(), indent=2, default=str) + "\n"),
+    ):
         temporary = path.with_name(f".{path.name}.part")
         temporary.write_text(content, encoding="utf-8")
         temporary.chmod(0o600)

@@ -8,7 +8,7 @@ hold names and raw identifiers, goes.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, select, update
@@ -22,7 +22,7 @@ def apply_retention(engine: Engine, archive: Path, rejected: Path, days: int, no
     """Delete originals received more than ``days`` ago; returns how many were deleted."""
     if days <= 0:
         return 0
-    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    now = now or datetime.now(UTC).replace(tzinfo=None)
     cutoff = now - timedelta(days=days)
     with engine.connect() as conn:
         due = conn.execute(

@@ -49,14 +49,19 @@ class Snapshot:
     identity: Identity | None  # the inbox file it came from, to remove it once filed away
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "relative": self.relative, "sha256": self.sha256, "size": self.size,
-                "identity": self.identity.to_dict() if self.identity else None}
+        return {
+            "name": self.name,
+            "relative": self.relative,
+            "sha256": self.sha256,
+            "size": self.size,
+            "identity": self.identity.to_dict() if self.identity else None,
+        }
 
-    def at(self, path: Path) -> "Snapshot":
+    def at(self, path: Path) -> Snapshot:
         return replace(self, path=path)
 
     @classmethod
-    def found(cls, folder: Path, sha256: str) -> "Snapshot":
+    def found(cls, folder: Path, sha256: str) -> Snapshot:
         """A snapshot left in ``folder`` by a run that died, with what its note says (the file
         itself may already be filed away)."""
         path = snapshot_path(folder, sha256)
@@ -65,10 +70,14 @@ class Snapshot:
         except (FileNotFoundError, ValueError):
             about = {}
         identity = about.get("identity")
-        return cls(path=path, sha256=sha256, size=path.stat().st_size if path.exists() else 0,
-                   name=str(about.get("name") or path.name),
-                   relative=str(about.get("relative") or about.get("name") or path.name),
-                   identity=Identity(**identity) if isinstance(identity, dict) else None)
+        return cls(
+            path=path,
+            sha256=sha256,
+            size=path.stat().st_size if path.exists() else 0,
+            name=str(about.get("name") or path.name),
+            relative=str(about.get("relative") or about.get("name") or path.name),
+            identity=Identity(**identity) if isinstance(identity, dict) else None,
+        )
 
 
 def snapshot_path(folder: Path, sha256: str) -> Path:
@@ -113,9 +122,13 @@ def copy_from(opened: Opened, folder: Path, max_bytes: int) -> tuple[Path, str, 
             digest.update(block)
             view = memoryview(block)
             while view:
-                view = view[os.write(out, view):]
+                view = view[os.write(out, view) :]
         after = os.fstat(opened.fd)
-        if copied != before.st_size or Identity.of(after) != Identity.of(before) or Identity.of(after) != opened.identity:
+        if (
+            copied != before.st_size
+            or Identity.of(after) != Identity.of(before)
+            or Identity.of(after) != opened.identity
+        ):
             raise FileChanged()
     except BaseException:
         os.close(out)
@@ -199,7 +212,7 @@ def file_unread(opened: Opened, target: Path) -> Path:
         while block := os.read(opened.fd, BLOCK):
             view = memoryview(block)
             while view:
-                view = view[os.write(out, view):]
+                view = view[os.write(out, view) :]
         os.fsync(out)
     finally:
         os.close(out)

@@ -99,7 +99,11 @@ def parse_number(raw: object) -> float | None:
         raise InvalidValue("is not a number")
     if isinstance(raw, (int, float)):
         return float(raw)
-    text = str(raw).strip().replace(",", "") if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?", str(raw).strip()) else str(raw).strip()
+    text = (
+        str(raw).strip().replace(",", "")
+        if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?", str(raw).strip())
+        else str(raw).strip()
+    )
     try:
         value = float(text)
     except ValueError:

@@ -72,8 +72,15 @@ def spc_chart(indicator: IndicatorResult) -> bytes | None:
     special = [(x, v, p.judgement) for x, v, p in zip(xs, values, points) if p.special_cause]
     if special:
         colours = [POINT_COLOURS.get(judgement or "", NEUTRAL) for _, _, judgement in special]
-        ax.scatter([x for x, _, _ in special], [v for _, v, _ in special], s=14, c=colours,
-                   edgecolors=MEAN, linewidths=0.3, zorder=4)
+        ax.scatter(
+            [x for x, _, _ in special],
+            [v for _, v, _ in special],
+            s=14,
+            c=colours,
+            edgecolors=MEAN,
+            linewidths=0.3,
+            zorder=4,
+        )
 
     levels = values + [float(v) for v in (mean, lower, upper, target) if v is not None]
     low, high = min(levels), max(levels)

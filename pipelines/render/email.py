@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping, Sequence
 from email.message import EmailMessage, MIMEPart
 from email.policy import default
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from ..model import Scorecard
 from .html import render_html
@@ -64,13 +64,20 @@ def build_scorecard_email(
     msg.set_param("type", "multipart/alternative")  # RFC 2387: the root part's type
     msg.attach(alternative)  # type: ignore[arg-type]  # typeshed wants a whole message; a part is what MIME nests
     for ind_id, png in charts.items():
-        msg.add_related(png, maintype="image", subtype="png", cid=cids[ind_id],
-                        filename=f"{_safe_id(ind_id)}.png", disposition="inline")
+        msg.add_related(
+            png,
+            maintype="image",
+            subtype="png",
+            cid=cids[ind_id],
+            filename=f"{_safe_id(ind_id)}.png",
+            disposition="inline",
+        )
 
     workbook = Path(workbook)
     quarter = _safe_id(scorecard.quarter or "scorecard")
-    msg.add_attachment(workbook.read_bytes(), maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1],
-                       filename=f"LSCP-scorecard-{quarter}.xlsx")
+    msg.add_attachment(
+        workbook.read_bytes(), maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1], filename=f"LSCP-scorecard-{quarter}.xlsx"
+    )
     return msg
 
 

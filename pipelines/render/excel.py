@@ -9,8 +9,9 @@ data type string. Numbers are written as numbers, so they never need the guard.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.formatting.rule import FormulaRule
@@ -25,7 +26,6 @@ from .formatting import SUPPRESSED
 from .labels import POLARITY_WORDS, RAG, RAG_FILLS, RAG_FONTS, data_status_word
 from .view import IndicatorView, ScorecardView, build_view
 
-
 HEADER_FILL = PatternFill("solid", start_color="DEE0E2", end_color="DEE0E2")
 SECTION_FILL = PatternFill("solid", start_color="D2E2F1", end_color="D2E2F1")
 BOLD = Font(bold=True)
@@ -36,25 +36,61 @@ TOP = Alignment(vertical="top")
 RIGHT = Alignment(horizontal="right", vertical="top")
 
 SUMMARY_COLUMNS = (
-    ("ID", 7), ("Indicator", 36), ("OBA question", 20), ("Value", 12), ("Numerator", 11),
-    ("Denominator", 12), ("Target", 10), ("Tolerance", 10), ("RAG", 13), ("Previous quarter", 12),
-    ("Same quarter last year", 12), ("Change on previous quarter", 13),
-    ("Change on same quarter last year", 13), ("Direction of travel", 16), ("Benchmarks", 24),
-    ("SPC variation", 28), ("SPC assurance", 24), ("Exception", 60),
+    ("ID", 7),
+    ("Indicator", 36),
+    ("OBA question", 20),
+    ("Value", 12),
+    ("Numerator", 11),
+    ("Denominator", 12),
+    ("Target", 10),
+    ("Tolerance", 10),
+    ("RAG", 13),
+    ("Previous quarter", 12),
+    ("Same quarter last year", 12),
+    ("Change on previous quarter", 13),
+    ("Change on same quarter last year", 13),
+    ("Direction of travel", 16),
+    ("Benchmarks", 24),
+    ("SPC variation", 28),
+    ("SPC assurance", 24),
+    ("Exception", 60),
 )
 DATA_COLUMNS = (
-    ("Quarter", 11), ("ID", 7), ("Indicator", 40), ("Value", 12), ("Numerator", 11),
-    ("Denominator", 12), ("Data status", 15),
+    ("Quarter", 11),
+    ("ID", 7),
+    ("Indicator", 40),
+    ("Value", 12),
+    ("Numerator", 11),
+    ("Denominator", 12),
+    ("Data status", 15),
 )
 DEFINITION_COLUMNS = (
-    ("ID", 7), ("Indicator", 36), ("Priority", 30), ("OBA question", 22), ("Definition", 70),
-    ("Unit", 11), ("Decimals", 9), ("Polarity", 18), ("Target", 9), ("Tolerance", 10),
-    ("Source", 34), ("Disclosive", 10),
+    ("ID", 7),
+    ("Indicator", 36),
+    ("Priority", 30),
+    ("OBA question", 22),
+    ("Definition", 70),
+    ("Unit", 11),
+    ("Decimals", 9),
+    ("Polarity", 18),
+    ("Target", 9),
+    ("Tolerance", 10),
+    ("Source", 34),
+    ("Disclosive", 10),
 )
 
 
-def put(ws: Worksheet, row: int, column: int, value: Any, *, number_format: str | None = None,
-        font: Font | None = None, alignment: Alignment | None = None, fill: PatternFill | None = None) -> Any:
+def put(
+    ws: Worksheet,
+    row: int,
+    column: int,
+    value: Any,
+    *,
+    number_format: str | None = None,
+    font: Font | None = None,
+    alignment: Alignment | None = None,
+    fill: PatternFill | None = None,
+) -> Any:
     """Write one cell: numbers as numbers, everything else as guarded text of type string."""
     cell = ws.cell(row=row, column=column)
     if value is None:
@@ -113,8 +149,7 @@ def write_workbook(scorecard: Scorecard, path: Path) -> Path:
 
 def _header(ws: Worksheet, row: int, columns: Sequence[tuple[str, int]]) -> None:
     for col, (title, width) in enumerate(columns, start=1):
-        put(ws, row, col, title, font=BOLD, fill=HEADER_FILL,
-            alignment=Alignment(wrap_text=True, vertical="bottom"))
+        put(ws, row, col, title, font=BOLD, fill=HEADER_FILL, alignment=Alignment(wrap_text=True, vertical="bottom"))
         ws.cell(row=row, column=col).border = RULE
         ws.column_dimensions[get_column_letter(col)].width = width
 
@@ -122,8 +157,12 @@ def _header(ws: Worksheet, row: int, columns: Sequence[tuple[str, int]]) -> None
 def _summary_sheet(ws: Worksheet, view: ScorecardView) -> None:
     ws.title = "Summary"
     put(ws, 1, 1, view.title, font=TITLE)
-    put(ws, 2, 1, "; ".join(filter(None, [
-        view.period_text, f"generated {view.generated_text}" if view.generated_text else ""])))
+    put(
+        ws,
+        2,
+        1,
+        "; ".join(filter(None, [view.period_text, f"generated {view.generated_text}" if view.generated_text else ""])),
+    )
     put(ws, 3, 1, view.summary_lines[0])
     put(ws, 4, 1, view.summary_lines[1] + f" Exceptions: {len(view.exceptions)} (see the Exception column).")
     header_row = 6
@@ -146,8 +185,12 @@ def _summary_sheet(ws: Worksheet, view: ScorecardView) -> None:
             fill = PatternFill("solid", start_color=RAG_FILLS[code], end_color=RAG_FILLS[code])
             ws.conditional_formatting.add(
                 f"{rag_col}{first}:{rag_col}{last}",
-                FormulaRule(formula=[f'${rag_col}{first}="{badge.label}"'], fill=fill,
-                            font=Font(color=RAG_FONTS[code], bold=True), stopIfTrue=True),
+                FormulaRule(
+                    formula=[f'${rag_col}{first}="{badge.label}"'],
+                    fill=fill,
+                    font=Font(color=RAG_FONTS[code], bold=True),
+                    stopIfTrue=True,
+                ),
             )
     ws.freeze_panes = ws.cell(row=header_row + 1, column=3)  # header rows and ID/name stay put
     ws.print_title_rows = f"{header_row}:{header_row}"
@@ -167,8 +210,13 @@ def _summary_sheet(ws: Worksheet, view: ScorecardView) -> None:
     row += 1
     put(ws, row, 1, "Notes", font=BOLD)
     put(ws, row + 1, 2, view.suppression_note)
-    put(ws, row + 2, 2, "RAG compares the value, rounded as shown, with the target; amber is within "
-        "tolerance. Values are rounded half away from zero; the Data sheet holds them unrounded.")
+    put(
+        ws,
+        row + 2,
+        2,
+        "RAG compares the value, rounded as shown, with the target; amber is within "
+        "tolerance. Values are rounded half away from zero; the Data sheet holds them unrounded.",
+    )
 
 
 def _summary_row(ws: Worksheet, row: int, ind: IndicatorView) -> None:
@@ -180,7 +228,9 @@ def _summary_row(ws: Worksheet, row: int, ind: IndicatorView) -> None:
         return number if number is not None else (text if text not in ("n/a", "") else None), style
 
     cells = [
-        (ind.id, None), (ind.name, None), (ind.oba, None),
+        (ind.id, None),
+        (ind.name, None),
+        (ind.oba, None),
         shown(ind.value_number, ind.value_text),
         shown(ind.numerator_number, ind.numerator_text, count_fmt),
         shown(ind.denominator_number, ind.denominator_text, count_fmt),
@@ -229,8 +279,16 @@ def _definitions_sheet(ws: Worksheet, view: ScorecardView) -> None:
     _header(ws, 1, DEFINITION_COLUMNS)
     for n, ind in enumerate(view.indicators, start=2):
         cells = [
-            ind.id, ind.name, ind.priority, ind.oba, ind.definition, ind.unit.code, ind.decimals,
-            POLARITY_WORDS.get(ind.polarity, ind.polarity), ind.target_number, ind.tolerance_number,
+            ind.id,
+            ind.name,
+            ind.priority,
+            ind.oba,
+            ind.definition,
+            ind.unit.code,
+            ind.decimals,
+            POLARITY_WORDS.get(ind.polarity, ind.polarity),
+            ind.target_number,
+            ind.tolerance_number,
             f"{ind.source_title} ({ind.source})" if ind.source_title != ind.source else ind.source,
             "Yes" if ind.disclosive else "No",
         ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..catalogue import Unit
 from ..disclosure import SUPPRESSED
+
 # The number shown is the number the RAG was judged on: one rounding rule, in pipelines.rag.
 from ..rag import round_half_away
 

@@ -7,7 +7,7 @@ given as ``src`` values (a file beside the page, or ``cid:`` parts of the email)
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from ..model import Scorecard
 from .templating import render

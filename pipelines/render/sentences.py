@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from ..model import IndicatorResult, Scorecard
 from ..spc import (
-    CONCERN,
     COMMON,
+    CONCERN,
     FAIL,
     HIGH,
     HIGH_SIDE,

@@ -8,9 +8,9 @@ from the ``Scorecard`` the build made; none is taken here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Mapping
 
 from ..catalogue import Unit
 from ..model import Comparison, IndicatorResult, Return, Scorecard
@@ -197,7 +197,10 @@ def indicator_view(ind: IndicatorResult, *, chart_src: str | None = None) -> Ind
     elif ind.suppressed:
         value_text, value_number = SUPPRESSED, None
     else:
-        value_text, value_number = format_value(ind.value, ind.unit, ind.decimals), round_half_away(ind.value, ind.decimals)
+        value_text, value_number = (
+            format_value(ind.value, ind.unit, ind.decimals),
+            round_half_away(ind.value, ind.decimals),
+        )
     if ind.suppressed:
         num_text, num_number, den_text, den_number = SUPPRESSED, None, SUPPRESSED, None
     else:
@@ -246,7 +249,9 @@ def indicator_view(ind: IndicatorResult, *, chart_src: str | None = None) -> Ind
         change_last_year_number=chg_year_number,
         direction=ind.direction,
         direction_arrow=MOVEMENT_ARROWS[ind.movement],
-        direction_word=DIRECTION_WORDS[ind.direction] if ind.direction != "not_applicable" else MOVEMENT_WORDS[ind.movement],
+        direction_word=DIRECTION_WORDS[ind.direction]
+        if ind.direction != "not_applicable"
+        else MOVEMENT_WORDS[ind.movement],
         benchmarks=[(b.label, format_value(b.value, ind.unit, ind.decimals)) for b in ind.benchmarks],
         variation=spc.variation,
         variation_badge=variation_badge(spc.variation),
@@ -281,8 +286,14 @@ def _chart_alt(ind: IndicatorResult, view: IndicatorView) -> str:
 
 def _return_view(ret: Return) -> ReturnView:
     rows_text = f"{format_number(ret.rows, 0)} rows" if ret.status == "received" else ""
-    return ReturnView(source=ret.source, title=ret.title, agency=ret.agency, status=ret.status,
-                      badge=return_badge(ret.status), rows_text=rows_text)
+    return ReturnView(
+        source=ret.source,
+        title=ret.title,
+        agency=ret.agency,
+        status=ret.status,
+        badge=return_badge(ret.status),
+        rows_text=rows_text,
+    )
 
 
 def _summary_lines(view: ScorecardView) -> list[str]:
@@ -298,9 +309,7 @@ def _summary_lines(view: ScorecardView) -> list[str]:
     else:
         lines.append("Returns: none recorded for this quarter.")
     c = view.rag_counts
-    lines.append(
-        f"Ratings: {c['red']} red, {c['amber']} amber, {c['green']} green, {c['none']} not rated."
-    )
+    lines.append(f"Ratings: {c['red']} red, {c['amber']} amber, {c['green']} green, {c['none']} not rated.")
     n = len(view.exceptions)
     if n:
         lines.append(f"{n} exception{'s' if n != 1 else ''} (red, or special cause concern in the monthly figures):")

@@ -5,7 +5,14 @@ Layers: ``load_`` (audit of every file received), ``stg_<source>`` (typed partne
 """
 
 from .engine import WarehouseUnavailable, connect_warehouse, init_warehouse
-from .session import open_warehouse
 from .schema import table_for, warehouse_metadata
+from .session import open_warehouse
 
-__all__ = ["WarehouseUnavailable", "connect_warehouse", "init_warehouse", "open_warehouse", "table_for", "warehouse_metadata"]
+__all__ = [
+    "WarehouseUnavailable",
+    "connect_warehouse",
+    "init_warehouse",
+    "open_warehouse",
+    "table_for",
+    "warehouse_metadata",
+]

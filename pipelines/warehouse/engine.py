@@ -18,7 +18,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 
-
 class WarehouseUnavailable(RuntimeError):
     """The warehouse could not be reached or opened."""
 
@@ -62,8 +61,15 @@ def native_forms(unixepoch: bool) -> dict[str, str]:
     micros = "CAST(substr({x} || '000000', 21, 6) AS INTEGER)"
     return {
         "hours_between": (
-            "((((" + seconds.format(x="{b}") + " - " + seconds.format(x="{a}") + ") * 1000000 + ("
-            + micros.format(x="{b}") + " - " + micros.format(x="{a}") + ")) / 1000000.0) / 3600.0)"
+            "(((("
+            + seconds.format(x="{b}")
+            + " - "
+            + seconds.format(x="{a}")
+            + ") * 1000000 + ("
+            + micros.format(x="{b}")
+            + " - "
+            + micros.format(x="{a}")
+            + ")) / 1000000.0) / 3600.0)"
         ),
         "days_between": "CAST(julianday(substr({b}, 1, 10)) - julianday(substr({a}, 1, 10)) AS INTEGER)",
     }
@@ -109,12 +115,12 @@ def native_sqlite(sql: str, forms: dict[str, str] | None = None) -> str:
             return "".join(out)
         call = _arguments(sql, match.end() - 1)
         if call is None or len(call[0]) != 2:
-            out.append(sql[position:match.end()])
+            out.append(sql[position : match.end()])
             position = match.end()
             continue
         (a, b), end = call
         a, b = native_sqlite(a, forms), native_sqlite(b, forms)
-        out.append(sql[position:match.start()])
+        out.append(sql[position : match.start()])
         out.append(forms[match.group(1).lower()].format(a=f"({a})", b=f"({b})"))
         position = end
 
@@ -156,6 +162,8 @@ def init_warehouse(engine: Engine) -> None:
             Path(database).touch(exist_ok=True)
             Path(database).chmod(0o600)
     except OperationalError as exc:
-        raise WarehouseUnavailable(f"the warehouse at {engine.url.render_as_string(hide_password=True)} could not be reached: {exc.orig}") from None
+        raise WarehouseUnavailable(
+            f"the warehouse at {engine.url.render_as_string(hide_password=True)} could not be reached: {exc.orig}"
+        ) from None
     except SQLAlchemyError as exc:
         raise WarehouseUnavailable(f"the warehouse could not be prepared: {exc}") from None

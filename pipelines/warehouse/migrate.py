@@ -27,7 +27,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 
-from ..resources import own_rules_folder, resource_root
+from ..resources import own_rules_folder
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 PROJECT_VERSIONS = MIGRATIONS / "versions"
@@ -124,8 +124,14 @@ def new_migration(message: str) -> Path:
             with engine.begin() as conn:
                 config = _config(conn)
                 config.attributes["skip_empty"] = True
-                command.revision(config, message=message, autogenerate=True, head="heads",
-                                 version_path=str(target), rev_id=_next_id(target))
+                command.revision(
+                    config,
+                    message=message,
+                    autogenerate=True,
+                    head="heads",
+                    version_path=str(target),
+                    rev_id=_next_id(target),
+                )
         finally:
             engine.dispose()
     written = sorted(set(target.glob("*.py")) - before)

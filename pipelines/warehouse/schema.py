@@ -8,7 +8,8 @@ rules in use (what migrations are generated against); ``table_for`` finds a sour
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 from sqlalchemy import (
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.types import TypeEngine
 
 from ..resources import resource_root
 from ..sources import Column as SourceColumn
@@ -35,7 +37,7 @@ from ..sources import Source, sources_at
 # of them (a table belongs to one MetaData), which name the same tables in the same database.
 fixed_metadata = MetaData()
 
-_TYPES = {
+_TYPES: dict[str, Callable[[], TypeEngine]] = {
     "text": lambda: Text(),
     "int": lambda: BigInteger(),
     "number": lambda: Float(),
@@ -102,8 +104,11 @@ def _source_table(source: Source, schema: MetaData) -> Table:
     # which this index answers from the index alone (the pseudonym alone would read every
     # earlier referral of the child from the table).
     indexes = [
-        Index(f"ix_{source.table}_{warehouse_column_name(c)}_{source.period_column}",
-              warehouse_column_name(c), source.period_column)
+        Index(
+            f"ix_{source.table}_{warehouse_column_name(c)}_{source.period_column}",
+            warehouse_column_name(c),
+            source.period_column,
+        )
         for c in source.columns
         if c.personal and c.name not in source.key and source.period_column
     ]
@@ -175,7 +180,7 @@ mart_indicator_history = Table(
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema_at(root: Path) -> MetaData:
     """Every warehouse table for the rules folder ``root``: the fixed ones and each source's."""
     schema = MetaData()

@@ -20,8 +20,10 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-SCORECARD_COMMENT = ("Each built quarter's scorecard as built (the typed model as JSON: scorecard.json and every "
-                     "decision its outputs show).")
+SCORECARD_COMMENT = (
+    "Each built quarter's scorecard as built (the typed model as JSON: scorecard.json and every "
+    "decision its outputs show)."
+)
 OLD_SCORECARD_COMMENT = "The scorecard.json of each built quarter, as built."
 
 
@@ -39,8 +41,10 @@ def upgrade() -> None:
         sa.Column("suppressed", sa.Boolean(), nullable=False),
         sa.Column("built_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("built_quarter", "quarter", "indicator_id"),
-        comment=("The workbook data sheet of each built quarter: every indicator for each quarter up to it, "
-                 "as that build computed them."),
+        comment=(
+            "The workbook data sheet of each built quarter: every indicator for each quarter up to it, "
+            "as that build computed them."
+        ),
     )
     if op.get_bind().dialect.supports_comments:
         op.create_table_comment("mart_scorecard", SCORECARD_COMMENT, existing_comment=OLD_SCORECARD_COMMENT)
