@@ -92,9 +92,6 @@ class Indicator:
     def sql_path(self) -> Path:
         return sql_dir() / self.sql
 
-    def sql_text(self) -> str:
-        return self.sql_path.read_text(encoding="utf-8")
-
 
 def catalogue_path() -> Path:
     return definitions_dir() / "indicators.yaml"
@@ -264,10 +261,3 @@ def load_catalogue(path: Path | None = None) -> list[Indicator]:
             raise CatalogueError(f"indicator {ind.id} appears twice in the catalogue")
         seen.add(ind.id)
     return indicators
-
-
-def indicator_by_id(indicator_id: str, path: Path | None = None) -> Indicator:
-    for ind in load_catalogue(path):
-        if ind.id == indicator_id:
-            return ind
-    raise KeyError(indicator_id)

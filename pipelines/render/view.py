@@ -17,7 +17,6 @@ from ..model import Comparison, IndicatorResult, Return, Scorecard
 from .formatting import (
     SUPPRESSED,
     format_change,
-    format_difference,
     format_number,
     format_value,
     round_half_away,
@@ -64,7 +63,6 @@ class IndicatorView:
     denominator_number: float | int | None
     target_text: str
     target_number: float | None
-    tolerance_text: str
     tolerance_number: float | None
     amber_text: str
     rag: str
@@ -132,7 +130,6 @@ class ScorecardView:
     indicators: list[IndicatorView]
     suppression_threshold: int
     suppression_note: str
-    any_suppressed: bool
     summary_lines: list[str] = field(default_factory=list)
 
     @property
@@ -168,7 +165,6 @@ def build_view(scorecard: Scorecard, *, charts: Mapping[str, str] | None = None)
         indicators=indicators,
         suppression_threshold=scorecard.suppression_threshold,
         suppression_note=suppression_note(scorecard.suppression_threshold),
-        any_suppressed=any(i.suppressed for i in indicators),
     )
     view.summary_lines = _summary_lines(view)
     return view
@@ -234,7 +230,6 @@ def indicator_view(ind: IndicatorResult, *, chart_src: str | None = None) -> Ind
         denominator_number=den_number,
         target_text=format_value(ind.target, ind.unit, ind.decimals, trim=True),
         target_number=ind.target,
-        tolerance_text=format_difference(ind.tolerance, ind.unit, ind.decimals),
         tolerance_number=ind.tolerance,
         amber_text=_amber_text(ind),
         rag=ind.rag,
