@@ -28,6 +28,7 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -505,27 +506,14 @@ def _refuse_entry(settings: Settings, engine: Engine, relative: PurePosixPath, r
     """A link, a pipe, a device or a hard link in the inbox: never read or followed. Its name is
     taken out of the inbox (what it points to is untouched) and the sender gets a receipt."""
     receipt, received = _unread_receipt(settings, relative.name, relative, str(refused), [])
-    record = _unread_record(engine, receipt, received, None)
-    receipt = receipt.replace(load_id=record["load_id"])
-    stem = Path(
-        f"{received.strftime('%Y%m%dT%H%M%SZ')}_not-read-{uuid.uuid4().hex[:6]}_{safe_name(relative.name)}"
-    ).stem
-    text_path, _ = write_receipt(receipt, settings.receipts, stem)
-    _mail_once(settings, engine, receipt, record, text_path)
-    remove_link(settings.inbox, relative, refused.identity)
-    mark(engine, record["load_id"], finished_at=_now())
+    stamp = received.strftime("%Y%m%dT%H%M%SZ")
+    stem = Path(f"{stamp}_not-read-{uuid.uuid4().hex[:6]}_{safe_name(relative.name)}").stem
     log.warning("refused %s: %s", display_name(relative.name), refused)
-    return FileOutcome(
-        file=receipt.file,
-        status="rejected",
-        source=receipt.source,
-        rows_loaded=0,
-        rows_rejected=0,
-        receipt=str(text_path),
-        stored_as="",
-        message=receipt.summary,
-        load_id=record["load_id"],
-    )
+
+    def dispose() -> None:
+        remove_link(settings.inbox, relative, refused.identity)
+
+    return _finish_unread(settings, engine, receipt, received, None, stem, dispose)
 
 
 def _file_too_large(
@@ -537,33 +525,50 @@ def _file_too_large(
     if held is None:
         return None
     try:
-        receipt, received = _unread_receipt(
-            settings, opened.name, opened.relative, too_large(size, settings.max_file_mb), notes
-        )
+        summary = too_large(size, settings.max_file_mb)
+        receipt, received = _unread_receipt(settings, opened.name, opened.relative, summary, notes)
         stored = unique_name((settings.archive, settings.rejected), stamped_name(receipt.file, sha, received))
         receipt = receipt.replace(sha256=sha).filed(settings.rejected.name, stored)
-        record = _unread_record(engine, receipt, received, stored)
-        receipt = receipt.replace(load_id=record["load_id"])
-        text_path, _ = write_receipt(receipt, settings.receipts, Path(stored).stem)
-        _mail_once(settings, engine, receipt, record, text_path)
-        try:
-            target = file_unread(opened, settings.rejected / stored)
-        except FileChanged:  # replaced meanwhile: the record stands, the new file is read next run
-            target = None
-        mark(engine, record["load_id"], finished_at=_now())
-        return FileOutcome(
-            file=receipt.file,
-            status="rejected",
-            source=receipt.source,
-            rows_loaded=0,
-            rows_rejected=0,
-            receipt=str(text_path),
-            stored_as=str(target or ""),
-            message=receipt.summary,
-            load_id=record["load_id"],
-        )
+
+        def dispose() -> Path | None:
+            try:
+                return file_unread(opened, settings.rejected / stored)
+            except FileChanged:  # replaced meanwhile: the record stands, the new file is read next run
+                return None
+
+        return _finish_unread(settings, engine, receipt, received, stored, Path(stored).stem, dispose)
     finally:
         held.release()
+
+
+def _finish_unread(
+    settings: Settings,
+    engine: Engine,
+    receipt: Receipt,
+    received: datetime,
+    stored: str | None,
+    stem: str,
+    dispose: Callable[[], Path | None],
+) -> FileOutcome:
+    """For an entry that was never read: record it, write and mail (once) its receipt, ``dispose``
+    of it (file it away, or take its name out of the inbox), and finish the record."""
+    record = _unread_record(engine, receipt, received, stored)
+    receipt = receipt.replace(load_id=record["load_id"])
+    text_path, _ = write_receipt(receipt, settings.receipts, stem)
+    _mail_once(settings, engine, receipt, record, text_path)
+    target = dispose()
+    mark(engine, record["load_id"], finished_at=_now())
+    return FileOutcome(
+        file=receipt.file,
+        status="rejected",
+        source=receipt.source,
+        rows_loaded=0,
+        rows_rejected=0,
+        receipt=str(text_path),
+        stored_as=str(target or ""),
+        message=receipt.summary,
+        load_id=record["load_id"],
+    )
 
 
 # ------------------------------------------------------------------ recovery after a run died
