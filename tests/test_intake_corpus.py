@@ -21,6 +21,8 @@ from pipelines.warehouse import connect_warehouse, init_warehouse
 from pipelines.warehouse.schema import load_files, table_for
 from tests.test_intake import police_rows, write_xlsx
 
+pytestmark = pytest.mark.slow  # a corpus of 14 files on each engine
+
 RAW = "RAWCHILD"  # every planted child identifier starts with this
 
 

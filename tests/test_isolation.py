@@ -48,6 +48,7 @@ def test_memory_over_the_limit_stops_the_child_only():
     assert run_limited(lambda: len(bytearray(50 * 2**20)), Limits(memory_mb=100, seconds=30)) == 50 * 2**20
 
 
+@pytest.mark.slow
 def test_time_over_the_limit_stops_the_child():
     started = time.monotonic()
     with pytest.raises(LimitExceeded) as stopped:

@@ -53,6 +53,7 @@ def render(quarter: str) -> subprocess.CompletedProcess:
     return subprocess.run([SCORECARD, "render", "--quarter", quarter], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow  # runs the real `scorecard render` in a subprocess
 def test_render_rebuilds_a_quarter_from_the_marts_with_no_staging_rows(settings, data):  # noqa: F811
     built = build_quarter(settings, Q1, email=False, generated_at=BUILT)
     before = outputs(built.folder)
@@ -86,6 +87,7 @@ def test_render_rebuilds_a_quarter_from_the_marts_with_no_staging_rows(settings,
     assert json.loads(rebuilt.json.read_text())["returns"][0]["status"] == "missing"
 
 
+@pytest.mark.slow  # runs the real `scorecard render` in a subprocess
 def test_render_of_a_quarter_never_built_says_so(settings):
     result = render("2019-20Q1")
     assert result.returncode == 1
