@@ -115,12 +115,15 @@ def _result(settings: Settings, scorecard: Scorecard, final: Path, email: str | 
     )
 
 
-def build_quarter(
-    settings: Settings, quarter: Quarter, *, email: bool = True, generated_at: datetime | None = None
-) -> BuildResult:
-    from .mail import deliver_or_queue, flush_queue
-    from .marts import load_scorecard, store_scorecard
-    from .render import build_scorecard_email
+class NoReturns(RuntimeError):
+    """No partner return arrived for the quarter: a scorecard of it would be empty, so none is
+    built, published or emailed (the analyst is told instead)."""
+
+
+def compute_quarter(settings: Settings, quarter: Quarter, *, generated_at: datetime | None = None) -> Scorecard:
+    """Compute, decide and check one quarter and store it in the marts; what the outputs will
+    show. ``NoReturns`` when no partner return arrived for it (nothing is stored)."""
+    from .marts import store_scorecard
     from .scorecard import build_scorecard, build_values
 
     settings.ensure_folders()
@@ -134,25 +137,56 @@ def build_quarter(
             generated_at=generated_at,
             values_cache=values,
         )
+        if built.returns and all(r.status == "missing" for r in built.returns):
+            raise NoReturns(
+                f"no partner return has arrived for {quarter.label}: no scorecard was built or sent "
+                "(check the inbox and the receipts, or build a quarter that has data)"
+            )
         check_contract(built.contract())  # an invalid scorecard never reaches the marts
         store_scorecard(engine, built)
         checkpoint("after_marts_stored")
-        # The outputs read the marts, exactly as ``scorecard render`` does later.
-        scorecard = load_scorecard(engine, quarter)
+    return built
 
-    final, charts = _write_outputs(settings, scorecard)
-    where = None
+
+def email_quarter(settings: Settings, quarter: Quarter) -> str:
+    """Email a rendered quarter to the sub group: the scorecard the marts hold, with the workbook
+    and charts its folder holds. Sent once per build (a retry after a mail failure that queued it,
+    or a rerun of this step alone, sends nothing twice); returns where it went."""
+    from .mail import deliver_or_queue, flush_queue
+    from .marts import load_scorecard
+    from .render import build_scorecard_email
+
+    with open_warehouse(settings.warehouse_url) as engine:
+        scorecard = load_scorecard(engine, quarter)
+    final = settings.out / quarter.code
+    sent = settings.out / ".sent" / f"{quarter.code}-{scorecard.generated_at.replace(':', '')}"
+    if sent.exists():
+        return sent.read_text(encoding="utf-8")
+    charts = {png.stem: png.read_bytes() for png in sorted((final / "charts").glob("*.png"))}
+    message = build_scorecard_email(
+        scorecard,
+        sender=settings.mail.sender,
+        recipients=settings.mail.pmsg_recipients,
+        workbook=final / "scorecard.xlsx",
+        charts=charts,
+    )
+    flush_queue(settings.mail, settings.outbox)
+    where = deliver_or_queue(message, settings.mail, settings.outbox)
+    sent.parent.mkdir(parents=True, exist_ok=True)
+    sent.write_text(where, encoding="utf-8")
+    return where
+
+
+def build_quarter(
+    settings: Settings, quarter: Quarter, *, email: bool = True, generated_at: datetime | None = None
+) -> BuildResult:
+    """The whole build: compute (into the marts), render (from the marts), email. The DAG runs
+    the same three steps as separate tasks, so a retry redoes only the one that failed."""
+    compute_quarter(settings, quarter, generated_at=generated_at)
+    result = render_quarter(settings, quarter)
     if email:
-        message = build_scorecard_email(
-            scorecard,
-            sender=settings.mail.sender,
-            recipients=settings.mail.pmsg_recipients,
-            workbook=final / "scorecard.xlsx",
-            charts=charts,
-        )
-        flush_queue(settings.mail, settings.outbox)
-        where = deliver_or_queue(message, settings.mail, settings.outbox)
-    return _result(settings, scorecard, final, where)
+        result.email = email_quarter(settings, quarter)
+    return result
 
 
 def render_quarter(settings: Settings, quarter: Quarter) -> BuildResult:

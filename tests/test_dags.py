@@ -199,6 +199,11 @@ def test_quarterly_scorecard_dag_run_emails_the_sub_group(
 
     run = dagbag.get_dag("quarterly_scorecard").test(run_conf={"quarter": "2024-25Q2"})
     assert run.state == "success"
+    assert {(ti.task_id, ti.state, ti.try_number) for ti in run.get_task_instances()} == {
+        ("compute", "success", 1),
+        ("render", "success", 1),
+        ("email", "success", 1),
+    }
     folder = settings.out / "2024-25Q2"
     scorecard = json.loads((folder / "scorecard.json").read_text())
     assert scorecard["quarter"] == "2024-25Q2" and len(scorecard["indicators"]) == 23
@@ -254,4 +259,47 @@ def test_a_failed_build_emails_the_analyst(dagbag, scorecard_home, smtp_server, 
     assert run.state == "failed"
     alerts = [m for m in catcher.messages() if "failed" in m["Subject"]]
     assert len(alerts) == 1 and alerts[0]["To"] == "analyst@lscp.example"
-    assert "build" in alerts[0]["Subject"] and "2024-25Q1" in alerts[0]["Subject"]
+    assert alerts[0]["Subject"] == "LSCP scorecard: quarterly_scorecard.compute failed (2024-25Q1)"
+    assert "could not be reached" in alerts[0].get_content()
+
+
+@pytest.mark.parametrize("configured_by", ["airflow", "scorecard_settings"])
+def test_an_impossible_quarter_fails_at_once_and_the_analyst_hears(
+    dagbag, scorecard_home, smtp_server, monkeypatch, configured_by
+):
+    """A well-formed quarter that does not exist is not retried; the alert arrives whichever way
+    mail and the analyst are configured (Airflow's connection and variable, or SCORECARD_*)."""
+    import time
+
+    catcher, port = smtp_server()
+    if configured_by == "airflow":
+        smtp_connection(monkeypatch, port)
+        monkeypatch.setenv("AIRFLOW_VAR_SCORECARD_ANALYST_EMAIL", "analyst@lscp.example")
+    else:
+        monkeypatch.setenv("SCORECARD_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("SCORECARD_SMTP_PORT", str(port))
+        monkeypatch.setenv("SCORECARD_ANALYST_EMAIL", "analyst@lscp.example")
+    started = time.monotonic()
+    run = dagbag.get_dag("quarterly_scorecard").test(run_conf={"quarter": "2024-26Q1"})
+    assert run.state == "failed" and time.monotonic() - started < 60
+    [compute] = [ti for ti in run.get_task_instances() if ti.task_id == "compute"]
+    assert (compute.state, compute.try_number) == ("failed", 1)  # failed for good: no retry
+    [alert] = catcher.messages()
+    assert alert["To"] == "analyst@lscp.example"
+    assert alert["Subject"] == "LSCP scorecard: quarterly_scorecard.compute failed (2024-26Q1)"
+    assert "is not a financial year" in alert.get_content()
+
+
+def test_a_quarter_with_no_returns_is_never_emailed(dagbag, scorecard_home, smtp_server, monkeypatch):
+    """Unpausing the DAG on a fresh deployment builds the latest slot: with nothing loaded, no
+    scorecard is built or sent to the sub group; the analyst is told, once, and it is not retried."""
+    catcher, port = smtp_server()
+    smtp_connection(monkeypatch, port)
+    monkeypatch.setenv("AIRFLOW_VAR_SCORECARD_ANALYST_EMAIL", "analyst@lscp.example")
+    run = dagbag.get_dag("quarterly_scorecard").test(run_conf={"quarter": "2024-25Q1"})
+    assert run.state == "failed"
+    [compute] = [ti for ti in run.get_task_instances() if ti.task_id == "compute"]
+    assert compute.try_number == 1
+    [alert] = catcher.messages()
+    assert alert["To"] == "analyst@lscp.example" and "no partner return has arrived" in alert.get_content()
+    assert not (scorecard_home / "out" / "2024-25Q1").exists()

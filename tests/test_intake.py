@@ -109,6 +109,8 @@ def test_same_file_twice_is_a_duplicate(settings, tmp_path):
     [outcome] = run_intake(settings).outcomes
     assert outcome.status == "duplicate"
     assert "already loaded" in outcome.message
+    text = Path(outcome.receipt).read_text()
+    assert "Identified as: Police domestic incidents (police_domestic_incidents)" in text and "None" not in text
     assert count(settings.warehouse_url, table_for("police_domestic_incidents")) == 20
     with create_engine(settings.warehouse_url).connect() as conn:
         statuses = sorted(conn.execute(select(load_files.c.status)).scalars())

@@ -18,7 +18,7 @@ import openpyxl
 import pytest
 from sqlalchemy import delete, func, select
 
-from pipelines.build import build_quarter
+from pipelines.build import NoReturns, build_quarter
 from pipelines.contract import ContractError
 from pipelines.periods import Quarter
 from pipelines.warehouse.schema import mart_scorecard, source_tables
@@ -82,9 +82,11 @@ def test_render_rebuilds_a_quarter_from_the_marts_with_no_staging_rows(settings,
     assert after["charts"] == before["charts"]
     assert f'href="{Q1.code}/scorecard.html"' in (settings.out / "index.html").read_text()
 
-    # A build now sees the empty staging tables: every return missing. The marts had the truth.
-    rebuilt = build_quarter(settings, Q1, email=False, generated_at=BUILT)
-    assert json.loads(rebuilt.json.read_text())["returns"][0]["status"] == "missing"
+    # A build now sees the empty staging tables: every return missing, so it refuses (an empty
+    # scorecard is never built or sent) and the marts keep what was published.
+    with pytest.raises(NoReturns, match="no partner return has arrived for 2024-25 Q1"):
+        build_quarter(settings, Q1, email=False)
+    assert render(Q1.code).returncode == 0 and outputs(built.folder)["json"] == before["json"]
 
 
 @pytest.mark.slow  # runs the real `scorecard render` in a subprocess

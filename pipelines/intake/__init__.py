@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +14,16 @@ from .process import FileOutcome, process_file, recover
 from .pseudonym import MissingKey, require_key
 from .retention import apply_retention
 
-__all__ = ["FileOutcome", "IntakeRun", "MissingKey", "housekeeping", "pending_files", "process_file", "run_intake"]
+__all__ = [
+    "FileOutcome",
+    "IntakeRun",
+    "MissingKey",
+    "housekeeping",
+    "in_part",
+    "pending_files",
+    "process_file",
+    "run_intake",
+]
 
 
 @dataclass
@@ -22,6 +33,12 @@ class IntakeRun:
     @property
     def accepted(self) -> list[FileOutcome]:
         return [o for o in self.outcomes if o.status == "accepted"]
+
+
+def in_part(inbox: Path, path: Path, part: tuple[int, int]) -> bool:
+    """Whether ``path`` falls in the k-th of n shares of the inbox (the same share every run)."""
+    k, n = part
+    return n <= 1 or zlib.crc32(os.fsencode(os.path.relpath(path, inbox))) % n == k
 
 
 def housekeeping(settings: Settings, engine) -> list[FileOutcome]:
@@ -38,18 +55,28 @@ def housekeeping(settings: Settings, engine) -> list[FileOutcome]:
     return outcomes
 
 
-def run_intake(settings: Settings, files: list[Path] | None = None, progress=None) -> IntakeRun:
+def run_intake(
+    settings: Settings,
+    files: list[Path] | None = None,
+    progress=None,
+    *,
+    part: tuple[int, int] = (0, 1),
+    with_housekeeping: bool = True,
+) -> IntakeRun:
     """Process every ready file in the inbox once (or just ``files``).
 
     Stops before touching any file when a folder it files things into cannot be written; first
-    does the housekeeping; a file another run is working on at the same time is left to that run."""
+    does the housekeeping (unless told another process does it); a file another run is working on
+    at the same time is left to that run. ``part`` (k, n): only the k-th of n shares of the inbox,
+    split by a stable hash of each file's path, so n processes can share the work."""
     require_key(settings.pseudonym_key)
     settings.ensure_folders()
     settings.check_writable()
     with open_warehouse(settings.warehouse_url) as engine:
         run = IntakeRun()
-        recovered = housekeeping(settings, engine)
+        recovered = housekeeping(settings, engine) if with_housekeeping else []
         todo = files if files is not None else pending_files(settings.inbox, settings.settle_seconds)
+        todo = [path for path in todo if in_part(settings.inbox, path, part)]
         total = len(recovered) + len(todo)
         for index, outcome in enumerate(recovered, start=1):
             run.outcomes.append(outcome)

@@ -17,6 +17,7 @@ from datetime import date, datetime, time
 from functools import cache, lru_cache, partial
 from pathlib import Path
 
+from ..logs import quiet_third_party
 from ..resources import expectations_dir
 from ..sources import load_sources
 
@@ -40,11 +41,13 @@ def _spoken(day: date) -> str:
 
 @lru_cache(maxsize=1)
 def _context():
+    quiet_third_party()
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.execution_engine import pandas_execution_engine
 
+    quiet_third_party()  # again: importing set some of its loggers to INFO
     # GX fingerprints every DataFrame under this size by hashing all its values (seconds for a
     # big file), only to label the batch; nothing here uses that label.
     pandas_execution_engine.HASH_THRESHOLD = 0

@@ -27,6 +27,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 
+from ..logs import quiet_third_party
 from ..resources import own_rules_folder
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -87,6 +88,7 @@ def _file_lock(engine: Engine):
 
 def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Bring the warehouse to ``revision`` (default: every latest revision)."""
+    quiet_third_party()
     if revision in ("head", "heads") and current_revision(engine) == head_revision():
         return
     with _file_lock(engine), engine.begin() as conn:
