@@ -28,10 +28,10 @@ def readme_settings() -> dict[str, str]:
 
 
 def code_settings() -> set[str]:
-    """Every SCORECARD_ variable the package reads (a prefix such as SCORECARD_DATA_OFFICER_ as
-    the README writes it, with <SOURCE>)."""
+    """Every SCORECARD_ variable the package and the DAGs read (a prefix such as
+    SCORECARD_DATA_OFFICER_ as the README writes it, with <SOURCE>)."""
     found = set()
-    for path in (REPO / "pipelines").rglob("*.py"):
+    for path in [*(REPO / "pipelines").rglob("*.py"), *(REPO / "dags").glob("*.py")]:
         found |= set(re.findall(r'"(SCORECARD_[A-Z_]+)', path.read_text(encoding="utf-8")))
     return {name + "<SOURCE>" if name.endswith("_") else name for name in found} - TEST_ONLY
 
