@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .config import ConfigError, load_settings
+from .logs import quiet_third_party
 from .periods import PeriodError, Quarter
 
 
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    quiet_third_party()  # --debug is for this program's own log, not its libraries'
     from .intake.pseudonym import MissingKey
     from .warehouse import WarehouseUnavailable
 

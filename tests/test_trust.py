@@ -318,7 +318,7 @@ def test_a_child_identifier_in_the_wrong_place_never_leaves_the_rejects_workbook
     result = subprocess.run([SCORECARD, "--debug", "intake"], capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert PLANT not in result.stdout and PLANT not in result.stderr
-    assert "DEBUG" in result.stderr  # the debug log was on, and was looked through
+    assert "INFO pipelines.intake.process: accepted" in result.stderr  # the log was on, and was looked through
 
     statuses = {r["file"]: r["status"] for r in receipts(home)}
     assert statuses == {

@@ -153,6 +153,9 @@ def connect_warehouse(url: str) -> Engine:
 def init_warehouse(engine: Engine) -> None:
     """Bring the schema to the latest migration (which also creates the SQL helpers on
     PostgreSQL, once, under the migration lock: see migration 0004)."""
+    from ..logs import quiet_third_party
+
+    quiet_third_party()  # Alembic logs its plugins while it is imported
     from .migrate import upgrade
 
     try:
