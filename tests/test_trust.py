@@ -18,16 +18,18 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import openpyxl
 import pytest
 from sqlalchemy import create_engine, select
 
 from pipelines.config import FolderNotWritable, load_settings
-from pipelines.intake import pending_files, run_intake
+from pipelines.intake import claims, pending_files, run_intake
 from pipelines.intake.entries import open_entry
+from pipelines.intake.process import process_file, process_opened
 from pipelines.intake.snapshot import FileChanged, copy_from
+from pipelines.warehouse import open_warehouse
 from pipelines.warehouse.schema import load_files, table_for
 from tests.smtp_server import Catcher, free_port
 from tests.test_intake import count, police_rows, write_xlsx
@@ -252,6 +254,38 @@ def test_a_file_deleted_after_listing_is_skipped_and_the_others_go_on(settings):
     outcomes = run_intake(settings, files=listed).outcomes
     assert [(o.file, o.status) for o in outcomes] == [("b.xlsx", "accepted")]
     assert_filed_once(settings, files)
+
+
+def test_a_file_another_run_finished_after_this_one_opened_it_is_not_reported_again(settings):
+    # Eight intakes at once: one run opens a file, another finishes it meanwhile (filed, taken out
+    # of the inbox). The first must stay silent, not list the same file as "waiting".
+    write_xlsx(settings.inbox / "a.xlsx", police_rows(3))
+    files = dropped(settings)
+    opened = open_entry(settings.inbox, PurePosixPath("a.xlsx"))
+    assert opened is not None
+    try:
+        with open_warehouse(settings.warehouse_url) as engine:
+            first = process_file(settings, engine, settings.inbox / "a.xlsx")
+            second = process_opened(settings, engine, opened)
+    finally:
+        opened.close()
+    assert (first.status, first.rows_loaded) == ("accepted", 3)
+    assert second is None
+    assert list(settings.inbox.iterdir()) == []
+    assert count(settings.warehouse_url, POLICE_TABLE) == 3
+    assert_filed_once(settings, files)
+
+
+def test_a_claim_is_never_taken_while_its_holder_lives(tmp_path):
+    held = claims.claim(tmp_path, "abc", {}, timeout_seconds=600)
+    assert held is not None
+    assert claims.claim(tmp_path, "abc", {}, timeout_seconds=600) is None
+    assert claims.sweep_stale(tmp_path, 600) == 0 and held.path.exists()
+    held.release()
+    again = claims.claim(tmp_path, "abc", {}, timeout_seconds=600)
+    assert again is not None
+    again.release()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_file_appended_to_while_intake_works_on_it_is_archived_as_read(settings, monkeypatch):

@@ -10,6 +10,8 @@ timeout is stale and is broken.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import socket
@@ -68,10 +70,22 @@ def claim(folder: Path, sha256: str, about: dict, timeout_seconds: float) -> Cla
     path = folder / f"{sha256}.claim"
     if _create(path, about):
         return Claim(path)
-    if not _is_stale(path, timeout_seconds):
-        return None
-    _break(path)
-    return Claim(path) if _create(path, about) else None
+    with _breaking(folder):  # one breaker at a time, so a fresh claim is never taken for the stale one
+        if path.exists() and not _is_stale(path, timeout_seconds):
+            return None
+        _break(path)
+        return Claim(path) if _create(path, about) else None
+
+
+@contextlib.contextmanager
+def _breaking(folder: Path):
+    """An exclusive lock on the folder itself (no lock file to leave behind)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def held(folder: Path, sha256: str, timeout_seconds: float) -> bool:
@@ -94,7 +108,8 @@ def sweep_stale(folder: Path, timeout_seconds: float) -> int:
     """Remove claims left by runs that died (their file may already be finished)."""
     swept = 0
     for path in folder.glob("*.claim") if folder.is_dir() else ():
-        if _is_stale(path, timeout_seconds):
-            _break(path)
-            swept += 1
+        with _breaking(folder):
+            if path.exists() and _is_stale(path, timeout_seconds):
+                _break(path)
+                swept += 1
     return swept

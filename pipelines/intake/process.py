@@ -141,44 +141,50 @@ def process_file(settings: Settings, engine: Engine, path: Path) -> FileOutcome 
     if opened is None:
         return None
     try:
-        now = time.time()
-        if not _settled(opened.identity, settings.settle_seconds, now):
-            return None
-        skew = clock_skew_note(opened.identity.mtime_ns, now, settings.settle_seconds)
-        notes = [skew] if skew else []
-        try:
-            copy, sha, size = copy_from(opened, settings.processing, int(settings.max_file_mb * MB))
-        except TooLarge as big:
-            try:
-                return _file_too_large(settings, engine, opened, big.size, notes)
-            except FileChanged:
-                return _waiting(opened)
-        except FileChanged:
-            return _waiting(opened)
-        snapshot = Snapshot(
-            path=copy,
-            sha256=sha,
-            size=size,
-            name=text_name(opened.name),
-            relative=str(opened.relative),
-            identity=opened.identity,
-        )
-        try:
-            held = claims.claim(settings.processing, sha, snapshot.to_dict(), _claim_timeout(settings))
-            if held is None:
-                return None
-            try:
-                if not still_there(opened.folder_fd, opened.name, opened.identity):
-                    return None  # finished by another run meanwhile, or changed since the copy: next run
-                kept = keep(copy, snapshot, settings.processing)
-                with _collector_paused():
-                    return _process_snapshot(settings, engine, kept, opened, notes)
-            finally:
-                held.release()
-        finally:
-            copy.unlink(missing_ok=True)
+        return process_opened(settings, engine, opened)
     finally:
         opened.close()
+
+
+def process_opened(settings: Settings, engine: Engine, opened: Opened) -> FileOutcome | None:
+    """Process an entry already opened (the caller closes it). Between the listing, the open and
+    the copy another run may finish the same file: then there is nothing to say about it."""
+    now = time.time()
+    if not _settled(opened.identity, settings.settle_seconds, now):
+        return None
+    skew = clock_skew_note(opened.identity.mtime_ns, now, settings.settle_seconds)
+    notes = [skew] if skew else []
+    try:
+        copy, sha, size = copy_from(opened, settings.processing, int(settings.max_file_mb * MB))
+    except TooLarge as big:
+        try:
+            return _file_too_large(settings, engine, opened, big.size, notes)
+        except FileChanged:
+            return _changed(opened)
+    except FileChanged:
+        return _changed(opened)
+    snapshot = Snapshot(
+        path=copy,
+        sha256=sha,
+        size=size,
+        name=text_name(opened.name),
+        relative=str(opened.relative),
+        identity=opened.identity,
+    )
+    try:
+        held = claims.claim(settings.processing, sha, snapshot.to_dict(), _claim_timeout(settings))
+        if held is None:
+            return None
+        try:
+            if not still_there(opened.folder_fd, opened.name, opened.identity):
+                return None  # finished by another run meanwhile, or changed since the copy: next run
+            kept = keep(copy, snapshot, settings.processing)
+            with _collector_paused():
+                return _process_snapshot(settings, engine, kept, opened, notes)
+        finally:
+            held.release()
+    finally:
+        copy.unlink(missing_ok=True)
 
 
 def _claim_timeout(settings: Settings) -> float:
@@ -198,6 +204,23 @@ def _collector_paused():
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _changed(opened: Opened) -> FileOutcome | None:
+    """The file changed while it was copied: still being written (it waits, and says so), or
+    taken out of the inbox by another run that finished it first (nothing to report: that run
+    reports it, and a "waiting" line would list the same file twice)."""
+    return None if _taken_away(opened) else _waiting(opened)
+
+
+def _taken_away(opened: Opened) -> bool:
+    if os.fstat(opened.fd).st_nlink == 0:
+        return True
+    try:
+        info = os.stat(opened.name, dir_fd=opened.folder_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return True
+    return (info.st_dev, info.st_ino) != (opened.identity.device, opened.identity.inode)
 
 
 def _waiting(opened: Opened) -> FileOutcome:
