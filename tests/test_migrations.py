@@ -42,7 +42,7 @@ def test_upgrade_from_the_first_migration_keeps_every_row(warehouse_url):
             )
         )
     init_warehouse(engine)  # what every command does on start
-    assert current_revision(engine) == head_revision() == "0005"
+    assert current_revision(engine) == head_revision() == "0006"
     with engine.connect() as conn:
         loads = conn.execute(select(load_files)).mappings().all()
         referrals = conn.execute(select(table_for("csws_referrals")).order_by("referral_id")).mappings().all()
@@ -102,7 +102,25 @@ def test_a_warehouse_made_before_migrations_is_adopted(tmp_path):
         conn.execute(load_files_v1_insert())
         conn.exec_driver_sql("DROP TABLE alembic_version")
     init_warehouse(engine)
-    assert current_revision(engine) == "0005"
+    assert current_revision(engine) == "0006"
     with engine.connect() as conn:
         assert conn.execute(select(load_files.c.original_name)).scalars().all() == ["q1.xlsx"]
+    engine.dispose()
+
+
+def test_revisions_table_upgrades_and_downgrades(warehouse_url):
+    """0006 adds indicator_revisions; its downgrade removes it and nothing else."""
+    from pipelines.warehouse.migrate import downgrade
+
+    engine = connect_warehouse(warehouse_url)
+    upgrade(engine, "0005")
+    assert "indicator_revisions" not in inspect(engine).get_table_names()
+    init_warehouse(engine)
+    assert current_revision(engine) == "0006"
+    columns = {c["name"] for c in inspect(engine).get_columns("indicator_revisions")}
+    assert {"quarter", "indicator_id", "old_value", "new_value", "detected_at", "notified_at", "footnoted_in"} <= columns
+    downgrade(engine, "0005")
+    assert current_revision(engine) == "0005"
+    tables = set(inspect(engine).get_table_names())
+    assert "indicator_revisions" not in tables and "mart_indicator_history" in tables
     engine.dispose()

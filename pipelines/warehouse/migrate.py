@@ -100,6 +100,16 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
         command.upgrade(_config(conn), revision)
 
 
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the warehouse back to ``revision`` (each later migration's ``downgrade``). For
+    testing a migration and for rolling a release back; every command upgrades again on start."""
+    quiet_third_party()
+    with _file_lock(engine), engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
+        command.downgrade(_config(conn), revision)
+
+
 class NothingToMigrate(Exception):
     """The definitions describe the schema the migrations already build."""
 

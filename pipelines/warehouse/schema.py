@@ -179,6 +179,24 @@ mart_indicator_history = Table(
     comment="The workbook data sheet of each built quarter: every indicator for each quarter up to it, as that build computed them.",
 )
 
+indicator_revisions = Table(
+    "indicator_revisions",
+    fixed_metadata,
+    Column("revision_id", Integer, primary_key=True, autoincrement=True),
+    Column("quarter", String(10), nullable=False, index=True),
+    Column("indicator_id", String(16), nullable=False),
+    Column("old_value", Float),
+    Column("old_data_status", String(16), nullable=False),
+    Column("old_suppressed", Boolean, nullable=False),
+    Column("new_value", Float),
+    Column("new_data_status", String(16), nullable=False),
+    Column("new_suppressed", Boolean, nullable=False),
+    Column("detected_at", DateTime, nullable=False),  # UTC
+    Column("notified_at", DateTime),  # when the analyst's revision notice was sent or queued (UTC)
+    Column("footnoted_in", String(10), index=True),  # the quarter whose scorecard's notes carry it
+    comment="Each published indicator value that later data changed: the value published and the value now.",
+)
+
 
 @cache
 def schema_at(root: Path) -> MetaData:
