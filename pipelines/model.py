@@ -168,6 +168,31 @@ class HistoryRow:
 
 
 @dataclass(frozen=True)
+class Figure:
+    """An indicator's headline figure as a scorecard shows it: its value (unrounded), why there
+    is none (``data_status``), and whether it shows ``c``."""
+
+    value: Number | None
+    data_status: str
+    suppressed: bool
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A figure a published scorecard showed that later data changed (``pipelines.revisions``),
+    for the notes of the next scorecard built."""
+
+    indicator_id: str
+    name: str
+    quarter: str  # 2024-25Q1: the quarter whose published figure changed
+    label: str  # 2024-25 Q1
+    unit: Unit
+    decimals: int
+    old: Figure  # as published
+    new: Figure  # as the warehouse now has it (the quarter was republished with it)
+
+
+@dataclass(frozen=True)
 class Scorecard:
     quarter: str
     label: str
@@ -179,6 +204,7 @@ class Scorecard:
     priorities: tuple[str, ...]  # the sections, in the catalogue's order
     suppression_threshold: int  # the threshold the suppression decisions used (for the note)
     history: tuple[HistoryRow, ...] = field(default=())  # catalogue order, then oldest first
+    revisions: tuple[Revision, ...] = field(default=())  # earlier quarters' figures revised since (notes)
 
     @property
     def exceptions(self) -> list[str]:
@@ -219,6 +245,7 @@ class Scorecard:
             "indicators": [_indicator_payload(i) for i in self.indicators],
             "priorities": list(self.priorities),
             "suppression_threshold": self.suppression_threshold,
+            "revisions": [_revision_payload(r) for r in self.revisions],
         }
 
     @classmethod
@@ -240,6 +267,7 @@ class Scorecard:
             priorities=tuple(data["priorities"]),
             suppression_threshold=int(data["suppression_threshold"]),
             history=history,
+            revisions=tuple(_revision_from(r) for r in data.get("revisions", ())),  # none before revisions
         )
 
 
@@ -265,6 +293,20 @@ def _indicator_payload(ind: IndicatorResult) -> dict[str, Any]:
     spc["series"] = [_fields(p) for p in ind.spc.series]
     out["spc"] = spc
     return out
+
+
+def _revision_payload(revision: Revision) -> dict[str, Any]:
+    out = _fields(revision)
+    out["unit"] = _fields(revision.unit)
+    out["old"] = _fields(revision.old)
+    out["new"] = _fields(revision.new)
+    return out
+
+
+def _revision_from(data: Mapping[str, Any]) -> Revision:
+    fields = dict(data)
+    fields.update(unit=Unit(**data["unit"]), old=Figure(**data["old"]), new=Figure(**data["new"]))
+    return Revision(**fields)
 
 
 def _indicator_from(data: Mapping[str, Any]) -> IndicatorResult:

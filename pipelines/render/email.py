@@ -21,9 +21,9 @@ from email.policy import default
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from ..model import Scorecard
+from ..model import Revision, Scorecard
 from .html import render_html
-from .sentences import subject_for
+from .sentences import revision_sentence, subject_for
 from .text import render_text
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -83,3 +83,45 @@ def build_scorecard_email(
 
 def _safe_id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
+
+
+def build_revision_notice(
+    revisions: Sequence[Revision], *, sender: str, recipient: str, folders: Mapping[str, Path]
+) -> EmailMessage:
+    """The analyst's notice that published figures were revised: each one (old and new, as the
+    scorecard shows them, so a suppressed figure stays ``c``), the quarters whose files were
+    written again, and that the sub group was not emailed. Plain text; figures only."""
+    quarters = sorted({r.quarter for r in revisions})
+    labels = {r.quarter: r.label for r in revisions}
+    count = len(revisions)
+    lines = [
+        "Late or corrected partner data has changed figures in scorecards already published.",
+        "",
+    ]
+    for quarter in quarters:
+        lines.append(f"{labels[quarter]}:")
+        lines += [f"  {revision_sentence(r)} ({r.name})" for r in revisions if r.quarter == quarter]
+        lines.append("")
+    lines += [
+        "What has been done:",
+        *[
+            f"- {labels[q]}: its scorecard was computed again and its files written again in {folders[q]}"
+            for q in quarters
+        ],
+        "- The sub group has not been emailed.",
+        "- The revisions are recorded in the warehouse (indicator_revisions), and the next scorecard built",
+        "  lists them in its notes.",
+        "",
+        "To send a revised scorecard to the sub group now: scorecard build --quarter <quarter>",
+        "(or a manual run of quarterly_scorecard with that quarter).",
+    ]
+    msg = EmailMessage(policy=default)
+    noun = "figure" if count == 1 else "figures"
+    msg["Subject"] = f"LSCP scorecard: {count} published {noun} revised ({', '.join(labels[q] for q in quarters)})"
+    msg["From"] = sender
+    msg["To"] = recipient
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = make_msgid(idstring="revisions", domain=MSGID_DOMAIN)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content("\n".join(lines) + "\n")
+    return msg

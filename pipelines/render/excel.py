@@ -209,6 +209,12 @@ def _summary_sheet(ws: Worksheet, view: ScorecardView) -> None:
         row += 1
     row += 1
     put(ws, row, 1, "Notes", font=BOLD)
+    if view.revision_notes:
+        row += 1
+        put(ws, row, 2, "Figures revised since they were published (late or corrected partner returns):")
+        for note in view.revision_notes:
+            row += 1
+            put(ws, row, 2, note)
     put(ws, row + 1, 2, view.suppression_note)
     put(
         ws,

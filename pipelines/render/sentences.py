@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..model import IndicatorResult, Scorecard
+from ..catalogue import Unit
+from ..disclosure import SUPPRESSED
+from ..model import Figure, IndicatorResult, Revision, Scorecard
 from ..spc import (
     COMMON,
     CONCERN,
@@ -38,6 +40,24 @@ def subject_for(scorecard: Scorecard) -> str:
     count = len(scorecard.exceptions)
     noun = "exception" if count == 1 else "exceptions"
     return f"LSCP performance scorecard {scorecard.label}: {count} {noun}"
+
+
+def figure_text(figure: Figure, unit: Unit, decimals: int) -> str:
+    """A headline figure as the scorecard showed it: ``5,460``, ``25.7%``, ``c``, or why there was
+    none (``missing return``, ``no data``)."""
+    if figure.value is None:
+        return data_status_word(figure.data_status).lower()
+    if figure.suppressed:
+        return SUPPRESSED
+    return format_value(figure.value, unit, decimals)
+
+
+def revision_sentence(revision: Revision) -> str:
+    """``DA01 for 2024-25 Q1 was revised from 5,460 to 5,512``: a published figure that later
+    data changed, for the notes of the next scorecard and the analyst's notice."""
+    old = figure_text(revision.old, revision.unit, revision.decimals)
+    new = figure_text(revision.new, revision.unit, revision.decimals)
+    return f"{revision.indicator_id} for {revision.label} was revised from {old} to {new}"
 
 
 def exception_sentences(scorecard: Scorecard) -> list[tuple[str, str]]:

@@ -33,7 +33,7 @@ from .labels import (
     return_badge,
     variation_badge,
 )
-from .sentences import exception_sentence, subject_for
+from .sentences import exception_sentence, revision_sentence, subject_for
 
 NOT_AVAILABLE = "n/a"
 
@@ -130,6 +130,7 @@ class ScorecardView:
     indicators: list[IndicatorView]
     suppression_threshold: int
     suppression_note: str
+    revision_notes: list[str]  # "DA01 for 2024-25 Q1 was revised from 5,460 to 5,512."
     summary_lines: list[str] = field(default_factory=list)
 
     @property
@@ -165,6 +166,7 @@ def build_view(scorecard: Scorecard, *, charts: Mapping[str, str] | None = None)
         indicators=indicators,
         suppression_threshold=scorecard.suppression_threshold,
         suppression_note=suppression_note(scorecard.suppression_threshold),
+        revision_notes=[revision_sentence(r) + "." for r in scorecard.revisions],
     )
     view.summary_lines = _summary_lines(view)
     return view
