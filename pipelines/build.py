@@ -18,9 +18,11 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+
+from sqlalchemy.engine import Engine
 
 from .config import Settings
 from .contract import check_contract
@@ -120,31 +122,50 @@ class NoReturns(RuntimeError):
     built, published or emailed (the analyst is told instead)."""
 
 
-def compute_quarter(settings: Settings, quarter: Quarter, *, generated_at: datetime | None = None) -> Scorecard:
+def compute_quarter(
+    settings: Settings, quarter: Quarter, *, generated_at: datetime | None = None, claim_revisions: bool = True
+) -> Scorecard:
     """Compute, decide and check one quarter and store it in the marts; what the outputs will
-    show. ``NoReturns`` when no partner return arrived for it (nothing is stored)."""
+    show. ``NoReturns`` when no partner return arrived for it (nothing is stored).
+
+    Its notes list the revisions of earlier quarters' published figures that no scorecard has
+    carried yet (``pipelines.revisions``): this is the next scorecard, and they become its own
+    (a rebuild of it shows them again). ``claim_revisions=False`` (a republication by the
+    revision check itself) keeps only the ones it already carried."""
     from .marts import store_scorecard
-    from .scorecard import build_scorecard, build_values
+    from .revisions import footnotes_for
 
     settings.ensure_folders()
     with open_warehouse(settings.warehouse_url) as engine:
-        # Every value the scorecard and the history sheet show, computed once, side by side.
-        values = build_values(engine, quarter, workers=BUILD_WORKERS)
-        built = build_scorecard(
-            engine,
-            quarter,
-            suppression_threshold=settings.suppression_threshold,
-            generated_at=generated_at,
-            values_cache=values,
-        )
-        if built.returns and all(r.status == "missing" for r in built.returns):
-            raise NoReturns(
-                f"no partner return has arrived for {quarter.label}: no scorecard was built or sent "
-                "(check the inbox and the receipts, or build a quarter that has data)"
-            )
+        built = computed_scorecard(engine, settings, quarter, generated_at=generated_at)
+        built = replace(built, revisions=footnotes_for(engine, quarter, claim=claim_revisions))
         check_contract(built.contract())  # an invalid scorecard never reaches the marts
         store_scorecard(engine, built)
         checkpoint("after_marts_stored")
+    return built
+
+
+def computed_scorecard(
+    engine: Engine, settings: Settings, quarter: Quarter, *, generated_at: datetime | None = None
+) -> Scorecard:
+    """The quarter's scorecard computed and decided from the warehouse as it stands (nothing
+    stored, no notes); ``NoReturns`` when no partner return arrived for it."""
+    from .scorecard import build_scorecard, build_values
+
+    # Every value the scorecard and the history sheet show, computed once, side by side.
+    values = build_values(engine, quarter, workers=BUILD_WORKERS)
+    built = build_scorecard(
+        engine,
+        quarter,
+        suppression_threshold=settings.suppression_threshold,
+        generated_at=generated_at,
+        values_cache=values,
+    )
+    if built.returns and all(r.status == "missing" for r in built.returns):
+        raise NoReturns(
+            f"no partner return has arrived for {quarter.label}: no scorecard was built or sent "
+            "(check the inbox and the receipts, or build a quarter that has data)"
+        )
     return built
 
 

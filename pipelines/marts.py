@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, insert, select, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from .indicators import series_months
 from .model import HistoryRow, Number, Scorecard
@@ -49,7 +49,25 @@ def _plain(number: float | None) -> Number | None:
 
 
 def store_scorecard(engine: Engine, scorecard: Scorecard) -> None:
-    """Write the quarter's marts in one transaction, replacing any earlier build of it.
+    """Write the quarter's marts in one transaction, replacing any earlier build of it
+    (``write_scorecard`` under ``lock_marts``)."""
+    with engine.begin() as conn:
+        lock_marts(conn)
+        write_scorecard(conn, scorecard)
+
+
+def lock_marts(conn: Connection) -> None:
+    """Take the marts' write lock for the rest of ``conn``'s transaction. Builds running at once
+    (of one quarter, or of neighbours whose 24-month windows overlap) take turns here, so none
+    sees another's half-replaced rows and none inserts a row another just inserted. SQLite
+    serialises writers by itself."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MART_LOCK})
+
+
+def write_scorecard(conn: Connection, scorecard: Scorecard) -> None:
+    """Replace the quarter's marts with ``scorecard`` in ``conn``'s transaction (the caller
+    holds ``lock_marts``).
 
     ``mart_indicator_month`` keeps one row per indicator and month: the 24 months of this
     build's window are replaced by its series (months with no value are removed), so the
@@ -111,35 +129,29 @@ def store_scorecard(engine: Engine, scorecard: Scorecard) -> None:
         for n, h in enumerate(scorecard.history)
     ]
     window = [m.code for m in series_months(quarter)]
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # Builds running at once (of one quarter, or of neighbours whose 24-month windows
-            # overlap) take turns here, so none sees another's half-replaced rows and none
-            # inserts a row another just inserted. SQLite serialises writers by itself.
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MART_LOCK})
-        conn.execute(delete(mart_indicator_quarter).where(mart_indicator_quarter.c.quarter == quarter.code))
-        if quarter_rows:
-            conn.execute(insert(mart_indicator_quarter), quarter_rows)
-        conn.execute(
-            delete(mart_indicator_month).where(
-                mart_indicator_month.c.indicator_id.in_(ids), mart_indicator_month.c.month.in_(window)
-            )
+    conn.execute(delete(mart_indicator_quarter).where(mart_indicator_quarter.c.quarter == quarter.code))
+    if quarter_rows:
+        conn.execute(insert(mart_indicator_quarter), quarter_rows)
+    conn.execute(
+        delete(mart_indicator_month).where(
+            mart_indicator_month.c.indicator_id.in_(ids), mart_indicator_month.c.month.in_(window)
         )
-        if month_rows:
-            conn.execute(insert(mart_indicator_month), month_rows)
-        conn.execute(delete(mart_indicator_history).where(mart_indicator_history.c.built_quarter == quarter.code))
-        if history_rows:
-            conn.execute(insert(mart_indicator_history), history_rows)
-        conn.execute(delete(mart_scorecard).where(mart_scorecard.c.quarter == quarter.code))
-        conn.execute(
-            insert(mart_scorecard),
-            {
-                "quarter": quarter.code,
-                "generated_at": built_at,
-                "exceptions": len(scorecard.exceptions),
-                "payload": json.dumps(scorecard.payload(), ensure_ascii=False),
-            },
-        )
+    )
+    if month_rows:
+        conn.execute(insert(mart_indicator_month), month_rows)
+    conn.execute(delete(mart_indicator_history).where(mart_indicator_history.c.built_quarter == quarter.code))
+    if history_rows:
+        conn.execute(insert(mart_indicator_history), history_rows)
+    conn.execute(delete(mart_scorecard).where(mart_scorecard.c.quarter == quarter.code))
+    conn.execute(
+        insert(mart_scorecard),
+        {
+            "quarter": quarter.code,
+            "generated_at": built_at,
+            "exceptions": len(scorecard.exceptions),
+            "payload": json.dumps(scorecard.payload(), ensure_ascii=False),
+        },
+    )
 
 
 def load_scorecard(engine: Engine, quarter: Quarter) -> Scorecard:

@@ -118,7 +118,15 @@ def test_revisions_table_upgrades_and_downgrades(warehouse_url):
     init_warehouse(engine)
     assert current_revision(engine) == "0006"
     columns = {c["name"] for c in inspect(engine).get_columns("indicator_revisions")}
-    assert {"quarter", "indicator_id", "old_value", "new_value", "detected_at", "notified_at", "footnoted_in"} <= columns
+    assert {
+        "quarter",
+        "indicator_id",
+        "old_value",
+        "new_value",
+        "detected_at",
+        "notified_at",
+        "footnoted_in",
+    } <= columns
     downgrade(engine, "0005")
     assert current_revision(engine) == "0005"
     tables = set(inspect(engine).get_table_names())
