@@ -65,7 +65,7 @@ def warehouse_connection(monkeypatch, url: str) -> None:
 
 def test_every_dag_imports_with_tags_owners_and_retries(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"partner_intake", "quarterly_scorecard"}
+    assert set(dagbag.dag_ids) == {"partner_intake", "quarterly_scorecard", "late_data"}
     for dag_id in dagbag.dag_ids:
         dag = dagbag.get_dag(dag_id)
         assert dag.tags, dag_id
@@ -303,3 +303,61 @@ def test_a_quarter_with_no_returns_is_never_emailed(dagbag, scorecard_home, smtp
     [alert] = catcher.messages()
     assert alert["To"] == "analyst@lscp.example" and "no partner return has arrived" in alert.get_content()
     assert not (scorecard_home / "out" / "2024-25Q1").exists()
+
+
+def test_late_data_runs_after_a_load_of_any_source(dagbag):
+    """A list schedule would wait for every source; late_data waits for any one."""
+    from airflow.sdk import AssetAny
+
+    from pipelines.sources import load_sources
+
+    dag = dagbag.get_dag("late_data")
+    condition = dag.timetable.asset_condition
+    assert isinstance(condition, AssetAny)
+    uris = {a.uri for a in condition.objects}
+    assert uris == {f"scorecard://warehouse/{name}" for name in load_sources()}
+    [check] = dag.tasks
+    assert check.on_failure_callback and check.retries >= 1
+
+
+def test_late_data_dag_run_republishes_and_tells_the_analyst_once(
+    dagbag, scorecard_home, warehouse_url, smtp_server, monkeypatch
+):
+    """A published quarter, then a corrected resubmission for it: the DAG republishes the quarter's
+    files, the analyst gets one notice (through Airflow's SMTP connection and variable), the sub
+    group hears nothing more; a second run finds nothing."""
+    from pipelines.build import build_quarter
+    from pipelines.intake import run_intake
+    from tests.test_intake import police_rows, write_xlsx
+
+    catcher, port = smtp_server()
+    smtp_connection(monkeypatch, port)
+    monkeypatch.setenv("SCORECARD_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("AIRFLOW_VAR_SCORECARD_ANALYST_EMAIL", "analyst@lscp.example")
+    monkeypatch.setenv("AIRFLOW_VAR_SCORECARD_PMSG_TO", "pmsg@lscp.example")
+    monkeypatch.setenv(
+        "AIRFLOW_VAR_SCORECARD_DATA_OFFICERS", json.dumps({"police_domestic_incidents": "wyp@police.example"})
+    )
+    from airflow_settings import scorecard_settings
+
+    settings = scorecard_settings()
+    settings.ensure_folders()
+    q1 = Quarter.parse("2024-25Q1")
+    write_xlsx(settings.inbox / "police.xlsx", police_rows(1200))
+    run_intake(settings)
+    build_quarter(settings, q1)
+    write_xlsx(settings.inbox / "police_corrected.xlsx", police_rows(1234))
+    run_intake(settings)
+
+    dag = dagbag.get_dag("late_data")
+    run = dag.test()
+    assert run.state == "success"
+    notices = [m for m in catcher.messages() if m["To"] == "analyst@lscp.example"]
+    assert [m["Subject"] for m in notices] == ["LSCP scorecard: 2 published figures revised (2024-25 Q1)"]
+    assert "DA01 for 2024-25 Q1 was revised from 1,200 to 1,234" in notices[0].get_content()
+    assert len([m for m in catcher.messages() if m["To"] == "pmsg@lscp.example"]) == 1
+    assert json.loads((settings.out / q1.code / "scorecard.json").read_text())["indicators"][0]["value"] == 1234
+
+    again = dag.test()
+    assert again.state == "success"
+    assert len([m for m in catcher.messages() if m["To"] == "analyst@lscp.example"]) == 1
