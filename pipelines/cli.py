@@ -1,4 +1,4 @@
-"""The ``scorecard`` command: demo, generate, intake, build, render, migrate, migration new.
+"""The ``scorecard`` command: demo, generate, intake, build, render, revisions, migrate, migration new.
 
 Exit status: 0 when the command did its job (rejected files are a normal outcome), 2 for a usage
 error, 1 when the system could not do its job; one-line messages, tracebacks only with --debug.
@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--no-email", action="store_true", help="do not send or queue the email")
     render = commands.add_parser("render", help="write a built quarter's JSON, HTML and workbook again from the marts")
     render.add_argument("--quarter", required=True, help="financial quarter, e.g. 2024-25Q1")
+    commands.add_parser(
+        "revisions",
+        help="compare the published quarters with the warehouse; republish (no email to the sub group), "
+        "record and tell the analyst what changed",
+    )
     return parser
 
 
@@ -159,6 +164,12 @@ def _run(args) -> int:
             f"Rendered {quarter.label} from the marts: {len(rendered.exceptions)} exception(s) ({', '.join(rendered.exceptions) or 'none'})"
         )
         print(f"  {rendered.json}\n  {rendered.html}\n  {rendered.xlsx}")
+        return 0
+    if args.command == "revisions":
+        from .revisions import check_revisions
+
+        for line in check_revisions(settings).lines():
+            print(line)
         return 0
     raise UsageError(f"unknown command {args.command}")
 

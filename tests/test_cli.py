@@ -104,3 +104,32 @@ def test_generate_one_big_file_of_a_source(tmp_path):
         ).returncode
         == 2
     )
+
+
+def test_revisions_reports_what_changed_and_exits_0(tmp_path):
+    """Nothing published yet: nothing to revise. Then a published quarter and a corrected extract
+    for it: the command prints each revised figure; a second run finds nothing."""
+    from tests.test_intake import police_rows, write_xlsx
+
+    home = tmp_path / "home"
+    env = {"SCORECARD_PSEUDONYM_KEY": "k", "SCORECARD_ANALYST_EMAIL": "analyst@lscp.example"}
+    result = run(["revisions"], home, **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "No published figure has changed (0 published quarter(s) checked)"
+    (home / "inbox").mkdir(parents=True, exist_ok=True)
+    write_xlsx(home / "inbox" / "police.xlsx", police_rows(100))
+    assert run(["intake"], home, **env).returncode == 0
+    assert run(["build", "--quarter", "2024-25Q1", "--no-email"], home, **env).returncode == 0
+    write_xlsx(home / "inbox" / "police_corrected.xlsx", police_rows(120))
+    assert run(["intake"], home, **env).returncode == 0
+    result = run(["revisions"], home, **env)
+    assert result.returncode == 0, result.stderr
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    assert lines[0] == "2 published figure(s) revised (1 published quarter(s) checked)"
+    assert "DA01 for 2024-25 Q1 was revised from 100 to 120" in lines
+    notice = next(line for line in lines if line.startswith("revision notice"))
+    assert notice.startswith("revision notice (2 figure(s)): ") and notice.endswith(
+        ".eml"
+    )  # no SMTP server: the outbox
+    result = run(["revisions"], home, **env)
+    assert result.stdout.strip() == "No published figure has changed (1 published quarter(s) checked)"
