@@ -189,3 +189,44 @@ def test_late_data_for_a_quarter_published_with_a_missing_return(mailed):
     assert "CS05 for 2024-25 Q1 was revised from missing return to c" in lines
     assert "CS05 for 2024-25 Q1 was revised from missing return to c" in notice.get_content()
     assert "10.0%" not in notice.get_content()
+
+
+def test_the_next_scorecard_claims_earlier_revisions_and_reads_two_of_one_figure_as_one(warehouse):
+    from datetime import datetime
+
+    from sqlalchemy import insert
+
+    from pipelines.revisions import footnotes_for
+
+    def row(quarter, indicator, old, new):
+        return {
+            "quarter": quarter,
+            "indicator_id": indicator,
+            "old_value": old,
+            "old_data_status": "complete",
+            "old_suppressed": False,
+            "new_value": new,
+            "new_data_status": "complete",
+            "new_suppressed": False,
+            "detected_at": datetime(2024, 8, 1),
+        }
+
+    with warehouse.begin() as conn:
+        conn.execute(
+            insert(indicator_revisions),
+            [
+                row(Q1.code, "DA02", 60.0, 60.6),
+                row(Q1.code, "DA01", 5460, 5512),
+                row(Q1.code, "DA01", 5512, 5530),  # revised again before the next scorecard
+                row(Q1.code, "DA02", 60.6, 60.04),  # and back to what was published (60.0)
+                row(Q3.code, "DA01", 100, 120),  # a later quarter: not Q2's to note
+            ],
+        )
+    assert footnotes_for(warehouse, Q2, claim=False) == ()  # a republication claims nothing
+    notes = footnotes_for(warehouse, Q2)
+    assert [(r.indicator_id, r.quarter, r.old.value, r.new.value) for r in notes] == [("DA01", Q1.code, 5460, 5530)]
+    assert footnotes_for(warehouse, Q2) == notes  # a rebuild of Q2 shows the same notes
+    assert footnotes_for(warehouse, Q3) == ()  # the scorecard after does not repeat them
+    with warehouse.connect() as conn:
+        claimed = conn.execute(select(indicator_revisions.c.quarter, indicator_revisions.c.footnoted_in)).all()
+    assert sorted(claimed) == [(Q1.code, Q2.code)] * 4 + [(Q3.code, None)]
