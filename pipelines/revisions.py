@@ -70,6 +70,8 @@ class RevisionRun:
             return [f"No published figure has changed ({len(self.checked)} published quarter(s) checked)"]
         lines = [f"{len(self.revised)} published figure(s) revised ({len(self.checked)} published quarter(s) checked)"]
         lines += [f"  {revision_sentence(r)}" for r in self.revised]
+        earlier = [r for r in self.notified if r not in self.revised]  # found by a check that stopped before telling
+        lines += [f"  {revision_sentence(r)} (found earlier)" for r in earlier]
         if self.rendered:
             lines.append(f"  files written again (not emailed to the sub group): {', '.join(self.rendered)}")
         if self.notified:

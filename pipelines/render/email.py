@@ -95,7 +95,8 @@ def build_revision_notice(
     labels = {r.quarter: r.label for r in revisions}
     count = len(revisions)
     lines = [
-        "Late or corrected partner data has changed figures in scorecards already published.",
+        "Figures in scorecards already published have changed: the warehouse now gives different values",
+        "(late or corrected partner returns, or a changed indicator definition).",
         "",
     ]
     for quarter in quarters:
