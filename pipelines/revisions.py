@@ -31,8 +31,10 @@ so a rebuild of that scorecard shows it again and no later one repeats it.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -93,9 +95,26 @@ class RevisionRun:
 
 def check_revisions(settings: Settings) -> RevisionRun:
     """Compare, republish, render and notify (see the module's docstring)."""
+    settings.ensure_folders()
+    with _one_check_at_a_time(settings):
+        return _check(settings)
+
+
+@contextlib.contextmanager
+def _one_check_at_a_time(settings: Settings) -> Iterator[None]:
+    """Checks take turns (the DAG's runs, and ``scorecard revisions`` by hand, share the output
+    folder), so two never tell the analyst of the same revisions."""
+    with open(settings.out / ".revisions.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _check(settings: Settings) -> RevisionRun:
     from .build import BUILD_WORKERS, render_quarter
 
-    settings.ensure_folders()
     run = RevisionRun()
     with open_warehouse(settings.warehouse_url) as engine:
         published = _published(engine)
