@@ -219,9 +219,7 @@ def test_both_dags_under_a_live_airflow(executor, partner_files, tmp_path):
         assert run["state"] == "failed" and failed_in < 60, (run, failed_in)
         assert tasks["compute"] == ("failed", 1), tasks
         deadline = time.monotonic() + 30
-        while not (
-            alerts := [m for m in catcher.messages() if str(m["To"]) == ANALYST and IMPOSSIBLE in subject(m)]
-        ):
+        while not (alerts := [m for m in catcher.messages() if str(m["To"]) == ANALYST and IMPOSSIBLE in subject(m)]):
             assert time.monotonic() < deadline, "no alert reached the analyst"
             time.sleep(0.5)
         assert len(alerts) == 1 and "quarterly_scorecard.compute failed" in subject(alerts[0]), alerts
