@@ -256,6 +256,16 @@ class LiveAirflow:
         run = self.api("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
         return run["dag_run_id"]
 
+    def wait_for_runs(self, dag_id: str, timeout: float = 120) -> list[dict]:
+        """The DAG's runs, once it has one."""
+        deadline = time.monotonic() + timeout
+        while not (runs := self.runs(dag_id)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{dag_id}: no run in {timeout:.0f} s")
+            self.check_alive()
+            time.sleep(1)
+        return runs
+
     def runs(self, dag_id: str) -> list[dict]:
         return self.api("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
 
