@@ -283,6 +283,15 @@ class LiveAirflow:
             self.check_alive()
             time.sleep(poll)
 
+    def returned(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1):
+        """What a task instance returned (its ``return_value`` XCom)."""
+        entry = self.api(
+            "GET",
+            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value",
+            params={"map_index": map_index, "deserialize": True},
+        )
+        return entry["value"]
+
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         return self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})[
             "task_instances"

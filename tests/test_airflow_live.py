@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.periods import Quarter
-from tests.airflow_live import LiveAirflow, create_database, drop_database
+from tests.airflow_live import TERMINAL, LiveAirflow, create_database, drop_database
 from tests.smtp_server import start_server
 
 pytestmark = pytest.mark.slow
@@ -41,6 +41,9 @@ PMSG = "pmsg@lscp.example"
 ANALYST = "analyst@lscp.example"
 POLICE_OFFICER = "wyp@police.example"
 RECEIPT = "Scorecard intake receipt: "
+# Settings given to the Airflow processes on top of the harness's (tuning experiments: e.g.
+# LIVE_AIRFLOW_TUNING='{"SCORECARD_INTAKE_PARTS": "4"}'); recorded with the results.
+TUNING: dict[str, str] = json.loads(os.environ.get("LIVE_AIRFLOW_TUNING") or "{}")
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +142,32 @@ def cli_intake(files: list[Path], root: Path) -> tuple[float, dict[str, str], di
         drop_database(name)
 
 
+def timeline(run: dict, instances: list[dict]) -> dict:
+    """Where the run's time went, in seconds from the run being queued (the trigger): when it
+    started, and each task instance's queued, start and end times."""
+
+    def at(value):
+        if not value:
+            return None
+        return round(
+            (dt.datetime.fromisoformat(value) - dt.datetime.fromisoformat(run["queued_at"])).total_seconds(), 2
+        )
+
+    return {
+        "run_started": at(run["start_date"]),
+        "run_ended": at(run["end_date"]),
+        "tasks": [
+            {
+                "map_index": t["map_index"],
+                "queued": at(t.get("queued_when")),
+                "started": at(t["start_date"]),
+                "ended": at(t["end_date"]),
+            }
+            for t in sorted(instances, key=lambda t: t["map_index"])
+        ],
+    }
+
+
 def record(executor: str, entry: dict) -> None:
     """This run's numbers in benchmarks/airflow_intake.json, beside the other executor's."""
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
@@ -151,11 +180,22 @@ def record(executor: str, entry: dict) -> None:
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
 
 
-def away_from_the_schedule(slack: float = 120) -> None:
-    """partner_intake runs every 5 minutes: start the timed run well after one of its slots, so the
-    scheduled run does not take the files first (it would, and then the time is a different run's)."""
-    while (time.time() % 300) > 300 - slack:
-        time.sleep(2)
+def quiet_moment(airflow: LiveAirflow, timeout: float = 360) -> None:
+    """partner_intake runs every 5 minutes: start the timed run once the latest slot's scheduled run
+    has finished and a few seconds before the next, so no scheduled run takes the files first (one
+    due while the timed run is active waits for it: max_active_runs=1)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = time.time()
+        slot = dt.datetime.fromtimestamp(now - now % 300, dt.UTC)
+        runs = airflow.runs("partner_intake")
+        if (
+            now % 300 <= 285
+            and all(r["state"] in TERMINAL for r in runs)
+            and any(dt.datetime.fromisoformat(r["run_after"]) >= slot for r in runs if r["run_type"] == "scheduled")
+        ):
+            return
+        time.sleep(1)
 
 
 @pytest.mark.parametrize("executor", ["LocalExecutor", "CeleryExecutor"])
@@ -169,6 +209,7 @@ def test_both_dags_under_a_live_airflow(executor, partner_files, tmp_path):
         home=tmp_path / "airflow",
         executor=executor,
         scorecard_env=scorecard_env(home, warehouse_url, smtp_port),
+        airflow_env=TUNING,
     )
     try:
         started = time.monotonic()
@@ -191,11 +232,11 @@ def test_both_dags_under_a_live_airflow(executor, partner_files, tmp_path):
         assert wait_for_mail(catcher, ANALYST, "(scheduled run)")
 
         # 30 files, one triggered run.
-        away_from_the_schedule()
+        quiet_moment(airflow)
         drop_files(partner_files, home / "inbox")
         began = time.monotonic()
         run_id = airflow.trigger("partner_intake")
-        run = airflow.wait_run("partner_intake", run_id, timeout=900)
+        run = intake_run = airflow.wait_run("partner_intake", run_id, timeout=900)
         airflow_seconds = time.monotonic() - began
         assert run["state"] == "success"
         instances = []
@@ -205,6 +246,8 @@ def test_both_dags_under_a_live_airflow(executor, partner_files, tmp_path):
         assert instances and {(t["state"], t["try_number"]) for t in instances} == {("success", 1)}, instances
         mine = airflow.task_instances("partner_intake", run_id)
         assert sorted(t["map_index"] for t in mine) == list(range(len(mine)))
+        per_part = [len(airflow.returned("partner_intake", run_id, "intake", t["map_index"])) for t in mine]
+        assert sum(per_part) == FILES  # this run did the work, in every part
         assert [p.name for p in (home / "inbox").iterdir() if p.is_file()] == []
         assert filed(home) == cli_filed and len(cli_filed) == FILES  # archived (or rejected) as the CLI does
         sent = {to: len(subjects) for to, subjects in receipts(catcher).items()}
@@ -248,11 +291,14 @@ def test_both_dags_under_a_live_airflow(executor, partner_files, tmp_path):
                 "worker_concurrency": airflow.worker_concurrency if executor == "CeleryExecutor" else None,
                 "files": FILES,
                 "intake_parts": len(mine),
+                "files_per_part": per_part,
                 "airflow_seconds": round(airflow_seconds, 2),
                 "cli_seconds": round(cli_seconds, 2),
                 "ratio": round(airflow_seconds / cli_seconds, 2),
                 "impossible_quarter_failed_in_seconds": round(failed_in, 2),
                 "airflow_start_seconds": round(start_seconds, 1),
+                "intake_timeline": timeline(intake_run, mine),
+                "tuning": TUNING,
                 "machine_cores": os.cpu_count(),
                 "load_average": [round(x, 2) for x in os.getloadavg()],
                 "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
