@@ -4,7 +4,8 @@ database, driven through the REST API as an operator would.
 
 Every process runs in its own process group with its log in the temporary AIRFLOW_HOME; ``stop``
 ends those groups (and any process left with this home in its environment: the task processes
-they started), drops the databases it created and prints the logs' tails when asked to. Nothing
+they started), drops the databases it created and the Celery queue's keys in Redis, and prints
+the logs' tails when asked to. Nothing
 here touches a process it did not start.
 
 Authentication is Airflow 3's SimpleAuthManager with ``simple_auth_manager_all_admins``: every
@@ -203,6 +204,12 @@ class LiveAirflow:
             with contextlib.suppress(Exception):
                 drop_database(name)
         self.databases.clear()
+        queue = getattr(self, "env", {}).get("AIRFLOW__OPERATORS__DEFAULT_QUEUE")
+        if queue:  # this run's queue and kombu's binding of it, on the shared Redis
+            import redis
+
+            with contextlib.suppress(Exception), redis.Redis.from_url(REDIS_URL) as client:
+                client.delete(queue, f"_kombu.binding.{queue}")
 
     def strays(self) -> list[int]:
         """Processes whose environment names this installation's home: only ours have it."""

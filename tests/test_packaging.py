@@ -54,6 +54,8 @@ def test_airflow_is_an_optional_extra():
         "apache-airflow",
         "apache-airflow-providers-smtp",
         "apache-airflow-providers-celery",
+        "celery",
+        "kombu",
     }
 
 
