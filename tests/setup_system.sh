@@ -20,6 +20,9 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-calc)
+# - redis-server for tests/test_airflow_live.py's CeleryExecutor run (the broker, as in the
+#   compose file's celery profile).
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if (( ${#missing[@]} )); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
@@ -28,3 +31,11 @@ fi
 command -v chromium >/dev/null || { echo "chromium could not be installed: the rendering test needs it" >&2; exit 1; }
 command -v docker-compose >/dev/null || { echo "docker-compose could not be installed: tests/test_compose.py needs it" >&2; exit 1; }
 command -v soffice >/dev/null || { echo "libreoffice-calc could not be installed: tests/test_office_files.py needs it" >&2; exit 1; }
+command -v redis-server >/dev/null || { echo "redis-server could not be installed: tests/test_airflow_live.py needs it" >&2; exit 1; }
+
+# Redis on 127.0.0.1:6379: the Celery broker of the live Airflow test (started here if it is not running).
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+  for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.5; done
+fi
+redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || { echo "Redis is not running on 127.0.0.1:6379: the CeleryExecutor test needs it" >&2; exit 1; }

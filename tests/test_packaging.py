@@ -53,6 +53,9 @@ def test_airflow_is_an_optional_extra():
     assert {_requirement_name(r) for r in project["optional-dependencies"]["airflow"]} == {
         "apache-airflow",
         "apache-airflow-providers-smtp",
+        "apache-airflow-providers-celery",
+        "celery",
+        "kombu",
     }
 
 
