@@ -6,7 +6,8 @@ With 30 partner files in the inbox: every task instance succeeds on its first tr
 leaves the inbox (archived, or rejected for the two deliberately bad ones, exactly as the command
 line files them), a receipt per file reaches the SMTP server (aiosmtpd), the quarterly run's
 three tasks succeed and its email reaches the sub group, and an impossible quarter fails in under
-a minute with the analyst alerted.
+a minute with the analyst alerted. ``late_data`` runs on the loads' Asset events; a corrected
+extract for the published quarter brings the analyst a revision notice and the sub group nothing.
 
 The intake's time under Airflow (trigger to the run's end) and the command line's time for the
 same files on a fresh warehouse are written to ``benchmarks/airflow_intake.json``: a results
@@ -18,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,8 +29,10 @@ from pathlib import Path
 import pytest
 
 from pipelines.periods import Quarter
+from pipelines.sources import load_sources
 from tests.airflow_live import TERMINAL, LiveAirflow, create_database, drop_database
 from tests.smtp_server import start_server
+from tests.test_intake import police_rows, write_xlsx
 
 pytestmark = pytest.mark.slow
 
@@ -37,6 +41,9 @@ RESULTS = REPO / "benchmarks" / "airflow_intake.json"
 QUARTER = Quarter.parse("2025-26Q2")  # the last of the three generated quarters
 IMPOSSIBLE = "2024-26Q1"  # well-formed, but no such financial year
 FILES = 30
+DAGS = ("partner_intake", "quarterly_scorecard", "late_data")
+LATE_INCIDENTS = 25
+SOURCE_TABLES = {source.table for source in load_sources().values()}
 PMSG = "pmsg@lscp.example"
 ANALYST = "analyst@lscp.example"
 POLICE_OFFICER = "wyp@police.example"
@@ -57,6 +64,29 @@ def partner_files(tmp_path_factory) -> list[Path]:
     files = [*generated.files, *bad]
     assert len(files) == FILES
     return files
+
+
+def late_police_rows(n: int) -> list[list]:
+    """``n`` incidents the force missed in the published quarter (July 2025), with references of
+    their own."""
+    rows = police_rows(n)
+    for row in rows:
+        row[0] = row[0].replace("INC", "LATE")
+        for col in (1, 6):
+            if row[col]:
+                row[col] = row[col].replace("/04/2024", "/07/2025")
+    return rows
+
+
+def late_data_runs(airflow: LiveAirflow, at_least: int = 0, timeout: float = 180) -> list[dict]:
+    """late_data's runs once there are ``at_least`` and all have finished."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = airflow.runs("late_data")
+        if len(runs) >= at_least and all(r["state"] in TERMINAL for r in runs):
+            return runs
+        assert time.monotonic() < deadline, f"late_data: {len(runs)} run(s), waiting for {at_least} to finish"
+        time.sleep(1)
 
 
 def scorecard_env(home: Path, warehouse_url: str, smtp_port: int) -> dict[str, str]:
@@ -215,14 +245,14 @@ def test_both_dags_under_a_live_airflow(executor, partner_files, tmp_path):
         started = time.monotonic()
         airflow.start()
         start_seconds = time.monotonic() - started
-        for dag_id in ("partner_intake", "quarterly_scorecard"):
+        for dag_id in DAGS:
             assert airflow.wait_for_dag(dag_id)["is_paused"] is True  # DAGs start paused
 
         # Unpaused with catchup off, each DAG still runs its most recent slot at once: partner_intake
         # on the empty inbox, and quarterly_scorecard the quarter before its last 15th, which has no
         # returns here: it fails at once (no retry) and the analyst is told.
-        airflow.set_paused("partner_intake", False)
-        airflow.set_paused("quarterly_scorecard", False)
+        for dag_id in DAGS:
+            airflow.set_paused(dag_id, False)
         first = {dag_id: airflow.wait_for_runs(dag_id) for dag_id in ("partner_intake", "quarterly_scorecard")}
         for run in first["partner_intake"]:
             assert airflow.wait_run("partner_intake", run["dag_run_id"])["state"] == "success"
@@ -253,6 +283,23 @@ def test_both_dags_under_a_live_airflow(executor, partner_files, tmp_path):
         sent = {to: len(subjects) for to, subjects in receipts(catcher).items()}
         assert sent == cli_receipts and POLICE_OFFICER in sent  # one receipt per file, to its data officer
 
+        # Each accepted load emitted its source's Asset event: late_data ran on them (nothing was
+        # published yet, so it found nothing to revise).
+        checks = late_data_runs(airflow, at_least=1)
+        assert all(r["run_type"] == "asset_triggered" for r in checks), checks
+        assert all(airflow.returned("late_data", r["dag_run_id"], "check")["revised"] == [] for r in checks)
+
+        # Every source is an Asset of the partner_data group, in use; no service complained of one;
+        # the task logs hold the product's lines, not Great Expectations' registration noise.
+        assets = airflow.api("GET", "/assets", params={"limit": 100})["assets"]
+        assert {a["name"] for a in assets} == SOURCE_TABLES, assets
+        assert {a["group"] for a in assets} == {"partner_data"}
+        services = "".join(path.read_text(errors="replace") for path in airflow.home.glob("*.log"))
+        assert not re.search(r"inactive AssetModel|AssetModel.*not found", services)
+        task_logs = [p.read_text(errors="replace") for p in (airflow.home / "logs").rglob("*.log")]
+        assert any("] ACCEPTED " in text for text in task_logs)  # each file's outcome, in its part's log
+        assert not any("Skipping registering function" in text for text in task_logs)
+
         # The quarter with data: compute -> render -> email, each on its first try.
         run_id = airflow.trigger("quarterly_scorecard", {"quarter": QUARTER.code})
         run = airflow.wait_run("quarterly_scorecard", run_id, timeout=600)
@@ -277,6 +324,23 @@ def test_both_dags_under_a_live_airflow(executor, partner_files, tmp_path):
         assert tasks["compute"] == ("failed", 1), tasks
         alerts = wait_for_mail(catcher, ANALYST, IMPOSSIBLE)
         assert len(alerts) == 1 and "quarterly_scorecard.compute failed" in subject(alerts[0]), alerts
+
+        # Late data: a corrected police extract for the published quarter. The load's Asset event
+        # starts late_data, which republishes the quarter, tells the analyst (old and new) and does
+        # not email the sub group again.
+        before = len(late_data_runs(airflow))
+        write_xlsx(home / "inbox" / "police_late_correction.xlsx", late_police_rows(LATE_INCIDENTS))
+        airflow.trigger("partner_intake")
+        checks = late_data_runs(airflow, at_least=before + 1, timeout=300)
+        [notice] = wait_for_mail(catcher, ANALYST, f"revised ({QUARTER.label})", timeout=120)
+        assert "DA01 for " + QUARTER.label + " was revised from " in notice.get_content()
+        assert len([m for m in catcher.messages() if str(m["To"]) == PMSG]) == 1
+        assert any(airflow.returned("late_data", r["dag_run_id"], "check")["revised"] for r in checks)
+        for dag_id in ("partner_intake", "late_data"):  # every run, every task, on its first try
+            for each in airflow.runs(dag_id):
+                assert airflow.wait_run(dag_id, each["dag_run_id"])["state"] == "success", each
+                states = {(t["state"], t["try_number"]) for t in airflow.task_instances(dag_id, each["dag_run_id"])}
+                assert states == {("success", 1)}, (dag_id, each, states)
 
         if executor == "CeleryExecutor":  # the work was shared: each worker ran tasks
             for n in range(1, airflow.workers + 1):
