@@ -28,7 +28,7 @@ from .config import Settings
 from .contract import check_contract
 from .faults import checkpoint
 from .model import Scorecard
-from .periods import Quarter
+from .periods import Quarter, require_ended
 from .warehouse import open_warehouse
 
 # Connections computing indicators side by side in a build: the reference machine has 2 cores.
@@ -126,7 +126,8 @@ def compute_quarter(
     settings: Settings, quarter: Quarter, *, generated_at: datetime | None = None, claim_revisions: bool = True
 ) -> Scorecard:
     """Compute, decide and check one quarter and store it in the marts; what the outputs will
-    show. ``NoReturns`` when no partner return arrived for it (nothing is stored).
+    show. ``QuarterNotEnded`` for a quarter still running or to come, ``NoReturns`` when no
+    partner return arrived for it (nothing is stored in either case).
 
     Its notes list the revisions of earlier quarters' published figures that no scorecard has
     carried yet (``pipelines.revisions``): this is the next scorecard, and they become its own
@@ -135,6 +136,7 @@ def compute_quarter(
     from .marts import store_scorecard
     from .revisions import footnotes_for
 
+    require_ended(quarter)
     settings.ensure_folders()
     with open_warehouse(settings.warehouse_url) as engine:
         built = computed_scorecard(engine, settings, quarter, generated_at=generated_at)

@@ -1,4 +1,5 @@
-"""The ``scorecard`` command: demo, generate, intake, build, render, revisions, migrate, migration new.
+"""The ``scorecard`` command: demo, generate, intake, build, render, revisions, migrate, migration new,
+completion.
 
 Exit status: 0 when the command did its job (rejected files are a normal outcome), 2 for a usage
 error, 1 when the system could not do its job; one-line messages, tracebacks only with --debug.
@@ -29,9 +30,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"scorecard: {message}\n")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lscp-scorecard")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="scorecard", description="LSCP quarterly performance scorecard.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    parser.add_argument("--version", action="version", version=f"scorecard {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     commands.add_parser("demo", help="generate synthetic data, run intake, build and email the latest quarter")
     generate = commands.add_parser("generate", help="write synthetic partner extracts only")
@@ -56,11 +67,29 @@ def _parser() -> argparse.ArgumentParser:
         "(into SCORECARD_RESOURCES/migrations/ for a partnership's own rules)",
     )
     new.add_argument("message", help='what it does, e.g. "add source early_help_assessments"')
-    build = commands.add_parser("build", help="compute, rate, render and email one quarter")
-    build.add_argument("--quarter", required=True, help="financial quarter, e.g. 2024-25Q1")
+    build = commands.add_parser(
+        "build",
+        help="compute, rate, render and email one quarter; or backfill several (--from, --to), not emailed",
+        description="Build one quarter (--quarter) and email it to the sub group, asking first on a "
+        "terminal; or backfill every quarter from --from to --to, emailed only with --email. A quarter "
+        "that has not ended, or with no partner return, is never built or emailed.",
+    )
+    which = build.add_mutually_exclusive_group(required=True)
+    which.add_argument("--quarter", help="financial quarter, e.g. 2024-25Q1")
+    which.add_argument("--from", dest="first", metavar="QUARTER", help="first quarter of a backfill")
+    build.add_argument("--to", dest="last", metavar="QUARTER", help="last quarter of a backfill (with --from)")
     build.add_argument("--no-email", action="store_true", help="do not send or queue the email")
+    build.add_argument("--email", action="store_true", help="with --from/--to: email each quarter too")
+    build.add_argument("-y", "--yes", action="store_true", help="do not ask before emailing the sub group")
     render = commands.add_parser("render", help="write a built quarter's JSON, HTML and workbook again from the marts")
     render.add_argument("--quarter", required=True, help="financial quarter, e.g. 2024-25Q1")
+    completion = commands.add_parser(
+        "completion",
+        help="print the shell completion script",
+        description="Print a completion script for the shell: add "
+        "'eval \"$(scorecard completion bash)\"' to ~/.bashrc (or zsh's ~/.zshrc with zsh).",
+    )
+    completion.add_argument("shell", choices=["bash", "zsh", "fish"], help="the shell")
     commands.add_parser(
         "revisions",
         help="compare the published quarters with the warehouse; republish (no email to the sub group), "
@@ -77,6 +106,11 @@ def _quarter(text: str) -> Quarter:
 
 
 def _run(args) -> int:
+    if args.command == "completion":
+        import argcomplete
+
+        print(argcomplete.shellcode(["scorecard"], shell=args.shell), end="")
+        return 0
     settings = load_settings()
     if args.command == "demo":
         from .demo import run_demo
@@ -96,18 +130,26 @@ def _run(args) -> int:
                 raise UsageError(f"--source and --rows go together; --source is one of {', '.join(BULK_SOURCES)}")
             if args.rows < 1:
                 raise UsageError("--rows must be at least 1")
-            path = write_bulk(args.out, args.source, args.rows, seed=args.seed, end_quarter=end)
+            from .terminal import working
+
+            with working(f"Writing {args.rows:,} rows of {args.source} ..."):
+                path = write_bulk(args.out, args.source, args.rows, seed=args.seed, end_quarter=end)
             print(f"Wrote {args.rows:,} rows of {args.source} to {path}")
             return 0
-        result = generate(args.out, quarters=args.quarters, seed=args.seed, end_quarter=end, scale=args.scale)
+        from .terminal import working
+
+        with working(f"Writing {args.quarters} quarter(s) of partner extracts ..."):
+            result = generate(args.out, quarters=args.quarters, seed=args.seed, end_quarter=end, scale=args.scale)
         print(
             f"Wrote {len(result.files)} files for {result.start_quarter.label} to {result.end_quarter.label} into {args.out}"
         )
         return 0
     if args.command == "intake":
         from .intake import run_intake
+        from .terminal import intake_display
 
-        run = run_intake(settings, progress=lambda i, n, o: print(f"[{i}/{n}] {o.line()}", flush=True))
+        with intake_display() as display:
+            run = run_intake(settings, progress=display.outcome, starting=display.starting)
         if not run.outcomes:
             print(f"No files ready in {settings.inbox}")
         errors = [o for o in run.outcomes if o.status == "error"]
@@ -140,15 +182,7 @@ def _run(args) -> int:
         print(f"Wrote {path}: read it, then `scorecard migrate` (or any command) applies it")
         return 0
     if args.command == "build":
-        from .build import build_quarter
-
-        quarter = _quarter(args.quarter)
-        built = build_quarter(settings, quarter, email=not args.no_email)
-        print(f"Built {quarter.label}: {len(built.exceptions)} exception(s) ({', '.join(built.exceptions) or 'none'})")
-        print(f"  {built.json}\n  {built.html}\n  {built.xlsx}")
-        if built.email:
-            print(f"  email: {built.email}")
-        return 0
+        return _build(settings, args)
     if args.command == "render":
         from .build import render_quarter
         from .marts import NotBuilt
@@ -174,8 +208,85 @@ def _run(args) -> int:
     raise UsageError(f"unknown command {args.command}")
 
 
+def _quarters(args) -> list[Quarter]:
+    """The quarters a build asks for, each one ended (else a usage error: nothing is built)."""
+    from .periods import require_ended
+
+    if args.quarter:
+        if args.last or args.email:
+            raise UsageError("--to and --email go with --from (a backfill); one quarter is emailed unless --no-email")
+        quarters = [_quarter(args.quarter)]
+    else:
+        if not args.last:
+            raise UsageError("--from needs --to: the last quarter of the backfill")
+        first, last = _quarter(args.first), _quarter(args.last)
+        if last < first:
+            raise UsageError(f"--to {last.code} comes before --from {first.code}")
+        quarters = [first]
+        while quarters[-1] < last:
+            quarters.append(quarters[-1].shift(1))
+    try:
+        require_ended(quarters[-1])
+    except PeriodError as exc:
+        raise UsageError(str(exc)) from None
+    return quarters
+
+
+def _confirmed(question: str) -> bool:
+    """Ask on a terminal; anything but yes is no (an unattended run is not asked)."""
+    if not sys.stdin.isatty():
+        return True
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        answer = ""
+    return answer.strip().lower() in {"y", "yes"}
+
+
+def _build(settings, args) -> int:
+    from .build import NoReturns, build_quarter
+
+    quarters = _quarters(args)
+    email = args.email if args.first else not args.no_email
+    if email and not args.yes:
+        what = (
+            quarters[0].label
+            if len(quarters) == 1
+            else f"{len(quarters)} scorecards ({quarters[0].label} to {quarters[-1].label})"
+        )
+        to = ", ".join(settings.mail.pmsg_recipients) or "the sub group"
+        if not _confirmed(f"Email {what} to {to}?"):
+            print("Not emailed (the answer was not yes); building without email")
+            email = False
+    missing = 0
+    for index, quarter in enumerate(quarters, start=1):
+        step = f"[{index}/{len(quarters)}] " if len(quarters) > 1 else ""
+        try:
+            built = build_quarter(settings, quarter, email=email)
+        except NoReturns as exc:
+            missing += 1
+            print(f"{step}scorecard: {_one_line(exc)}", file=sys.stderr)
+            continue
+        print(
+            f"{step}Built {quarter.label}: {len(built.exceptions)} exception(s) ({', '.join(built.exceptions) or 'none'})"
+        )
+        print(f"  {built.json}\n  {built.html}\n  {built.xlsx}")
+        if built.email:
+            print(f"  email: {built.email}")
+    if missing and len(quarters) > 1:
+        print(
+            f"scorecard: {missing} of {len(quarters)} quarter(s) had no partner return and were not built",
+            file=sys.stderr,
+        )
+    return 1 if missing else 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    import argcomplete
+
+    argcomplete.autocomplete(parser)  # only when a shell asks for completions (_ARGCOMPLETE set)
+    args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )

@@ -19,6 +19,20 @@ class PeriodError(ValueError):
     """A quarter written in a form we do not recognise."""
 
 
+class QuarterNotEnded(PeriodError):
+    """The quarter has not ended yet: a scorecard of it would show part of a quarter as a whole one."""
+
+
+def require_ended(quarter: Quarter, today: date | None = None) -> None:
+    """``QuarterNotEnded`` unless ``quarter`` ended before ``today`` (the UK date by default)."""
+    today = today or datetime.now(UK).date()
+    if today <= quarter.end:
+        raise QuarterNotEnded(
+            f"{quarter.label} has not ended (it ends on {quarter.end.day} {quarter.end:%B %Y}): "
+            "a scorecard of it would show part of a quarter, so none is built"
+        )
+
+
 def add_months(d: date, months: int) -> date:
     """First day of the month ``months`` after ``d``'s month."""
     index = d.year * 12 + (d.month - 1) + months

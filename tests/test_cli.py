@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.test_intake import police_rows, write_xlsx
 
 pytestmark = pytest.mark.slow
 
@@ -133,3 +136,166 @@ def test_revisions_reports_what_changed_and_exits_0(tmp_path):
     )  # no SMTP server: the outbox
     result = run(["revisions"], home, **env)
     assert result.stdout.strip() == "No published figure has changed (1 published quarter(s) checked)"
+
+
+KEY = {"SCORECARD_PSEUDONYM_KEY": "a-test-key-long-enough-for-any-rule"}
+
+
+def test_version_names_the_installed_package(tmp_path):
+    from importlib.metadata import version
+
+    result = run(["--version"], tmp_path / "home")
+    assert result.returncode == 0 and result.stdout.strip() == f"scorecard {version('lscp-scorecard')}"
+
+
+def test_a_quarter_that_has_not_ended_is_never_built(tmp_path):
+    from pipelines.periods import Quarter
+
+    running = Quarter.containing(__import__("datetime").date.today())
+    for args in (["--quarter", running.code], ["--from", running.shift(-2).code, "--to", running.code]):
+        result = run(["build", *args], tmp_path / "home", **KEY)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip() == (
+            f"scorecard: {running.label} has not ended (it ends on {running.end.day} {running.end:%B %Y}): "
+            "a scorecard of it would show part of a quarter, so none is built"
+        )
+    assert not (tmp_path / "home" / "out" / running.code).exists()
+
+
+def test_a_quarter_with_no_returns_is_not_built_or_emailed(tmp_path):
+    home = tmp_path / "home"
+    result = run(["build", "--quarter", "2024-25Q1", "--yes"], home, **KEY)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("scorecard: no partner return has arrived for 2024-25 Q1")
+    assert not (home / "out" / "2024-25Q1").exists() and not scorecard_emails(home)
+
+
+def scorecard_emails(home: Path) -> list[Path]:
+    """Scorecards emailed to the sub group (no SMTP server: the outbox; receipts go there too)."""
+    return sorted((home / "out" / "outbox").glob("*-performance-scorecard-*.eml"))
+
+
+@pytest.fixture(scope="module")
+def loaded_home(tmp_path_factory) -> Path:
+    """A home with four quarters of every source taken in (2024-25 Q1 to Q4)."""
+    root = tmp_path_factory.mktemp("backfill")
+    home = root / "home"
+    extracts = root / "extracts"
+    made = run(["generate", "--out", str(extracts), "--quarters", "4", "--end-quarter", "2024-25Q4"], home)
+    assert made.returncode == 0, made.stderr
+    (home / "inbox").mkdir(parents=True)
+    for path in extracts.rglob("*"):
+        if path.is_file():
+            path.rename(home / "inbox" / path.name)
+    taken = run(["intake"], home, **KEY)
+    assert taken.returncode == 0, taken.stderr
+    return home
+
+
+def test_backfill_builds_every_quarter_in_the_range_without_email(loaded_home):
+    result = run(["build", "--from", "2024-25Q1", "--to", "2024-25Q4"], loaded_home, **KEY)
+    assert result.returncode == 0, result.stderr
+    built = [line for line in result.stdout.splitlines() if line.startswith("[")]
+    assert [line.split(":")[0] for line in built] == [f"[{i}/4] Built 2024-25 Q{i}" for i in range(1, 5)]
+    for q in range(1, 5):
+        assert (loaded_home / "out" / f"2024-25Q{q}" / "scorecard.json").is_file()
+    assert "email:" not in result.stdout and not scorecard_emails(loaded_home)
+
+    # A range reaching back before the data: those quarters are said and skipped, the rest built.
+    result = run(["build", "--from", "2023-24Q4", "--to", "2024-25Q1"], loaded_home, **KEY)
+    assert result.returncode == 1
+    assert "[2/2] Built 2024-25 Q1" in result.stdout
+    assert "[1/2] scorecard: no partner return has arrived for 2023-24 Q4" in result.stderr
+    assert not (loaded_home / "out" / "2023-24Q4").exists()
+    result = run(["build", "--from", "2024-25Q2", "--to", "2024-25Q1"], loaded_home, **KEY)
+    assert result.returncode == 2 and "comes before" in result.stderr
+
+
+def on_terminal(args: list[str], home: Path, answer: str = "", **env: str) -> tuple[int, str]:
+    """Run the command with a terminal for its input and output, answering its question."""
+    import pty
+    import select
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SCORECARD_")}
+    environment.update(SCORECARD_HOME=str(home), SCORECARD_SETTLE_SECONDS="0", SCORECARD_PMSG_TO="pmsg@lscp.example")
+    environment.update(COLUMNS="160", **KEY)
+    environment.update(env)
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [SCORECARD, *args], stdin=follower, stdout=follower, stderr=follower, env=environment, cwd=home.parent
+    )
+    os.close(follower)
+    output = b""
+    answered = False
+    while True:
+        ready, _, _ = select.select([leader], [], [], 300)
+        assert ready, output
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the command ended and closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+        if not answered and b"[y/N]" in output:
+            os.write(leader, answer.encode() + b"\n")
+            answered = True
+    os.close(leader)
+    return process.wait(timeout=300), output.decode(errors="replace")
+
+
+def test_on_a_terminal_build_asks_before_emailing_the_sub_group(loaded_home):
+    code, output = on_terminal(["build", "--quarter", "2024-25Q3"], loaded_home, "n")
+    assert code == 0, output
+    assert "Email 2024-25 Q3 to pmsg@lscp.example? [y/N]" in output
+    assert "Not emailed" in output and "Built 2024-25 Q3" in output
+    assert not scorecard_emails(loaded_home)
+    code, output = on_terminal(["build", "--quarter", "2024-25Q3"], loaded_home, "y")
+    assert code == 0, output
+    [email] = scorecard_emails(loaded_home)
+    assert "-2024-25-q3-" in email.name
+
+
+def test_intake_on_a_terminal_shows_progress_through_a_big_file(tmp_path):
+    """A 200,000-row police extract: the bar for the file moves through its stages with the row
+    count while the file's child process works; the outcome line stays when the bars go."""
+    home = tmp_path / "home"
+    made = run(
+        ["generate", "--out", str(home / "inbox"), "--source", "police_domestic_incidents", "--rows", "200000"], home
+    )
+    assert made.returncode == 0, made.stderr
+    code, shown = on_terminal(["intake"], home)
+    assert code == 0, shown
+    assert "\u2501" in shown  # the bar itself
+    output = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)  # the text, without colours and cursor moves
+    name = "WYP_DomesticIncidents_bulk_200000.xlsx"
+    assert "file 1 of 1" in output
+    for step in ("opening", "reading", "checking", "loading 200,000 rows"):  # pseudonymising is too quick to see
+        assert f"{name}: {step}" in output, step
+    assert "[1/1] ACCEPTED  WYP_DomesticIncidents_bulk_200000.xlsx" in output and "200,000 rows loaded" in output
+
+
+def test_intake_to_a_pipe_prints_only_the_outcome_lines(tmp_path):
+    home = tmp_path / "home"
+    (home / "inbox").mkdir(parents=True)
+    write_xlsx(home / "inbox" / "police.xlsx", police_rows(5))
+    result = run(["intake"], home, **KEY)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith("[1/1] ACCEPTED  police.xlsx") and "\x1b" not in result.stdout
+    assert result.stderr == ""  # no library's lines
+
+
+def test_shell_completion(tmp_path):
+    script = run(["completion", "bash"], tmp_path / "home")
+    assert script.returncode == 0 and "complete " in script.stdout and "scorecard" in script.stdout
+    answers = tmp_path / "completions"
+    asked = run(
+        [],
+        tmp_path / "home",
+        _ARGCOMPLETE="1",
+        COMP_LINE="scorecard bu",
+        COMP_POINT="12",
+        _ARGCOMPLETE_STDOUT_FILENAME=str(answers),
+    )
+    assert asked.returncode == 0
+    assert answers.read_text().split() == ["build"]

@@ -62,13 +62,16 @@ def run_intake(
     *,
     part: tuple[int, int] = (0, 1),
     with_housekeeping: bool = True,
+    starting=None,
 ) -> IntakeRun:
     """Process every ready file in the inbox once (or just ``files``).
 
     Stops before touching any file when a folder it files things into cannot be written; first
     does the housekeeping (unless told another process does it); a file another run is working on
     at the same time is left to that run. ``part`` (k, n): only the k-th of n shares of the inbox,
-    split by a stable hash of each file's path, so n processes can share the work."""
+    split by a stable hash of each file's path, so n processes can share the work.
+    ``progress(i, n, outcome)`` hears each file's outcome, ``starting(i, n, path)`` each file
+    about to be looked at (for a progress display)."""
     require_key(settings.pseudonym_key)
     settings.ensure_folders()
     settings.check_writable()
@@ -83,6 +86,8 @@ def run_intake(
             if progress:
                 progress(index, total, outcome)
         for index, path in enumerate(todo, start=len(recovered) + 1):
+            if starting:
+                starting(index, total, path)
             done = process_file(settings, engine, path)
             if done is None:
                 continue

@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import Settings
+from ..progress import stage
 from ..sources import Source, load_sources
 from .checking import Checked, check_rows
 from .identify import Layout, Unidentified, identify
@@ -72,8 +73,10 @@ def examine(
     a function of the last one's result; the receipt grows by ``Receipt`` builders."""
     timings: dict[str, float] = {}
     try:
+        stage("reading")
         layout = read_and_identify(settings, snapshot, folder_source, timings)
         receipt = receipt.of_layout(layout)
+        stage("checking")
         checked = check_rows(layout)
         timings.update(checked.timings)
     except (UnreadableFile, Unidentified) as exc:
@@ -91,10 +94,13 @@ def examine(
         return Examined(receipt.to_dict(), timings=timings)
 
     source, rows = layout.source, checked.rows
+    assert rows is not None  # an accepted file has its typed rows
     del layout, checked  # the sheet's raw cells go now, before loading (memory)
     started = time.perf_counter()
+    stage("pseudonymising", rows=len(rows))
     rows = pseudonymised(rows, source, settings.pseudonym_key)
     timings["pseudonymise"] = time.perf_counter() - started
+    stage("loading", rows=len(rows))
     return load(settings, source, rows, receipt, load_record(receipt, received_at, stored_name), timings)
 
 

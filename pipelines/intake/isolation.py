@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .. import progress
+
 MB = 1 << 20
 
 
@@ -69,11 +71,13 @@ def _die_with(parent: int) -> None:
         os._exit(71)
 
 
-def _child(work: Callable[[], Any], limits: Limits, pipe: int, parent: int) -> None:
+def _child(work: Callable[[], Any], limits: Limits, pipe: int, parent: int, said: int | None) -> None:
     """In the child: cap memory, do the work, send the result, and leave without running any of
-    the parent's exit handlers (its connections and files stay the parent's)."""
+    the parent's exit handlers (its connections and files stay the parent's). Stages the work
+    reports go through ``said`` to the parent's listener."""
     status = 0
     try:
+        progress.send_to(said)
         _die_with(parent)
         faulthandler.disable()  # a reader that aborts is reported by the parent, not by a stack dump on stderr
         cap = _virtual_size() + int(limits.memory_mb * MB)
@@ -113,14 +117,20 @@ def run_limited(work: Callable[[], Any], limits: Limits) -> Any:
     """``work()`` in a forked child under ``limits``; its result, or its exception re-raised, or
     ``LimitExceeded`` when the child went over a limit or died."""
     read_end, write_end = os.pipe()
+    heard, said = os.pipe() if progress.listener() is not None else (None, None)
     parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child
         os.close(read_end)
-        _child(work, limits, write_end, parent)
+        if heard is not None:
+            os.close(heard)
+        _child(work, limits, write_end, parent, said)
     os.close(write_end)
+    if said is not None:
+        os.close(said)
     deadline = time.monotonic() + limits.seconds
     data = bytearray()
+    lines = bytearray()
     expected = None
     timed_out = False
     try:
@@ -129,8 +139,15 @@ def run_limited(work: Callable[[], Any], limits: Limits) -> Any:
             if left <= 0:
                 timed_out = True
                 break
-            ready, _, _ = select.select([read_end], [], [], min(left, 1.0))
-            if not ready:
+            ready, _, _ = select.select([read_end] + ([heard] if heard is not None else []), [], [], min(left, 1.0))
+            if heard is not None and heard in ready:
+                news = os.read(heard, 1 << 16)
+                if news:
+                    progress.relay(lines, news)
+                else:  # the child is done reporting
+                    os.close(heard)
+                    heard = None
+            if read_end not in ready:
                 continue
             block = os.read(read_end, 1 << 20)
             if not block:
@@ -142,6 +159,8 @@ def run_limited(work: Callable[[], Any], limits: Limits) -> Any:
                 break
     finally:
         os.close(read_end)
+        if heard is not None:
+            os.close(heard)
         if timed_out:
             _kill(pid)
         _, status = os.waitpid(pid, 0)
