@@ -39,12 +39,55 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+# The settings each command reads (README "Configuration" says what each means), for its --help.
+_WHERE = ("SCORECARD_HOME", "SCORECARD_WAREHOUSE_URL")
+_MAIL = (
+    "SCORECARD_SMTP_HOST",
+    "SCORECARD_SMTP_PORT",
+    "SCORECARD_SMTP_SECURITY",
+    "SCORECARD_SMTP_USER",
+    "SCORECARD_SMTP_PASSWORD",
+    "SCORECARD_SMTP_DEADLINE_SECONDS",
+    "SCORECARD_MAIL_FROM",
+)
+READS: dict[str, tuple[str, ...]] = {
+    "demo": (*_WHERE, "SCORECARD_PSEUDONYM_KEY", "SCORECARD_PMSG_TO", *_MAIL),
+    "intake": (
+        *_WHERE,
+        "SCORECARD_PSEUDONYM_KEY",
+        "SCORECARD_SETTLE_SECONDS",
+        "SCORECARD_REJECT_THRESHOLD",
+        "SCORECARD_MAX_FILE_MB",
+        "SCORECARD_FILE_MEMORY_MB",
+        "SCORECARD_FILE_SECONDS",
+        "SCORECARD_CLAIM_TIMEOUT_MINUTES",
+        "SCORECARD_RETENTION_DAYS",
+        "SCORECARD_DATA_OFFICER_<SOURCE>",
+        "SCORECARD_ANALYST_EMAIL",
+        *_MAIL,
+        "SCORECARD_RESOURCES",
+    ),
+    "build": (*_WHERE, "SCORECARD_SUPPRESSION_THRESHOLD", "SCORECARD_PMSG_TO", *_MAIL, "SCORECARD_RESOURCES"),
+    "render": (*_WHERE, "SCORECARD_RESOURCES"),
+    "revisions": (*_WHERE, "SCORECARD_ANALYST_EMAIL", *_MAIL, "SCORECARD_RESOURCES"),
+    "migrate": (*_WHERE, "SCORECARD_RESOURCES"),
+    "migration": ("SCORECARD_RESOURCES",),
+}
+
+
+def _reads(command: str) -> str | None:
+    names = READS.get(command)
+    return f'Settings read (README "Configuration"): {", ".join(names)}.' if names else None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="scorecard", description="LSCP quarterly performance scorecard.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     parser.add_argument("--version", action="version", version=f"scorecard {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    commands.add_parser("demo", help="generate synthetic data, run intake, build and email the latest quarter")
+    commands.add_parser(
+        "demo", epilog=_reads("demo"), help="generate synthetic data, run intake, build and email the latest quarter"
+    )
     generate = commands.add_parser("generate", help="write synthetic partner extracts only")
     generate.add_argument("--out", required=True, type=Path, help="folder to write into")
     generate.add_argument("--quarters", type=int, default=12, help="how many quarters (default 12)")
@@ -57,9 +100,15 @@ def _parser() -> argparse.ArgumentParser:
         "police_domestic_incidents: xlsx); needs --rows",
     )
     generate.add_argument("--rows", type=int, help="data rows in the one file written with --source")
-    commands.add_parser("intake", help="process every file now in the inbox once")
-    commands.add_parser("migrate", help="bring the warehouse schema to the latest migration (done on start anyway)")
-    migration = commands.add_parser("migration", help="write a migration for changed source definitions")
+    commands.add_parser("intake", epilog=_reads("intake"), help="process every file now in the inbox once")
+    commands.add_parser(
+        "migrate",
+        epilog=_reads("migrate"),
+        help="bring the warehouse schema to the latest migration (done on start anyway)",
+    )
+    migration = commands.add_parser(
+        "migration", epilog=_reads("migration"), help="write a migration for changed source definitions"
+    )
     migration_commands = migration.add_subparsers(dest="migration_command", required=True, parser_class=_Parser)
     new = migration_commands.add_parser(
         "new",
@@ -69,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("message", help='what it does, e.g. "add source early_help_assessments"')
     build = commands.add_parser(
         "build",
+        epilog=_reads("build"),
         help="compute, rate, render and email one quarter; or backfill several (--from, --to), not emailed",
         description="Build one quarter (--quarter) and email it to the sub group, asking first on a "
         "terminal; or backfill every quarter from --from to --to, emailed only with --email. A quarter "
@@ -81,7 +131,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--no-email", action="store_true", help="do not send or queue the email")
     build.add_argument("--email", action="store_true", help="with --from/--to: email each quarter too")
     build.add_argument("-y", "--yes", action="store_true", help="do not ask before emailing the sub group")
-    render = commands.add_parser("render", help="write a built quarter's JSON, HTML and workbook again from the marts")
+    render = commands.add_parser(
+        "render", epilog=_reads("render"), help="write a built quarter's JSON, HTML and workbook again from the marts"
+    )
     render.add_argument("--quarter", required=True, help="financial quarter, e.g. 2024-25Q1")
     completion = commands.add_parser(
         "completion",
@@ -92,6 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     completion.add_argument("shell", choices=["bash", "zsh", "fish"], help="the shell")
     commands.add_parser(
         "revisions",
+        epilog=_reads("revisions"),
         help="compare the published quarters with the warehouse; republish (no email to the sub group), "
         "record and tell the analyst what changed",
     )

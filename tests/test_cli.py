@@ -299,3 +299,20 @@ def test_shell_completion(tmp_path):
     )
     assert asked.returncode == 0
     assert answers.read_text().split() == ["build"]
+
+
+def test_each_commands_help_lists_its_options_and_the_settings_it_reads(tmp_path):
+    from pipelines.cli import READS
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    for command, names in READS.items():
+        for name in names:
+            short = f"`_{name.removeprefix('SCORECARD_SMTP_')}`" if name.startswith("SCORECARD_SMTP_") else None
+            assert f"`{name}`" in table or (short and short in table), (command, name)  # the README explains it
+    shown = run(["build", "--help"], tmp_path / "home")
+    assert shown.returncode == 0
+    text = " ".join(shown.stdout.split())
+    for option in ("--quarter", "--from", "--to", "--no-email", "--email", "--yes"):
+        assert option in text
+    assert "Settings read" in text and "SCORECARD_SUPPRESSION_THRESHOLD" in text
