@@ -1,4 +1,4 @@
-"""The ``scorecard`` command: demo, generate, intake, build, render, revisions, migrate, migration new.
+"""The ``scorecard`` command: demo, generate, intake, check, build, render, revisions, migrate, migration new.
 
 Exit status: 0 when the command did its job (rejected files are a normal outcome), 2 for a usage
 error, 1 when the system could not do its job; one-line messages, tracebacks only with --debug.
@@ -66,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
         help="compare the published quarters with the warehouse; republish (no email to the sub group), "
         "record and tell the analyst what changed",
     )
+    check = commands.add_parser(
+        "check",
+        help="say what intake would decide about files (receipt, duplicate, rows it would update) "
+        "without loading, recording or moving anything; exit 0 if every file would be accepted, 1 if not",
+    )
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE", help="the file(s) to check (anywhere)")
+    check.add_argument("--out", type=Path, help="folder to write each file's rejected rows (as sent) into")
+    check.add_argument("--json", action="store_true", help="print the results as JSON")
     return parser
 
 
@@ -171,7 +179,31 @@ def _run(args) -> int:
         for line in check_revisions(settings).lines():
             print(line)
         return 0
+    if args.command == "check":
+        return _check(settings, args.files, args.out, args.json)
     raise UsageError(f"unknown command {args.command}")
+
+
+def _check(settings, files: list[Path], out: Path | None, as_json: bool) -> int:
+    """``scorecard check``: 0 when every file would be accepted, 1 when any would not (rejected,
+    or a duplicate that would load nothing), 2 when a file is not there to check."""
+    import json
+
+    from .intake.check import CheckError, check_file
+
+    if out is not None and out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is not a folder")
+    results = []
+    for path in files:
+        try:
+            results.append(check_file(settings, path, out))
+        except CheckError as exc:
+            raise UsageError(str(exc)) from None
+    if as_json:
+        print(json.dumps([r.to_dict() for r in results], indent=2, default=str))
+    else:
+        print("\n".join(r.text() for r in results), end="")
+    return 0 if all(r.accepted for r in results) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
