@@ -1,4 +1,4 @@
-"""The ``scorecard`` command: demo, generate, intake, check, build, render, revisions, migrate, migration new.
+"""The ``scorecard`` command: demo, generate, intake, check, status, build, render, revisions, migrate, migration new.
 
 Exit status: 0 when the command did its job (rejected files are a normal outcome), 2 for a usage
 error, 1 when the system could not do its job; one-line messages, tracebacks only with --debug.
@@ -74,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", type=Path, metavar="FILE", help="the file(s) to check (anywhere)")
     check.add_argument("--out", type=Path, help="folder to write each file's rejected rows (as sent) into")
     check.add_argument("--json", action="store_true", help="print the results as JSON")
+    status = commands.add_parser(
+        "status",
+        help="per source the last load, the last four quarters' returns, files waiting in the inbox and why, "
+        "files claimed by a run, mail queued, quarters built",
+    )
+    status.add_argument("--json", action="store_true", help="print it as JSON (schemas/status.schema.json)")
+    status.add_argument("--quarter", help="the newest quarter whose returns are shown (default: the latest complete)")
     return parser
 
 
@@ -181,6 +188,14 @@ def _run(args) -> int:
         return 0
     if args.command == "check":
         return _check(settings, args.files, args.out, args.json)
+    if args.command == "status":
+        import json
+
+        from .status import system_status
+
+        found = system_status(settings, last_quarter=_quarter(args.quarter) if args.quarter else None)
+        print(json.dumps(found.to_dict(), indent=2) if args.json else found.text(), end="\n" if args.json else "")
+        return 0
     raise UsageError(f"unknown command {args.command}")
 
 
