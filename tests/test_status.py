@@ -16,6 +16,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from sqlalchemy import create_engine, func, select
 
+from pipelines.status import status_schema_path
 from pipelines.warehouse.schema import load_files, table_for
 from tests.test_cli import SCORECARD
 
@@ -31,8 +32,7 @@ def run(args, home: Path, **env) -> subprocess.CompletedProcess:
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parent.parent
-SCHEMA = json.loads((REPO / "schemas" / "status.schema.json").read_text(encoding="utf-8"))
+SCHEMA = json.loads(status_schema_path().read_text(encoding="utf-8"))
 PARTNER_SOURCES = ["police_domestic_incidents", "csws_referrals", "school_attendance", "missing_episodes"]
 
 
