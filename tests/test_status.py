@@ -183,3 +183,15 @@ def test_a_return_received_after_its_quarter_was_published_is_late(tmp_path):
     }
     assert [q["quarter"] for q in document["returns"]] == ["2024-25Q1", "2023-24Q4", "2023-24Q3", "2023-24Q2"]
     assert run(["status", "--quarter", "2024Q1"], home).returncode == 2
+
+
+def test_status_of_a_new_warehouse(tmp_path, warehouse_url):
+    """Nothing received yet, on each engine: every section there, empty or missing."""
+    home = tmp_path / "home"
+    document = status_json(home, "--quarter", "2024-25Q1", SCORECARD_WAREHOUSE_URL=warehouse_url)
+    assert [s["source"] for s in document["sources"]] == PARTNER_SOURCES
+    assert all(s["rows_held"] == 0 and s["last_load"] is None for s in document["sources"])
+    assert all(r["status"] == "missing" and r["rows"] == 0 for q in document["returns"] for r in q["returns"])
+    assert document["inbox"] == document["claimed"] == document["queued_mail"] == document["quarters_built"] == []
+    text = run(["status"], home, SCORECARD_WAREHOUSE_URL=warehouse_url).stdout
+    assert "no file received yet" in text and "MISSING  Police domestic incidents (no rows)" in text
