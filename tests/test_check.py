@@ -121,6 +121,18 @@ def test_check_refuses_a_link_and_usage_errors(tmp_path):
     result = run(["check", str(link)], home, SCORECARD_PSEUDONYM_KEY="k")
     assert result.returncode == 1
     assert "symbolic link" in result.stdout and "would be REJECTED" in result.stdout
+    hard = tmp_path / "second_name.xlsx"
+    os.link(target, hard)  # outside the inbox another name is fine: the copy sent will have one
+    result = run(["check", str(hard)], home, SCORECARD_PSEUDONYM_KEY="k")
+    assert result.returncode == 0 and "would be ACCEPTED" in result.stdout
+    (home / "inbox").mkdir(parents=True)
+    os.link(target, home / "inbox" / "linked.xlsx")  # in the inbox, intake refuses it
+    result = run(["check", str(home / "inbox" / "linked.xlsx")], home, SCORECARD_PSEUDONYM_KEY="k")
+    assert result.returncode == 1 and "hard link" in result.stdout
+    pipe = tmp_path / "pipe.csv"
+    os.mkfifo(pipe)
+    result = run(["check", str(pipe)], home, SCORECARD_PSEUDONYM_KEY="k")
+    assert result.returncode == 1 and "named pipe" in result.stdout
     missing = run(["check", str(tmp_path / "nowhere.csv")], home, SCORECARD_PSEUDONYM_KEY="k")
     assert missing.returncode == 2 and "no such file" in missing.stderr
     assert run(["check"], home, SCORECARD_PSEUDONYM_KEY="k").returncode == 2

@@ -16,7 +16,10 @@ and only when the caller names a folder for it (``out``).
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,7 +38,7 @@ from ..warehouse.engine import connect_warehouse
 from ..warehouse.schema import table_for, warehouse_column_name
 from .checking import check_rows
 from .columns import DATE_KINDS
-from .entries import NotAFile, open_entry, relative_to_inbox
+from .entries import _FILE_FLAGS, Identity, NotAFile, Opened, _kind, _lstat, open_entry, relative_to_inbox
 from .examine import decide, pseudonymised, read_and_identify
 from .identify import Unidentified
 from .inbox import safe_name, text_name
@@ -130,7 +133,7 @@ def check_file(settings: Settings, path: Path, out: Path | None = None) -> Check
             ]
         )
     try:
-        opened = open_entry(path.parent, PurePosixPath(path.name))
+        opened = _open(settings, path)
     except NotAFile as refused:
         return CheckResult(str(path), receipt.replace(summary=str(refused)))
     except FileNotFoundError:
@@ -167,6 +170,39 @@ def check_file(settings: Settings, path: Path, out: Path | None = None) -> Check
         return _examined(settings, snapshot, receipt, folder_source, out, str(path))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _open(settings: Settings, path: Path) -> Opened | None:
+    """The file opened once, as intake opens an inbox entry (``open_entry``: never through a
+    link, a plain file only). A file in the inbox is held to every rule intake holds it to; one
+    elsewhere may also have other names (hard links) or live on another filesystem, as the copy
+    put into the inbox will not."""
+    try:
+        relative_to_inbox(settings.inbox, path)
+        return open_entry(path.parent, PurePosixPath(path.name))
+    except ValueError:
+        pass
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = os.open(path.name, _FILE_FLAGS, dir_fd=folder)
+    except OSError as exc:
+        info = _lstat(folder, path.name)
+        os.close(folder)
+        if info is not None and (exc.errno in (errno.ELOOP, errno.ENXIO) or not stat.S_ISREG(info.st_mode)):
+            if stat.S_ISDIR(info.st_mode):
+                return None
+            raise NotAFile(f"the entry is {_kind(info.st_mode)}; it was not read", None) from None
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        os.close(folder)
+        if stat.S_ISDIR(info.st_mode):
+            return None
+        raise NotAFile(f"the entry is {_kind(info.st_mode)}; it was not read", None)
+    return Opened(
+        inbox=path.parent, relative=PurePosixPath(path.name), fd=fd, folder_fd=folder, identity=Identity.of(info)
+    )
 
 
 def _in_inbox_folder(settings: Settings, path: Path, sources) -> str | None:
