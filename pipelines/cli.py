@@ -1,5 +1,5 @@
-"""The ``scorecard`` command: demo, generate, intake, build, render, revisions, migrate, migration new,
-completion.
+"""The ``scorecard`` command: demo, generate, intake, check, status, build, render, revisions, migrate,
+migration new, completion.
 
 Exit status: 0 when the command did its job (rejected files are a normal outcome), 2 for a usage
 error, 1 when the system could not do its job; one-line messages, tracebacks only with --debug.
@@ -67,6 +67,16 @@ READS: dict[str, tuple[str, ...]] = {
         *_MAIL,
         "SCORECARD_RESOURCES",
     ),
+    "check": (
+        *_WHERE,
+        "SCORECARD_PSEUDONYM_KEY",
+        "SCORECARD_REJECT_THRESHOLD",
+        "SCORECARD_MAX_FILE_MB",
+        "SCORECARD_FILE_MEMORY_MB",
+        "SCORECARD_FILE_SECONDS",
+        "SCORECARD_RESOURCES",
+    ),
+    "status": (*_WHERE, "SCORECARD_SETTLE_SECONDS", "SCORECARD_MAX_FILE_MB", "SCORECARD_CLAIM_TIMEOUT_MINUTES"),
     "build": (*_WHERE, "SCORECARD_SUPPRESSION_THRESHOLD", "SCORECARD_PMSG_TO", *_MAIL, "SCORECARD_RESOURCES"),
     "render": (*_WHERE, "SCORECARD_RESOURCES"),
     "revisions": (*_WHERE, "SCORECARD_ANALYST_EMAIL", *_MAIL, "SCORECARD_RESOURCES"),
@@ -148,6 +158,23 @@ def _parser() -> argparse.ArgumentParser:
         help="compare the published quarters with the warehouse; republish (no email to the sub group), "
         "record and tell the analyst what changed",
     )
+    check = commands.add_parser(
+        "check",
+        epilog=_reads("check"),
+        help="say what intake would decide about files (receipt, duplicate, rows it would update) "
+        "without loading, recording or moving anything; exit 0 if every file would be accepted, 1 if not",
+    )
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE", help="the file(s) to check (anywhere)")
+    check.add_argument("--out", type=Path, help="folder to write each file's rejected rows (as sent) into")
+    check.add_argument("--json", action="store_true", help="print the results as JSON")
+    status = commands.add_parser(
+        "status",
+        epilog=_reads("status"),
+        help="per source the last load, the last four quarters' returns, files waiting in the inbox and why, "
+        "files claimed by a run, mail queued, quarters built",
+    )
+    status.add_argument("--json", action="store_true", help="print it as JSON (schemas/status.schema.json)")
+    status.add_argument("--quarter", help="the newest quarter whose returns are shown (default: the latest complete)")
     return parser
 
 
@@ -258,6 +285,16 @@ def _run(args) -> int:
         for line in check_revisions(settings).lines():
             print(line)
         return 0
+    if args.command == "check":
+        return _check(settings, args.files, args.out, args.json)
+    if args.command == "status":
+        import json
+
+        from .status import system_status
+
+        found = system_status(settings, last_quarter=_quarter(args.quarter) if args.quarter else None)
+        print(json.dumps(found.to_dict(), indent=2) if args.json else found.text(), end="\n" if args.json else "")
+        return 0
     raise UsageError(f"unknown command {args.command}")
 
 
@@ -332,6 +369,28 @@ def _build(settings, args) -> int:
             file=sys.stderr,
         )
     return 1 if missing else 0
+
+
+def _check(settings, files: list[Path], out: Path | None, as_json: bool) -> int:
+    """``scorecard check``: 0 when every file would be accepted, 1 when any would not (rejected,
+    or a duplicate that would load nothing), 2 when a file is not there to check."""
+    import json
+
+    from .intake.check import CheckError, check_file
+
+    if out is not None and out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is not a folder")
+    results = []
+    for path in files:
+        try:
+            results.append(check_file(settings, path, out))
+        except CheckError as exc:
+            raise UsageError(str(exc)) from None
+    if as_json:
+        print(json.dumps([r.to_dict() for r in results], indent=2, default=str))
+    else:
+        print("\n".join(r.text() for r in results), end="")
+    return 0 if all(r.accepted for r in results) else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -78,6 +78,11 @@ def _returns(conn: Connection, quarter: Quarter, cache: dict) -> list[Return]:
     return returns
 
 
+def quarter_returns(conn: Connection, quarter: Quarter) -> list[Return]:
+    """Each partner source's return for the quarter, as a build counts it (``scorecard status``)."""
+    return _returns(conn, quarter, {})
+
+
 def build_scorecard(
     engine: Engine,
     quarter: Quarter,

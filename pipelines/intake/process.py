@@ -262,19 +262,13 @@ def _process_snapshot(
         summary="",
         notes=list(notes),
     )
-    folder_source = _folder_source(snapshot.relative, sources)
+    folder_source = folder_source_of(snapshot.relative, sources)
     if folder_source:  # the sender said which source: their data officer gets the receipt
         receipt = receipt.of_source(sources[folder_source])
     stored = unique_name((settings.archive, settings.rejected), stamped_name(snapshot.name, snapshot.sha256, received))
 
     if duplicate:
-        if duplicate["source"] in sources:
-            receipt = receipt.of_source(sources[duplicate["source"]])
-        receipt = receipt.replace(
-            status="duplicate",
-            duplicate_of={k: str(duplicate[k]) for k in ("load_id", "original_name", "received_at")},
-            summary=f"identical to {duplicate['original_name']}, already loaded; nothing loaded again",
-        ).filed(settings.rejected.name, stored)
+        receipt = duplicate_receipt(receipt, duplicate, sources).filed(settings.rejected.name, stored)
         return _finish(settings, engine, snapshot, _record(engine, receipt, snapshot, received, stored), opened)
 
     examined = _examine(settings, snapshot, receipt, received, stored, folder_source)
@@ -306,7 +300,18 @@ def _process_snapshot(
     return outcome
 
 
-def _folder_source(relative: str, sources) -> str | None:
+def duplicate_receipt(receipt: Receipt, duplicate: dict, sources) -> Receipt:
+    """The receipt of a file whose bytes were already loaded (``duplicate``: that load's record)."""
+    if duplicate["source"] in sources:
+        receipt = receipt.of_source(sources[duplicate["source"]])
+    return receipt.replace(
+        status="duplicate",
+        duplicate_of={k: str(duplicate[k]) for k in ("load_id", "original_name", "received_at")},
+        summary=f"identical to {duplicate['original_name']}, already loaded; nothing loaded again",
+    )
+
+
+def folder_source_of(relative: str, sources) -> str | None:
     """A file in ``inbox/<source>/`` belongs to that source."""
     parts = PurePosixPath(relative).parts
     return parts[0] if len(parts) > 1 and parts[0] in sources else None
@@ -326,7 +331,7 @@ def _examine(
     try:
         return run_limited(work, limits)
     except LimitExceeded as exc:
-        summary = _limit_message(exc, settings)
+        summary = limit_message(exc, settings)
         log.warning("%s: stopped: %s", display_name(snapshot.name), exc.kind)
     except OSError as exc:
         log.error("could not process %s: %s", display_name(snapshot.name), exc.strerror or type(exc).__name__)
@@ -344,7 +349,7 @@ def _examine(
     return Examined(receipt.replace(summary=summary).filed(settings.rejected.name, stored).to_dict())
 
 
-def _limit_message(exc: LimitExceeded, settings: Settings) -> str:
+def limit_message(exc: LimitExceeded, settings: Settings) -> str:
     if exc.kind == "memory":
         return (
             f"reading and checking the file needed more than the {settings.file_memory_mb:,.0f} MB of memory allowed "
@@ -510,7 +515,7 @@ def _unread_receipt(
         notes=notes,
     )
     sources = load_sources()
-    folder_source = _folder_source(str(relative), sources)
+    folder_source = folder_source_of(str(relative), sources)
     if folder_source:
         receipt = receipt.of_source(sources[folder_source])
     return receipt, received
