@@ -63,7 +63,7 @@ def store(raw: bytes, mail_from: str, rcpt_tos: list[str]) -> None:
             if a not in {x[1] for x in getaddresses(msg.get_all("To", []) + msg.get_all("Cc", []))}
         ],
         "ReplyTo": _addresses(msg.get_all("Reply-To", [])),
-        "Subject": str(msg.get("Subject", "")),
+        "Subject": " ".join(str(msg.get("Subject", "")).split()),  # unfolded, as Mailpit shows it
         "Created": datetime.datetime.now(datetime.UTC).isoformat(),
         "Tags": [],
         "Size": len(raw),
