@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A subset of the official Airflow image's entrypoint: wait for the metadata database (unless
-# CONNECTION_CHECK_MAX_COUNT=0), then run `bash ...`, `python ...` or any other command given
-# as-is when it is on PATH and not an Airflow subcommand, and everything else as `airflow ...`.
+# CONNECTION_CHECK_MAX_COUNT=0), then run `bash ...` and `python ...` as given and everything
+# else as `airflow ...` (api-server, scheduler, celery worker, ...).
 set -euo pipefail
 
 wait_for_db() {
