@@ -23,6 +23,9 @@ command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-calc)
 # - redis-server for tests/test_airflow_live.py's CeleryExecutor run (the broker, as in the
 #   compose file's celery profile).
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# - mmdebstrap for tests/test_compose_live.py: the Debian root filesystem of the local stand-ins
+#   for the upstream images (deploy/local-images/), as Docker Hub may not be reachable.
+command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
 if (( ${#missing[@]} )); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
@@ -31,6 +34,7 @@ fi
 command -v chromium >/dev/null || { echo "chromium could not be installed: the rendering test needs it" >&2; exit 1; }
 command -v docker-compose >/dev/null || { echo "docker-compose could not be installed: tests/test_compose.py needs it" >&2; exit 1; }
 command -v soffice >/dev/null || { echo "libreoffice-calc could not be installed: tests/test_office_files.py needs it" >&2; exit 1; }
+command -v mmdebstrap >/dev/null || { echo "mmdebstrap could not be installed: tests/test_compose_live.py needs it" >&2; exit 1; }
 command -v redis-server >/dev/null || { echo "redis-server could not be installed: tests/test_airflow_live.py needs it" >&2; exit 1; }
 
 # Redis on 127.0.0.1:6379: the Celery broker of the live Airflow test (started here if it is not running).
