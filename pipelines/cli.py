@@ -1,7 +1,8 @@
-"""The ``scorecard`` command: demo, generate, intake, build, render, revisions, migrate, migration new.
+"""The ``scorecard`` command: demo, generate, intake, build, render, revisions, migrate, migration new, config.
 
 Exit status: 0 when the command did its job (rejected files are a normal outcome), 2 for a usage
-error, 1 when the system could not do its job; one-line messages, tracebacks only with --debug.
+or configuration error, 1 when the system could not do its job; one-line messages, tracebacks
+only with --debug.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         help="compare the published quarters with the warehouse; republish (no email to the sub group), "
         "record and tell the analyst what changed",
     )
+    commands.add_parser("config", help="print the effective settings and where each came from (secrets hidden)")
     return parser
 
 
@@ -78,6 +80,11 @@ def _quarter(text: str) -> Quarter:
 
 def _run(args) -> int:
     settings = load_settings()
+    if args.command == "config":
+        from .config import describe
+
+        print("\n".join(describe(settings)))
+        return 0
     if args.command == "demo":
         from .demo import run_demo
 
@@ -188,7 +195,12 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"scorecard: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except (ConfigError, MissingKey, WarehouseUnavailable) as exc:
+    except (ConfigError, MissingKey) as exc:  # a setting to correct: exit 2, like a usage error
+        if args.debug:
+            raise
+        print(f"scorecard: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except WarehouseUnavailable as exc:
         if args.debug:
             raise
         print(f"scorecard: {_one_line(exc)}", file=sys.stderr)
