@@ -442,6 +442,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = {**dotenv, **given}
     sources = {name: ("environment" if name in given else ".env") for name in env if name.startswith(PREFIX)}
     _check_names(env)
+    if sources.get("SCORECARD_RESOURCES") == ".env" and env["SCORECARD_RESOURCES"]:
+        raise ConfigError(
+            "SCORECARD_RESOURCES is read from the environment only (the rules folder is looked up there, not in "
+            ".env): export it instead of setting it in .env"
+        )
     fields = setting_names()
     values: dict[str, Any] = {
         field_name: env[name] for name, field_name in fields.items() if env.get(name, "").strip() != ""

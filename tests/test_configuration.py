@@ -178,3 +178,10 @@ def test_the_example_env_file_is_valid(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     settings = load_settings({"SCORECARD_HOME": str(tmp_path / "home")})
     assert settings.reject_threshold == 0.10 and settings.pseudonym_key == b"CHANGE-ME-pseudonym-key"
+
+
+def test_a_rules_folder_in_dotenv_is_refused_not_ignored(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("SCORECARD_RESOURCES=/srv/rules\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="SCORECARD_RESOURCES is read from the environment only"):
+        load_settings({"SCORECARD_HOME": str(tmp_path / "home")})
