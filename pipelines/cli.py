@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .config import ConfigError, load_settings
+from .config import ConfigError, FolderNotWritable, load_settings
 from .logs import quiet_third_party
 from .periods import PeriodError, Quarter
 
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"scorecard: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except WarehouseUnavailable as exc:
+    except (WarehouseUnavailable, FolderNotWritable) as exc:
         if args.debug:
             raise
         print(f"scorecard: {_one_line(exc)}", file=sys.stderr)

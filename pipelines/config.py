@@ -40,8 +40,14 @@ class ConfigError(RuntimeError):
     """A setting is missing or wrong; the message says which and how to fix it."""
 
 
-class FolderNotWritable(ConfigError):
-    """A folder the product must write to cannot be written; nothing was processed."""
+class FolderNotWritable(RuntimeError):
+    """A folder the product must write to cannot be written at run time (a read-only mount, a
+    full disk); nothing was processed. The system could not do its job: exit status 1."""
+
+
+class HomeNotUsable(ConfigError):
+    """``SCORECARD_HOME`` (or the SQLite warehouse's folder) cannot be created: a setting to
+    correct, exit status 2."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +131,7 @@ class Settings:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise FolderNotWritable(
+                raise HomeNotUsable(
                     f"cannot create {folder} ({exc.strerror or type(exc).__name__}): SCORECARD_HOME "
                     f"({self.home}) must be a folder this user can write to"
                 ) from None

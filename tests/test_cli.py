@@ -136,7 +136,8 @@ def test_config_prints_the_settings_with_secrets_hidden(tmp_path):
 
 
 def test_an_unwritable_home_is_named_in_one_line(tmp_path):
-    """A home that cannot be created (here under a file, which stops root too): exit 2, the folder named."""
+    """A home that cannot be created (here under a file, which stops root too): exit 2, the folder
+    named. (A folder of an existing home that is read-only: exit 1, tests/test_trust.py.)"""
     (tmp_path / "a-file").write_text("", encoding="utf-8")
     home = tmp_path / "a-file" / "home"
     for command in (["intake"], ["migrate"], ["build", "--quarter", "2024-25Q1", "--no-email"]):

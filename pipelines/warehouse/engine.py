@@ -146,9 +146,9 @@ def connect_warehouse(url: str) -> Engine:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                from ..config import FolderNotWritable
+                from ..config import HomeNotUsable
 
-                raise FolderNotWritable(
+                raise HomeNotUsable(
                     f"cannot create {folder} for the SQLite warehouse ({exc.strerror or type(exc).__name__}): "
                     "it must be a folder this user can write to (SCORECARD_HOME or SCORECARD_WAREHOUSE_URL)"
                 ) from None
