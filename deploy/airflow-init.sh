@@ -40,6 +40,9 @@ def parts(name):
 key = parts("scorecard_pseudonym_key")["password"] or ""
 if not key:
     sys.exit("ERROR: the scorecard_pseudonym_key connection has no password: set SCORECARD_PSEUDONYM_KEY in .env")
+if len(key) < 16:  # pipelines/config.py MIN_KEY_LENGTH: every task would refuse it
+    sys.exit("ERROR: the pseudonym key is shorter than 16 characters: set a longer SCORECARD_PSEUDONYM_KEY in .env "
+             "(docs/operator-guide.md, \"Rotating the pseudonym key\")")
 if len(key) < 32:
     print("  WARNING: the pseudonym key is short (under 32 characters); see docs/operator-guide.md", file=sys.stderr)
 print("  scorecard_pseudonym_key: set")

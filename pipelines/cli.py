@@ -1,8 +1,9 @@
 """The ``scorecard`` command: demo, generate, intake, check, status, build, render, revisions, migrate,
-migration new, completion.
+migration new, config, completion.
 
 Exit status: 0 when the command did its job (rejected files are a normal outcome), 2 for a usage
-error, 1 when the system could not do its job; one-line messages, tracebacks only with --debug.
+or configuration error, 1 when the system could not do its job; one-line messages, tracebacks
+only with --debug.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .config import ConfigError, load_settings
+from .config import ConfigError, FolderNotWritable, load_settings
 from .logs import quiet_third_party
 from .periods import PeriodError, Quarter
 
@@ -175,6 +176,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--json", action="store_true", help="print it as JSON (schemas/status.schema.json)")
     status.add_argument("--quarter", help="the newest quarter whose returns are shown (default: the latest complete)")
+    commands.add_parser("config", help="print the effective settings and where each came from (secrets hidden)")
     return parser
 
 
@@ -192,6 +194,11 @@ def _run(args) -> int:
         print(argcomplete.shellcode(["scorecard"], shell=args.shell), end="")
         return 0
     settings = load_settings()
+    if args.command == "config":
+        from .config import describe
+
+        print("\n".join(describe(settings)))
+        return 0
     if args.command == "demo":
         from .demo import run_demo
 
@@ -411,7 +418,12 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"scorecard: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except (ConfigError, MissingKey, WarehouseUnavailable) as exc:
+    except (ConfigError, MissingKey) as exc:  # a setting to correct: exit 2, like a usage error
+        if args.debug:
+            raise
+        print(f"scorecard: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except (WarehouseUnavailable, FolderNotWritable) as exc:
         if args.debug:
             raise
         print(f"scorecard: {_one_line(exc)}", file=sys.stderr)

@@ -2,13 +2,26 @@
 
 Only the command line reads the environment; the Airflow DAGs build the same ``Settings``
 from connections and variables, so the logic never cares where a value came from.
+
+Every ``SCORECARD_*`` setting is a field of one typed model (``SettingsModel``, pydantic-settings)
+with its type, range and meaning; the README's table and ``.env.example`` are tested against it.
+A mistake (a value out of range, a misspelt name, a short key, a ``postgres://`` URL) stops the
+program with one plain-English line naming the setting (``ConfigError``). The ``.env`` file is
+read with python-dotenv (comments, quotes, ``export``, ``${VAR}``); real environment variables
+win over it. With ``SCORECARD_PSEUDONYM_KEY`` unset, the key is read from
+``$SCORECARD_HOME/pseudonym.key`` (the file ``scorecard demo`` writes).
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_REJECT_THRESHOLD = 0.10
 DEFAULT_SUPPRESSION_THRESHOLD = 5
@@ -18,14 +31,23 @@ DEFAULT_CLAIM_TIMEOUT_MINUTES = 60.0
 DEFAULT_FILE_MEMORY_MB = 2048.0
 DEFAULT_FILE_SECONDS = 600.0
 DEFAULT_SMTP_DEADLINE_SECONDS = 60.0
+DEFAULT_MAIL_FROM = "scorecard@lscp.invalid"
+DEFAULT_PMSG_TO = "pmsg@lscp.invalid"
+MIN_KEY_LENGTH = 16  # characters; `secrets.token_hex(32)` and the demo's key have 64
 
 
 class ConfigError(RuntimeError):
     """A setting is missing or wrong; the message says which and how to fix it."""
 
 
-class FolderNotWritable(ConfigError):
-    """A folder the product must write to cannot be written; nothing was processed."""
+class FolderNotWritable(RuntimeError):
+    """A folder the product must write to cannot be written at run time (a read-only mount, a
+    full disk); nothing was processed. The system could not do its job: exit status 1."""
+
+
+class HomeNotUsable(ConfigError):
+    """``SCORECARD_HOME`` (or the SQLite warehouse's folder) cannot be created: a setting to
+    correct, exit status 2."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +78,8 @@ class Settings:
     file_memory_mb: float = DEFAULT_FILE_MEMORY_MB  # reading and checking one file, in its own process
     file_seconds: float = DEFAULT_FILE_SECONDS
     mail: MailSettings = field(default_factory=MailSettings)
+    # where each SCORECARD_* value came from (environment, .env, pseudonym.key); `scorecard config`
+    sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def inbox(self) -> Path:
@@ -94,9 +118,25 @@ class Settings:
         """Create the folders; every folder the product writes to is owner-only (0700). The
         inbox is created but its permissions are left alone: partners drop files into it, so
         the operator decides who may (see docs/operator-guide.md)."""
-        self.inbox.mkdir(parents=True, exist_ok=True)
-        for folder in (self.home, self.archive, self.rejected, self.receipts, self.out, self.outbox, self.processing):
-            folder.mkdir(parents=True, exist_ok=True)
+        for folder in (
+            self.inbox,
+            self.home,
+            self.archive,
+            self.rejected,
+            self.receipts,
+            self.out,
+            self.outbox,
+            self.processing,
+        ):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise HomeNotUsable(
+                    f"cannot create {folder} ({exc.strerror or type(exc).__name__}): SCORECARD_HOME "
+                    f"({self.home}) must be a folder this user can write to"
+                ) from None
+            if folder == self.inbox:
+                continue
             try:
                 folder.chmod(0o700)
             except OSError:  # a mounted volume may not allow it; the data is still written
@@ -129,17 +169,259 @@ def _replace(settings: Settings, **changes) -> Settings:
     return replace(settings, **changes)
 
 
-def _load_dotenv(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    if not path.is_file():
-        return values
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
+# --- The model: every SCORECARD_* setting, its type, range and meaning ------------------------
+
+PREFIX = "SCORECARD_"
+OFFICER_PREFIX = "SCORECARD_DATA_OFFICER_"
+# Names that are not settings of the program but are allowed in the environment and .env:
+# docker-compose.yml's own (read by Compose, not by the program) and the crash tests' switch.
+NOT_SETTINGS = {
+    "SCORECARD_DATA": "docker-compose.yml: the host folder mounted as the scorecard home",
+    "SCORECARD_INBOX": "docker-compose.yml: the host folder mounted as the inbox",
+    "SCORECARD_IMAGE": "docker-compose.yml: the Airflow image",
+    "SCORECARD_FAULT_KILL_AT": "the crash-recovery tests only",
+}
+TEST_PREFIX = "SCORECARD_TEST_"
+SECRETS = {"SCORECARD_PSEUDONYM_KEY", "SCORECARD_SMTP_PASSWORD"}
+
+
+def _must(text: str, **extra) -> dict:
+    return {"must": text, **extra}
+
+
+class SettingsModel(BaseSettings):
+    """Every ``SCORECARD_*`` setting (the field name upper-cased, after ``SCORECARD_``). Values
+    come only from the dictionary ``load_settings`` gathers (the environment over ``.env``).
+    ``SCORECARD_DATA_OFFICER_<SOURCE>`` (one per source of the rules in use) is checked apart."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="forbid", frozen=True)
+
+    home: str = Field(
+        "./var",
+        description="holds `inbox/`, `archive/`, `rejected/`, `receipts/`, `out/`, `pseudonym.key` (the demo's) and the SQLite warehouse",
+    )
+    warehouse_url: str | None = Field(
+        None,
+        description="any SQLAlchemy URL; PostgreSQL as `postgresql+psycopg://user:pass@host/db`",
+        json_schema_extra={"default_text": "sqlite:///$SCORECARD_HOME/warehouse.db"},
+    )
+    pseudonym_key: SecretStr | None = Field(
+        None,
+        description="secret for pseudonymising child identifiers (HMAC-SHA256)",
+        json_schema_extra=_must(
+            f"at least {MIN_KEY_LENGTH} characters long", default_text="$SCORECARD_HOME/pseudonym.key"
+        ),
+    )
+    reject_threshold: float = Field(
+        DEFAULT_REJECT_THRESHOLD,
+        ge=0,
+        le=1,
+        description="share of bad rows above which a whole file is rejected",
+        json_schema_extra=_must("a fraction between 0 and 1", hint="0.10 means 10%"),
+    )
+    suppression_threshold: int = Field(
+        DEFAULT_SUPPRESSION_THRESHOLD,
+        ge=0,
+        description="disclosive indicators with a numerator from 1 to this show `c` outside the warehouse",
+        json_schema_extra=_must("a whole number, 0 or more"),
+    )
+    settle_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="a file changed more recently than this is still being written and waits for the next run",
+        json_schema_extra=_must("a number of seconds, 0 or more"),
+    )
+    max_file_mb: float = Field(
+        DEFAULT_MAX_FILE_MB,
+        gt=0,
+        description="a partner file larger than this is not read (rejected, kept in `rejected/`)",
+        json_schema_extra=_must("a number of megabytes above 0"),
+    )
+    file_memory_mb: float = Field(
+        DEFAULT_FILE_MEMORY_MB,
+        gt=0,
+        description="memory that reading and checking one file may take (in its own process) before it is stopped and rejected",
+        json_schema_extra=_must("a number of megabytes above 0"),
+    )
+    file_seconds: float = Field(
+        DEFAULT_FILE_SECONDS,
+        gt=0,
+        description="time that reading, checking and loading one file may take before it is stopped and rejected",
+        json_schema_extra=_must("a number of seconds above 0"),
+    )
+    retention_days: int = Field(
+        DEFAULT_RETENTION_DAYS,
+        ge=0,
+        description="archived and rejected originals are deleted after this many days (the load record stays); 0 keeps them for ever",
+        json_schema_extra=_must("a whole number of days, 0 or more", hint="0 keeps the originals for ever"),
+    )
+    claim_timeout_minutes: float = Field(
+        DEFAULT_CLAIM_TIMEOUT_MINUTES,
+        gt=0,
+        description="a file claimed by a run that has not finished it in this time is taken over by the next run",
+        json_schema_extra=_must("a number of minutes above 0"),
+    )
+    smtp_host: str | None = Field(
+        None, description="mail server; with no host, mail is written as `.eml` to `$SCORECARD_HOME/out/outbox/`"
+    )
+    smtp_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="the mail server's port",
+        json_schema_extra=_must("a port number from 1 to 65535", default_text="25, 587 (starttls) or 465 (ssl)"),
+    )
+    smtp_security: Literal["none", "starttls", "ssl"] = Field(
+        "none", description="`none`, `starttls` or `ssl`", json_schema_extra=_must("none, starttls or ssl")
+    )
+    smtp_user: str | None = Field(None, description="the mail server login")
+    smtp_password: SecretStr | None = Field(None, description="the mail server password")
+    smtp_deadline_seconds: float = Field(
+        DEFAULT_SMTP_DEADLINE_SECONDS,
+        gt=0,
+        description="the most one whole SMTP conversation may take; past it the message is queued",
+        json_schema_extra=_must("a number of seconds above 0"),
+    )
+    mail_from: str = Field(DEFAULT_MAIL_FROM, description="sender")
+    pmsg_to: str = Field(DEFAULT_PMSG_TO, description="the sub group's distribution list (comma-separated)")
+    analyst_email: str | None = Field(None, description="the analyst: receipts for unidentified files, failure alerts")
+    resources: str | None = Field(
+        None,
+        description="a partnership's own rules folder, holding its own `definitions/`, `expectations/`, `sql/`, "
+        '`scorecard_templates/` and the `migrations/` for the sources it adds (see "Adding a source or an indicator")',
+        json_schema_extra={"default_text": "the project's own"},
+    )
+    intake_parts: int | None = Field(
+        None,
+        ge=1,
+        description="under Airflow: how many parts of the inbox `partner_intake` processes side by side",
+        json_schema_extra=_must("a whole number, 1 or more", default_text="the machine's cores, at most 4"),
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)  # load_settings gathers the environment and .env itself
+
+
+def setting_names() -> dict[str, str]:
+    """``SCORECARD_<FIELD>`` -> field name, for every field of the model."""
+    return {PREFIX + name.upper(): name for name in SettingsModel.model_fields}
+
+
+def officer_names() -> set[str]:
+    """``SCORECARD_DATA_OFFICER_<SOURCE>`` for every source of the rules in use."""
+    from .sources import load_sources
+
+    return {OFFICER_PREFIX + name.upper() for name in load_sources()}
+
+
+def _closest(name: str, valid: set[str]) -> str | None:
+    starting = sorted(v for v in valid if v.startswith(name) or name.startswith(v))
+    if starting:
+        return starting[0]
+    close = difflib.get_close_matches(name, sorted(valid), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _check_names(env: dict[str, str]) -> None:
+    names = set(setting_names())
+    officers = officer_names() if any(n.startswith(OFFICER_PREFIX) for n in env) else set()
+    for name in sorted(env):
+        if not name.startswith(PREFIX) or name in names or name in NOT_SETTINGS or name in officers:
             continue
-        name, value = line.split("=", 1)
-        values[name.strip()] = value.strip().strip('"').strip("'")
-    return values
+        if name.startswith(TEST_PREFIX):  # the test suite's own (e.g. SCORECARD_TEST_PG_URL)
+            continue
+        if name.startswith(OFFICER_PREFIX):
+            officers = officers or officer_names()
+            suggestion = _closest(name, officers)
+            valid = f"did you mean {suggestion}?" if suggestion else f"the sources are {', '.join(sorted(officers))}"
+            raise ConfigError(f"unknown setting {name}: {valid}")
+        suggestion = _closest(name, names | officer_names())
+        hint = f"did you mean {suggestion}?" if suggestion else "see `scorecard config` and the README's table"
+        raise ConfigError(f"unknown setting {name}: {hint}")
+
+
+def _shown(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _validation_message(exc: ValidationError, values: dict[str, str]) -> str:
+    error = exc.errors()[0]
+    field_name = str(error["loc"][0]) if error["loc"] else ""
+    name = PREFIX + field_name.upper()
+    info = SettingsModel.model_fields.get(field_name)
+    extra = info.json_schema_extra if info and isinstance(info.json_schema_extra, dict) else {}
+    must = extra.get("must") or error["msg"].lower()
+    got = "" if name in SECRETS else f" (got {_shown(values.get(field_name))})"
+    hint = f"; {extra['hint']}" if extra.get("hint") else ""
+    return f"{name} must be {must}{got}{hint}"
+
+
+def _check_warehouse_url(url: str) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            "SCORECARD_WAREHOUSE_URL is not a database URL: write e.g. "
+            "postgresql+psycopg://user:password@host:5432/warehouse or sqlite:////path/warehouse.db"
+        ) from None
+    driver = parsed.drivername
+    if driver == "postgres" or driver.startswith("postgres+") or driver == "postgresql":
+        raise ConfigError(
+            f"SCORECARD_WAREHOUSE_URL starts with {driver}://: write postgresql+psycopg:// "
+            "(PostgreSQL through psycopg 3, the driver installed)"
+        )
+    try:
+        parsed.get_dialect()
+    except NoSuchModuleError:
+        raise ConfigError(
+            f"SCORECARD_WAREHOUSE_URL names a database this program cannot use ({driver}): "
+            "use postgresql+psycopg:// or sqlite:///"
+        ) from None
+
+
+def _read_key_file(path: Path) -> str | None:
+    try:
+        if not path.is_file():
+            return None
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the pseudonym key in {path} ({exc.strerror or type(exc).__name__})") from None
+
+
+def _key(env_key: str | None, key_file: Path, sources: dict[str, str]) -> bytes | None:
+    """The variable, else ``$SCORECARD_HOME/pseudonym.key``; both set and different: refused."""
+    file_key = _read_key_file(key_file)
+    if env_key and file_key and env_key != file_key:
+        raise ConfigError(
+            f"SCORECARD_PSEUDONYM_KEY differs from the key in {key_file}: children are linked only under "
+            "one key; unset SCORECARD_PSEUDONYM_KEY to use the file, or move the file away if the "
+            "variable's key is the one this warehouse was loaded with"
+        )
+    key = env_key or file_key
+    if not key:
+        return None
+    if not env_key:
+        sources["SCORECARD_PSEUDONYM_KEY"] = str(key_file)
+    if len(key) < MIN_KEY_LENGTH:
+        where = "SCORECARD_PSEUDONYM_KEY" if env_key else f"the pseudonym key in {key_file}"
+        raise ConfigError(
+            f"{where} must be at least {MIN_KEY_LENGTH} characters long (it has {len(key)}); generate one with "
+            'python3 -c "import secrets; print(secrets.token_hex(32))" (a warehouse loaded with another key: '
+            'see docs/operator-guide.md, "Rotating the pseudonym key")'
+        )
+    return key.encode("utf-8")
 
 
 def _split_list(value: str | None) -> tuple[str, ...]:
@@ -148,57 +430,115 @@ def _split_list(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.replace(";", ",").split(",") if part.strip())
 
 
+def read_dotenv(path: Path) -> dict[str, str]:
+    """A ``.env`` file as python-dotenv reads it: comments, quotes, ``export``, ``${VAR}``."""
+    from dotenv import dotenv_values
+
+    if not path.is_file():
+        return {}
+    return {name: value for name, value in dotenv_values(path, interpolate=True).items() if value is not None}
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    """Read the documented ``SCORECARD_*`` variables; see README for the full list."""
-    env = dict(_load_dotenv(Path.cwd() / ".env"))
-    env.update(os.environ if environ is None else environ)
-    home = Path(env.get("SCORECARD_HOME") or "./var").expanduser().resolve()
-    url = env.get("SCORECARD_WAREHOUSE_URL") or f"sqlite:///{home / 'warehouse.db'}"
-    key = env.get("SCORECARD_PSEUDONYM_KEY")
+    """The settings from ``environ`` (default: the process environment) over ``./.env``.
+
+    Raises ``ConfigError`` with one plain-English line for any mistake; see README, "Configuration"."""
+    dotenv = read_dotenv(Path.cwd() / ".env")
+    given = dict(os.environ if environ is None else environ)
+    env = {**dotenv, **given}
+    sources = {name: ("environment" if name in given else ".env") for name in env if name.startswith(PREFIX)}
+    _check_names(env)
+    if sources.get("SCORECARD_RESOURCES") == ".env" and env["SCORECARD_RESOURCES"]:
+        raise ConfigError(
+            "SCORECARD_RESOURCES is read from the environment only (the rules folder is looked up there, not in "
+            ".env): export it instead of setting it in .env"
+        )
+    fields = setting_names()
+    values: dict[str, Any] = {
+        field_name: env[name] for name, field_name in fields.items() if env.get(name, "").strip() != ""
+    }
+    if "smtp_security" in values:
+        values["smtp_security"] = values["smtp_security"].strip().lower()
     try:
-        threshold = float(env.get("SCORECARD_REJECT_THRESHOLD", DEFAULT_REJECT_THRESHOLD))
-        suppression = int(env.get("SCORECARD_SUPPRESSION_THRESHOLD", DEFAULT_SUPPRESSION_THRESHOLD))
-        port = int(env.get("SCORECARD_SMTP_PORT", "0") or 0)
-        settle = float(env.get("SCORECARD_SETTLE_SECONDS", "5"))
-        max_file_mb = float(env.get("SCORECARD_MAX_FILE_MB", DEFAULT_MAX_FILE_MB))
-        retention = int(env.get("SCORECARD_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
-        claim_timeout = float(env.get("SCORECARD_CLAIM_TIMEOUT_MINUTES", DEFAULT_CLAIM_TIMEOUT_MINUTES))
-        file_memory = float(env.get("SCORECARD_FILE_MEMORY_MB", DEFAULT_FILE_MEMORY_MB))
-        file_seconds = float(env.get("SCORECARD_FILE_SECONDS", DEFAULT_FILE_SECONDS))
-        mail_deadline = float(env.get("SCORECARD_SMTP_DEADLINE_SECONDS", DEFAULT_SMTP_DEADLINE_SECONDS))
-    except ValueError as exc:
-        raise ConfigError(f"a numeric SCORECARD_ setting is not a number: {exc}") from None
-    security = (env.get("SCORECARD_SMTP_SECURITY") or "none").lower()
-    if security not in {"none", "starttls", "ssl"}:
-        raise ConfigError("SCORECARD_SMTP_SECURITY must be none, starttls or ssl")
+        model = SettingsModel(**values)
+    except ValidationError as exc:
+        raise ConfigError(_validation_message(exc, values)) from None
+    home = Path(model.home).expanduser().resolve()
+    url = model.warehouse_url or f"sqlite:///{home / 'warehouse.db'}"
+    _check_warehouse_url(url)
+    env_key = model.pseudonym_key.get_secret_value() if model.pseudonym_key else None
+    key = _key(env_key, home / "pseudonym.key", sources)
+    security = model.smtp_security
     officers = {
-        name[len("SCORECARD_DATA_OFFICER_") :].lower(): value
+        name[len(OFFICER_PREFIX) :].lower(): value
         for name, value in env.items()
-        if name.startswith("SCORECARD_DATA_OFFICER_") and value
+        if name.startswith(OFFICER_PREFIX) and value
     }
     mail = MailSettings(
-        host=env.get("SCORECARD_SMTP_HOST") or None,
-        port=port or (465 if security == "ssl" else 587 if security == "starttls" else 25),
+        host=model.smtp_host or None,
+        port=model.smtp_port or (465 if security == "ssl" else 587 if security == "starttls" else 25),
         security=security,
-        username=env.get("SCORECARD_SMTP_USER") or None,
-        password=env.get("SCORECARD_SMTP_PASSWORD") or None,
-        sender=env.get("SCORECARD_MAIL_FROM") or "scorecard@lscp.invalid",
-        pmsg_recipients=_split_list(env.get("SCORECARD_PMSG_TO")) or ("pmsg@lscp.invalid",),
-        analyst=env.get("SCORECARD_ANALYST_EMAIL") or None,
+        username=model.smtp_user or None,
+        password=model.smtp_password.get_secret_value() if model.smtp_password else None,
+        sender=model.mail_from,
+        pmsg_recipients=_split_list(model.pmsg_to) or (DEFAULT_PMSG_TO,),
+        analyst=model.analyst_email or None,
         data_officers=officers,
-        deadline_seconds=mail_deadline,
+        deadline_seconds=model.smtp_deadline_seconds,
     )
     return Settings(
         home=home,
         warehouse_url=url,
-        pseudonym_key=key.encode("utf-8") if key else None,
-        reject_threshold=threshold,
-        suppression_threshold=suppression,
-        settle_seconds=settle,
-        max_file_mb=max_file_mb,
-        retention_days=retention,
-        claim_timeout_minutes=claim_timeout,
-        file_memory_mb=file_memory,
-        file_seconds=file_seconds,
+        pseudonym_key=key,
+        reject_threshold=model.reject_threshold,
+        suppression_threshold=model.suppression_threshold,
+        settle_seconds=model.settle_seconds,
+        max_file_mb=model.max_file_mb,
+        retention_days=model.retention_days,
+        claim_timeout_minutes=model.claim_timeout_minutes,
+        file_memory_mb=model.file_memory_mb,
+        file_seconds=model.file_seconds,
         mail=mail,
+        sources=sources,
     )
+
+
+def describe(settings: Settings, environ: dict[str, str] | None = None) -> list[str]:
+    """``scorecard config``: every setting's effective value and where it came from; secrets masked."""
+    from sqlalchemy.engine import make_url
+
+    lines = []
+    values: dict[str, object] = {
+        "SCORECARD_HOME": settings.home,
+        "SCORECARD_WAREHOUSE_URL": make_url(settings.warehouse_url).render_as_string(hide_password=True),
+        "SCORECARD_PSEUDONYM_KEY": f"set, {len(settings.pseudonym_key)} characters (hidden)"
+        if settings.pseudonym_key
+        else "NOT SET (intake refuses to run)",
+        "SCORECARD_REJECT_THRESHOLD": settings.reject_threshold,
+        "SCORECARD_SUPPRESSION_THRESHOLD": settings.suppression_threshold,
+        "SCORECARD_SETTLE_SECONDS": settings.settle_seconds,
+        "SCORECARD_MAX_FILE_MB": settings.max_file_mb,
+        "SCORECARD_FILE_MEMORY_MB": settings.file_memory_mb,
+        "SCORECARD_FILE_SECONDS": settings.file_seconds,
+        "SCORECARD_RETENTION_DAYS": settings.retention_days,
+        "SCORECARD_CLAIM_TIMEOUT_MINUTES": settings.claim_timeout_minutes,
+        "SCORECARD_SMTP_HOST": settings.mail.host or "(none: mail is written to the outbox folder)",
+        "SCORECARD_SMTP_PORT": settings.mail.port,
+        "SCORECARD_SMTP_SECURITY": settings.mail.security,
+        "SCORECARD_SMTP_USER": settings.mail.username or "(none)",
+        "SCORECARD_SMTP_PASSWORD": "set (hidden)" if settings.mail.password else "(none)",
+        "SCORECARD_SMTP_DEADLINE_SECONDS": settings.mail.deadline_seconds,
+        "SCORECARD_MAIL_FROM": settings.mail.sender,
+        "SCORECARD_PMSG_TO": ", ".join(settings.mail.pmsg_recipients),
+        "SCORECARD_ANALYST_EMAIL": settings.mail.analyst or "(none)",
+    }
+    from .resources import resource_root
+
+    env = os.environ if environ is None else environ
+    values["SCORECARD_RESOURCES"] = resource_root()
+    values["SCORECARD_INTAKE_PARTS"] = env.get("SCORECARD_INTAKE_PARTS") or "(the machine's cores, at most 4)"
+    for source, address in sorted(settings.mail.data_officers.items()):
+        values[OFFICER_PREFIX + source.upper()] = address
+    for name, value in values.items():
+        lines.append(f"{name}={value}  [{settings.sources.get(name, 'default')}]")
+    return lines

@@ -102,7 +102,7 @@ def chromium(tmp_path):
 def built_page(tmp_path_factory):
     home = tmp_path_factory.mktemp("browser")
     settings = load_settings(
-        {"SCORECARD_HOME": str(home), "SCORECARD_PSEUDONYM_KEY": "k", "SCORECARD_SETTLE_SECONDS": "0"}
+        {"SCORECARD_HOME": str(home), "SCORECARD_PSEUDONYM_KEY": "test-key-not-secret", "SCORECARD_SETTLE_SECONDS": "0"}
     )
     settings.ensure_folders()
     quarter = Quarter.parse("2024-25Q4")

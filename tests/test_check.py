@@ -49,7 +49,7 @@ def _state(home: Path, url: str) -> dict:
 
 def test_check_says_what_intake_would_do_and_changes_nothing(tmp_path, warehouse_url):
     home = tmp_path / "home"
-    env = {"SCORECARD_PSEUDONYM_KEY": "k", "SCORECARD_WAREHOUSE_URL": warehouse_url}
+    env = {"SCORECARD_PSEUDONYM_KEY": "a-test-key-long-enough-for-any-rule", "SCORECARD_WAREHOUSE_URL": warehouse_url}
     inbox = home / "inbox"
     inbox.mkdir(parents=True)
     first = write_xlsx(tmp_path / "police_april.xlsx", police_rows(100))
@@ -107,7 +107,7 @@ def test_check_outside_the_inbox_with_no_warehouse_yet(tmp_path):
     """A file anywhere, before anything was ever loaded: nothing is created, not even the warehouse."""
     home = tmp_path / "home"
     path = write_xlsx(tmp_path / "police.xlsx", police_rows(10))
-    result = run(["check", str(path)], home, SCORECARD_PSEUDONYM_KEY="k")
+    result = run(["check", str(path)], home, SCORECARD_PSEUDONYM_KEY="a-test-key-long-enough-for-any-rule")
     assert result.returncode == 0, result.stderr
     assert "All 10 accepted rows would be new" in result.stdout
     assert not home.exists()
@@ -118,21 +118,27 @@ def test_check_refuses_a_link_and_usage_errors(tmp_path):
     target = write_xlsx(tmp_path / "police.xlsx", police_rows(10))
     link = tmp_path / "shortcut.xlsx"
     link.symlink_to(target)
-    result = run(["check", str(link)], home, SCORECARD_PSEUDONYM_KEY="k")
+    result = run(["check", str(link)], home, SCORECARD_PSEUDONYM_KEY="a-test-key-long-enough-for-any-rule")
     assert result.returncode == 1
     assert "symbolic link" in result.stdout and "would be REJECTED" in result.stdout
     hard = tmp_path / "second_name.xlsx"
     os.link(target, hard)  # outside the inbox another name is fine: the copy sent will have one
-    result = run(["check", str(hard)], home, SCORECARD_PSEUDONYM_KEY="k")
+    result = run(["check", str(hard)], home, SCORECARD_PSEUDONYM_KEY="a-test-key-long-enough-for-any-rule")
     assert result.returncode == 0 and "would be ACCEPTED" in result.stdout
     (home / "inbox").mkdir(parents=True)
     os.link(target, home / "inbox" / "linked.xlsx")  # in the inbox, intake refuses it
-    result = run(["check", str(home / "inbox" / "linked.xlsx")], home, SCORECARD_PSEUDONYM_KEY="k")
+    result = run(
+        ["check", str(home / "inbox" / "linked.xlsx")],
+        home,
+        SCORECARD_PSEUDONYM_KEY="a-test-key-long-enough-for-any-rule",
+    )
     assert result.returncode == 1 and "hard link" in result.stdout
     pipe = tmp_path / "pipe.csv"
     os.mkfifo(pipe)
-    result = run(["check", str(pipe)], home, SCORECARD_PSEUDONYM_KEY="k")
+    result = run(["check", str(pipe)], home, SCORECARD_PSEUDONYM_KEY="a-test-key-long-enough-for-any-rule")
     assert result.returncode == 1 and "named pipe" in result.stdout
-    missing = run(["check", str(tmp_path / "nowhere.csv")], home, SCORECARD_PSEUDONYM_KEY="k")
+    missing = run(
+        ["check", str(tmp_path / "nowhere.csv")], home, SCORECARD_PSEUDONYM_KEY="a-test-key-long-enough-for-any-rule"
+    )
     assert missing.returncode == 2 and "no such file" in missing.stderr
-    assert run(["check"], home, SCORECARD_PSEUDONYM_KEY="k").returncode == 2
+    assert run(["check"], home, SCORECARD_PSEUDONYM_KEY="a-test-key-long-enough-for-any-rule").returncode == 2

@@ -39,24 +39,142 @@ def test_unknown_command_is_a_usage_error(tmp_path):
 
 def test_intake_without_key_refuses_with_one_line(tmp_path):
     result = run(["intake"], tmp_path / "home")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "SCORECARD_PSEUDONYM_KEY" in result.stderr and "Traceback" not in result.stderr
+    assert "pseudonym.key" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_intake_after_the_demo_uses_the_demo_key(tmp_path):
+    """The key `scorecard demo` wrote into the home is the key of a plain intake there; another
+    key in the environment is refused rather than silently breaking the linking of children."""
+    from pipelines.intake.pseudonym import demo_key
+
+    home = tmp_path / "home"
+    key = demo_key(home / "pseudonym.key")  # what `scorecard demo` does with no key set
+    result = run(["intake"], home)
+    assert result.returncode == 0, result.stderr
+    assert "No files ready" in result.stdout
+    assert run(["intake"], home, SCORECARD_PSEUDONYM_KEY=key.decode()).returncode == 0
+    result = run(["intake"], home, SCORECARD_PSEUDONYM_KEY="another-key-made-up-later")
+    assert result.returncode == 2
+    assert result.stderr.startswith("scorecard: SCORECARD_PSEUDONYM_KEY differs from the key in ")
+    assert str(home / "pseudonym.key") in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+CONFIG_MISTAKES = [
+    (
+        {"SCORECARD_REJECT_THRESHOLD": "5"},
+        "SCORECARD_REJECT_THRESHOLD must be a fraction between 0 and 1 (got 5); 0.10 means 10%",
+    ),
+    (
+        {"SCORECARD_DATA_OFFICER_POLICE": "police@x.org"},
+        "unknown setting SCORECARD_DATA_OFFICER_POLICE: did you mean SCORECARD_DATA_OFFICER_POLICE_DOMESTIC_INCIDENTS?",
+    ),
+    ({"SCORECARD_PSEUDONYM_KEY": "abc"}, "SCORECARD_PSEUDONYM_KEY must be at least 16 characters long (it has 3)"),
+    (
+        {"SCORECARD_WAREHOUSE_URL": "postgres://scorecard:hunter2@db.example:5432/warehouse"},
+        "write postgresql+psycopg://",
+    ),
+    ({"SCORECARD_FILE_SECONDS": "soon"}, "SCORECARD_FILE_SECONDS must be a number of seconds above 0 (got soon)"),
+]
+
+
+@pytest.mark.parametrize("command", [["intake"], ["config"], ["build", "--quarter", "2024-25Q1"]])
+@pytest.mark.parametrize("env, message", CONFIG_MISTAKES)
+def test_each_configuration_mistake_is_one_line_and_exit_2(tmp_path, command, env, message):
+    result = run(command, tmp_path / "home", **env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("scorecard: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "hunter2" not in result.stderr
+    assert not (tmp_path / "home").exists()  # stopped before doing anything
+
+
+def test_a_dotenv_file_is_read_as_python_dotenv_reads_it(tmp_path):
+    """Comments, `export`, quotes and ${VAR} in the working directory's .env; the environment wins."""
+    (tmp_path / ".env").write_text(
+        "export SCORECARD_PMSG_TO=pmsg@x.org  # the sub group\n"
+        "DOMAIN=x.org\n"
+        "SCORECARD_ANALYST_EMAIL=analyst@${DOMAIN}\n"
+        "SCORECARD_MAIL_FROM='scorecard@x.org'\n"
+        "SCORECARD_MAX_FILE_MB=50\n",
+        encoding="utf-8",
+    )
+    result = run(["config"], tmp_path / "home", SCORECARD_MAX_FILE_MB="70")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "SCORECARD_PMSG_TO=pmsg@x.org  [.env]" in lines
+    assert "SCORECARD_ANALYST_EMAIL=analyst@x.org  [.env]" in lines
+    assert "SCORECARD_MAIL_FROM=scorecard@x.org  [.env]" in lines
+    assert "SCORECARD_MAX_FILE_MB=70.0  [environment]" in lines
+    (tmp_path / ".env").write_text("SCORECARD_REJECT_THRESHOLD=10  # per cent\n", encoding="utf-8")
+    result = run(["intake"], tmp_path / "home")
+    assert result.returncode == 2 and "SCORECARD_REJECT_THRESHOLD must be a fraction" in result.stderr
+
+
+def test_config_prints_the_settings_with_secrets_hidden(tmp_path):
+    key = "k3y-" + "9" * 40
+    result = run(
+        ["config"],
+        tmp_path / "home",
+        SCORECARD_PSEUDONYM_KEY=key,
+        SCORECARD_SMTP_HOST="smtp.example.gov.uk",
+        SCORECARD_SMTP_SECURITY="STARTTLS",
+        SCORECARD_SMTP_USER="scorecard",
+        SCORECARD_SMTP_PASSWORD="mail-hunter2",
+        SCORECARD_WAREHOUSE_URL="postgresql+psycopg://scorecard:db-hunter2@db.example:5432/warehouse",
+        SCORECARD_DATA_OFFICER_MISSING_EPISODES="return.interviews@x.org",
+    )
+    assert result.returncode == 0, result.stderr
+    assert key not in result.stdout and "hunter2" not in result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert (
+        "SCORECARD_WAREHOUSE_URL=postgresql+psycopg://scorecard:***@db.example:5432/warehouse  [environment]" in lines
+    )
+    assert "SCORECARD_PSEUDONYM_KEY=set, 44 characters (hidden)  [environment]" in lines
+    assert "SCORECARD_SMTP_PASSWORD=set (hidden)  [environment]" in lines
+    assert "SCORECARD_SMTP_PORT=587  [default]" in lines and "SCORECARD_SMTP_SECURITY=starttls  [environment]" in lines
+    assert "SCORECARD_DATA_OFFICER_MISSING_EPISODES=return.interviews@x.org  [environment]" in lines
+    assert f"SCORECARD_HOME={tmp_path / 'home'}  [environment]" in lines
+    assert "SCORECARD_REJECT_THRESHOLD=0.1  [default]" in lines
+
+
+def test_an_unwritable_home_is_named_in_one_line(tmp_path):
+    """A home that cannot be created (here under a file, which stops root too): exit 2, the folder
+    named. (A folder of an existing home that is read-only: exit 1, tests/test_trust.py.)"""
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    home = tmp_path / "a-file" / "home"
+    for command in (["intake"], ["migrate"], ["build", "--quarter", "2024-25Q1", "--no-email"]):
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("SCORECARD_")}
+        environment.update(SCORECARD_HOME=str(home), SCORECARD_PSEUDONYM_KEY="test-key-not-secret")
+        result = subprocess.run(
+            [SCORECARD, *command], capture_output=True, text=True, env=environment, cwd=tmp_path, timeout=300
+        )
+        assert result.returncode == 2, (command, result.stderr)
+        assert result.stderr.startswith("scorecard: cannot create ") and str(home) in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
 def test_unreachable_warehouse_exits_1_without_traceback(tmp_path):
     result = run(
         ["intake"],
         tmp_path / "home",
-        SCORECARD_PSEUDONYM_KEY="k",
+        SCORECARD_PSEUDONYM_KEY="test-key-not-secret",
         SCORECARD_WAREHOUSE_URL="postgresql+psycopg://postgres@127.0.0.1:1/none",
     )
     assert result.returncode == 1
     assert "warehouse" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    result = run(
+        ["migrate"],
+        tmp_path / "home",
+        SCORECARD_WAREHOUSE_URL="postgresql+psycopg://postgres:hunter2@127.0.0.1:1/none",
+    )
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "127.0.0.1" in result.stderr and "port 1" in result.stderr and "hunter2" not in result.stderr
 
 
 def test_intake_of_empty_inbox_succeeds(tmp_path):
-    result = run(["intake"], tmp_path / "home", SCORECARD_PSEUDONYM_KEY="k")
+    result = run(["intake"], tmp_path / "home", SCORECARD_PSEUDONYM_KEY="test-key-not-secret")
     assert result.returncode == 0, result.stderr
     assert "No files ready" in result.stdout
 
@@ -115,7 +233,7 @@ def test_revisions_reports_what_changed_and_exits_0(tmp_path):
     from tests.test_intake import police_rows, write_xlsx
 
     home = tmp_path / "home"
-    env = {"SCORECARD_PSEUDONYM_KEY": "k", "SCORECARD_ANALYST_EMAIL": "analyst@lscp.example"}
+    env = {"SCORECARD_PSEUDONYM_KEY": "test-key-not-secret", "SCORECARD_ANALYST_EMAIL": "analyst@lscp.example"}
     result = run(["revisions"], home, **env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "No published figure has changed (0 published quarter(s) checked)"

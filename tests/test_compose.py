@@ -727,6 +727,12 @@ def test_airflow_init_stops_without_a_pseudonym_key_and_only_warns_about_the_war
     assert no_key.returncode != 0
     assert "scorecard_pseudonym_key connection has no password" in no_key.stderr
     assert not (tmp_path / "no-key" / "airflow-calls").exists()
+    (tmp_path / "short-key").mkdir()
+    short_key = run_init(
+        airflow_init_env(tmp_path / "short-key", services, AIRFLOW_CONN_SCORECARD_PSEUDONYM_KEY="generic://:abc@")
+    )
+    assert short_key.returncode != 0 and "shorter than 16 characters" in short_key.stderr
+    assert not (tmp_path / "short-key" / "airflow-calls").exists()
     (tmp_path / "no-warehouse").mkdir()
     unreachable = run_init(
         airflow_init_env(

@@ -24,7 +24,10 @@ SCORECARD = str(Path(sys.executable).parent / "scorecard")
 def _start(home: Path, url: str, args: list[str]) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCORECARD_")}
     env.update(
-        SCORECARD_HOME=str(home), SCORECARD_WAREHOUSE_URL=url, SCORECARD_PSEUDONYM_KEY="k", SCORECARD_SETTLE_SECONDS="0"
+        SCORECARD_HOME=str(home),
+        SCORECARD_WAREHOUSE_URL=url,
+        SCORECARD_PSEUDONYM_KEY="test-key-not-secret",
+        SCORECARD_SETTLE_SECONDS="0",
     )
     return subprocess.Popen([SCORECARD, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
@@ -78,7 +81,7 @@ def test_two_builds_of_one_quarter_at_once_never_duplicate(tmp_path, warehouse_u
         {
             "SCORECARD_HOME": str(home),
             "SCORECARD_WAREHOUSE_URL": warehouse_url,
-            "SCORECARD_PSEUDONYM_KEY": "k",
+            "SCORECARD_PSEUDONYM_KEY": "test-key-not-secret",
             "SCORECARD_SETTLE_SECONDS": "0",
         }
     )

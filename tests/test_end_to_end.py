@@ -92,7 +92,11 @@ def _int(value) -> int:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     home = tmp_path_factory.mktemp("e2e")
-    env = {"SCORECARD_HOME": str(home), "SCORECARD_PSEUDONYM_KEY": "e2e-key", "SCORECARD_SETTLE_SECONDS": "0"}
+    env = {
+        "SCORECARD_HOME": str(home),
+        "SCORECARD_PSEUDONYM_KEY": "e2e-key-not-secret",
+        "SCORECARD_SETTLE_SECONDS": "0",
+    }
     settings = load_settings(env)
     settings.ensure_folders()
     generated = generate(home / "generated", quarters=QUARTERS, seed=11, end_quarter=END, scale=0.3)

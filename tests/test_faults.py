@@ -145,7 +145,9 @@ def test_smtp_outage_queues_mail_and_a_later_run_sends_it(scorecard_home, smtp_s
 
 def _scorecard(home: Path, args: list[str], **env) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SCORECARD_")}
-    environment.update(SCORECARD_HOME=str(home), SCORECARD_PSEUDONYM_KEY="k", SCORECARD_SETTLE_SECONDS="0", **env)
+    environment.update(
+        SCORECARD_HOME=str(home), SCORECARD_PSEUDONYM_KEY="test-key-not-secret", SCORECARD_SETTLE_SECONDS="0", **env
+    )
     return subprocess.run([SCORECARD, *args], capture_output=True, text=True, env=environment, timeout=300)
 
 

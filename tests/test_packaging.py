@@ -70,7 +70,7 @@ def test_the_whole_pipeline_runs_without_airflow(tmp_path):
         from pipelines.generate import generate
         from pipelines.intake import run_intake
         from pipelines.periods import Quarter
-        settings = load_settings({{"SCORECARD_HOME": {str(tmp_path / "home")!r}, "SCORECARD_PSEUDONYM_KEY": "k",
+        settings = load_settings({{"SCORECARD_HOME": {str(tmp_path / "home")!r}, "SCORECARD_PSEUDONYM_KEY": "test-key-not-secret",
                                    "SCORECARD_SETTLE_SECONDS": "0"}})
         settings.ensure_folders()
         quarter = Quarter.parse("2024-25Q1")

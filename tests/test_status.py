@@ -156,7 +156,7 @@ def test_status_shows_what_waits_and_why(demo_home):
 def test_a_return_received_after_its_quarter_was_published_is_late(tmp_path):
     """Police alone, built; the other sources' files for that quarter arrive after: late."""
     home, gen = tmp_path / "home", tmp_path / "gen"
-    env = {"SCORECARD_PSEUDONYM_KEY": "k"}
+    env = {"SCORECARD_PSEUDONYM_KEY": "a-test-key-long-enough-for-any-rule"}
     args = ["generate", "--out", str(gen), "--quarters", "1", "--end-quarter", "2024-25Q1", "--scale", "0.05"]
     assert run(args, home).returncode == 0
     (home / "inbox").mkdir(parents=True)

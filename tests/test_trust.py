@@ -346,7 +346,7 @@ def test_a_child_identifier_in_the_wrong_place_never_leaves_the_rejects_workbook
     env.update(
         SCORECARD_HOME=str(home),
         SCORECARD_WAREHOUSE_URL=warehouse_url,
-        SCORECARD_PSEUDONYM_KEY="k",
+        SCORECARD_PSEUDONYM_KEY="test-key-not-secret",
         SCORECARD_SETTLE_SECONDS="0",
     )
     result = subprocess.run([SCORECARD, "--debug", "intake"], capture_output=True, text=True, env=env, timeout=600)
@@ -584,7 +584,7 @@ def test_eight_intakes_at_once_on_a_new_postgresql_warehouse(tmp_path, pg_url):
     env.update(
         SCORECARD_HOME=str(home),
         SCORECARD_WAREHOUSE_URL=pg_url,
-        SCORECARD_PSEUDONYM_KEY="k",
+        SCORECARD_PSEUDONYM_KEY="test-key-not-secret",
         SCORECARD_SETTLE_SECONDS="0",
     )
     runs = [

@@ -23,8 +23,9 @@ class MissingKey(RuntimeError):
 
 MISSING_KEY_MESSAGE = (
     "SCORECARD_PSEUDONYM_KEY is not set: intake will not load partner data without the secret "
-    "key used to pseudonymise child identifiers. Set it in the environment (or .env), keeping the "
-    "same value for the life of the warehouse."
+    "key used to pseudonymise child identifiers. Set it in the environment (or .env), or write it to "
+    "$SCORECARD_HOME/pseudonym.key (where `scorecard demo` keeps its own), keeping the same value for "
+    "the life of the warehouse."
 )
 
 

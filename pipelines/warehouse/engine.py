@@ -143,7 +143,15 @@ def connect_warehouse(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             folder = Path(parsed.database).parent
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                from ..config import HomeNotUsable
+
+                raise HomeNotUsable(
+                    f"cannot create {folder} for the SQLite warehouse ({exc.strerror or type(exc).__name__}): "
+                    "it must be a folder this user can write to (SCORECARD_HOME or SCORECARD_WAREHOUSE_URL)"
+                ) from None
         engine = create_engine(url, hide_parameters=True)
         event.listen(engine, "connect", _register_sqlite_functions)
         return engine
