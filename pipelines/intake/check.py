@@ -16,10 +16,7 @@ and only when the caller names a folder for it (``out``).
 
 from __future__ import annotations
 
-import errno
-import os
 import shutil
-import stat
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,7 +35,7 @@ from ..warehouse.engine import connect_warehouse
 from ..warehouse.schema import table_for, warehouse_column_name
 from .checking import check_rows
 from .columns import DATE_KINDS
-from .entries import _FILE_FLAGS, Identity, NotAFile, Opened, _kind, _lstat, open_entry, relative_to_inbox
+from .entries import NotAFile, Opened, open_entry, relative_to_inbox
 from .examine import decide, pseudonymised, read_and_identify
 from .identify import Unidentified
 from .inbox import safe_name, text_name
@@ -179,30 +176,10 @@ def _open(settings: Settings, path: Path) -> Opened | None:
     put into the inbox will not."""
     try:
         relative_to_inbox(settings.inbox, path)
-        return open_entry(path.parent, PurePosixPath(path.name))
+        in_inbox = True
     except ValueError:
-        pass
-    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        fd = os.open(path.name, _FILE_FLAGS, dir_fd=folder)
-    except OSError as exc:
-        info = _lstat(folder, path.name)
-        os.close(folder)
-        if info is not None and (exc.errno in (errno.ELOOP, errno.ENXIO) or not stat.S_ISREG(info.st_mode)):
-            if stat.S_ISDIR(info.st_mode):
-                return None
-            raise NotAFile(f"the entry is {_kind(info.st_mode)}; it was not read", None) from None
-        raise
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        os.close(folder)
-        if stat.S_ISDIR(info.st_mode):
-            return None
-        raise NotAFile(f"the entry is {_kind(info.st_mode)}; it was not read", None)
-    return Opened(
-        inbox=path.parent, relative=PurePosixPath(path.name), fd=fd, folder_fd=folder, identity=Identity.of(info)
-    )
+        in_inbox = False
+    return open_entry(path.parent, PurePosixPath(path.name), inbox_rules=in_inbox)
 
 
 def _in_inbox_folder(settings: Settings, path: Path, sources) -> str | None:

@@ -112,9 +112,11 @@ def _kind(mode: int) -> str:
     return "not a plain file"
 
 
-def open_entry(inbox: Path, relative: PurePosixPath) -> Opened | None:
+def open_entry(inbox: Path, relative: PurePosixPath, *, inbox_rules: bool = True) -> Opened | None:
     """Open an inbox entry once, safely. ``None`` when it is gone (taken by another run) or has
-    become a folder; ``NotAFile`` when it is anything but a plain file of the inbox's own."""
+    become a folder; ``NotAFile`` when it is anything but a plain file of the inbox's own.
+    ``inbox_rules=False`` (``scorecard check`` of a file elsewhere, whose copy put into the inbox
+    will be a file of its own): other names (hard links) and another filesystem are allowed."""
     found = open_folder(inbox, relative)
     if found is None:
         return None
@@ -144,6 +146,8 @@ def open_entry(inbox: Path, relative: PurePosixPath) -> Opened | None:
             return None
         if not stat.S_ISREG(info.st_mode):
             problem = f"the entry is {_kind(info.st_mode)}; it was not read"
+        elif not inbox_rules:
+            pass
         elif info.st_nlink != 1:
             problem = (
                 "the file also has another name elsewhere on the server (a hard link), so it may not be the "
