@@ -1,5 +1,5 @@
 """The ``scorecard`` command: demo, generate, intake, check, status, build, render, revisions, migrate,
-migration new, config, completion.
+migration new, config, completion, and the portal's (``pipelines/portal/cli.py``): serve.
 
 Exit status: 0 when the command did its job (rejected files are a normal outcome), 2 for a usage
 or configuration error, 1 when the system could not do its job; one-line messages, tracebacks
@@ -83,6 +83,17 @@ READS: dict[str, tuple[str, ...]] = {
     "revisions": (*_WHERE, "SCORECARD_ANALYST_EMAIL", *_MAIL, "SCORECARD_RESOURCES"),
     "migrate": (*_WHERE, "SCORECARD_RESOURCES"),
     "migration": ("SCORECARD_RESOURCES",),
+    "serve": (
+        *_WHERE,
+        "SCORECARD_PSEUDONYM_KEY",
+        "SCORECARD_PORTAL_URL",
+        "SCORECARD_PORTAL_SECURE_COOKIES",
+        "SCORECARD_PORTAL_IDLE_MINUTES",
+        "SCORECARD_PORTAL_SESSION_HOURS",
+        "SCORECARD_PORTAL_LOCK_AFTER",
+        "SCORECARD_MAX_FILE_MB",
+        "SCORECARD_RESOURCES",
+    ),
 }
 
 
@@ -177,6 +188,9 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print it as JSON (schemas/status.schema.json)")
     status.add_argument("--quarter", help="the newest quarter whose returns are shown (default: the latest complete)")
     commands.add_parser("config", help="print the effective settings and where each came from (secrets hidden)")
+    from .portal import cli as portal_cli
+
+    portal_cli.add_commands(commands, _reads)
     return parser
 
 
@@ -199,6 +213,10 @@ def _run(args) -> int:
 
         print("\n".join(describe(settings)))
         return 0
+    from .portal import cli as portal_cli
+
+    if args.command in portal_cli.COMMANDS:
+        return portal_cli.run(settings, args)
     if args.command == "demo":
         from .demo import run_demo
 

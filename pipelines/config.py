@@ -33,6 +33,7 @@ DEFAULT_FILE_SECONDS = 600.0
 DEFAULT_SMTP_DEADLINE_SECONDS = 60.0
 DEFAULT_MAIL_FROM = "scorecard@lscp.invalid"
 DEFAULT_PMSG_TO = "pmsg@lscp.invalid"
+DEFAULT_PORTAL_URL = "http://127.0.0.1:8000"
 MIN_KEY_LENGTH = 16  # characters; `secrets.token_hex(32)` and the demo's key have 64
 
 
@@ -65,6 +66,19 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class PortalSettings:
+    """The web portal (``scorecard serve``): its address as users reach it (links in emails),
+    cookies, session lifetimes and the login lock."""
+
+    url: str = DEFAULT_PORTAL_URL
+    secure_cookies: bool = True  # off only for plain http on one's own machine (the demo)
+    idle_minutes: float = 30.0
+    session_hours: float = 12.0
+    lock_after: int = 6  # the sixth wrong password in a row locks the account
+    link_hours: float = 72.0  # a one-time set-password link lasts this long
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     warehouse_url: str
@@ -78,6 +92,7 @@ class Settings:
     file_memory_mb: float = DEFAULT_FILE_MEMORY_MB  # reading and checking one file, in its own process
     file_seconds: float = DEFAULT_FILE_SECONDS
     mail: MailSettings = field(default_factory=MailSettings)
+    portal: PortalSettings = field(default_factory=PortalSettings)
     # where each SCORECARD_* value came from (environment, .env, pseudonym.key); `scorecard config`
     sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -298,6 +313,40 @@ class SettingsModel(BaseSettings):
         json_schema_extra=_must("a whole number, 1 or more", default_text="the machine's cores, at most 4"),
     )
 
+    portal_url: str = Field(
+        DEFAULT_PORTAL_URL,
+        description="the portal's address as users reach it (behind the TLS proxy in production): links in emails",
+    )
+    portal_secure_cookies: bool = Field(
+        True,
+        description="portal cookies are sent over https only; set false only for plain http on one machine",
+        json_schema_extra=_must("true or false"),
+    )
+    portal_idle_minutes: float = Field(
+        30.0,
+        gt=0,
+        description="a portal session unused this long ends",
+        json_schema_extra=_must("a number of minutes above 0"),
+    )
+    portal_session_hours: float = Field(
+        12.0,
+        gt=0,
+        description="a portal session ends this long after sign-in, however busy",
+        json_schema_extra=_must("a number of hours above 0"),
+    )
+    portal_lock_after: int = Field(
+        6,
+        ge=1,
+        description="this many wrong passwords in a row lock a portal account until the analyst resets it",
+        json_schema_extra=_must("a whole number, 1 or more"),
+    )
+    portal_link_hours: float = Field(
+        72.0,
+        gt=0,
+        description="how long an emailed one-time set-password link works",
+        json_schema_extra=_must("a number of hours above 0"),
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -499,6 +548,14 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         file_memory_mb=model.file_memory_mb,
         file_seconds=model.file_seconds,
         mail=mail,
+        portal=PortalSettings(
+            url=model.portal_url.rstrip("/"),
+            secure_cookies=model.portal_secure_cookies,
+            idle_minutes=model.portal_idle_minutes,
+            session_hours=model.portal_session_hours,
+            lock_after=model.portal_lock_after,
+            link_hours=model.portal_link_hours,
+        ),
         sources=sources,
     )
 
@@ -531,6 +588,12 @@ def describe(settings: Settings, environ: dict[str, str] | None = None) -> list[
         "SCORECARD_MAIL_FROM": settings.mail.sender,
         "SCORECARD_PMSG_TO": ", ".join(settings.mail.pmsg_recipients),
         "SCORECARD_ANALYST_EMAIL": settings.mail.analyst or "(none)",
+        "SCORECARD_PORTAL_URL": settings.portal.url,
+        "SCORECARD_PORTAL_SECURE_COOKIES": settings.portal.secure_cookies,
+        "SCORECARD_PORTAL_IDLE_MINUTES": settings.portal.idle_minutes,
+        "SCORECARD_PORTAL_SESSION_HOURS": settings.portal.session_hours,
+        "SCORECARD_PORTAL_LOCK_AFTER": settings.portal.lock_after,
+        "SCORECARD_PORTAL_LINK_HOURS": settings.portal.link_hours,
     }
     from .resources import resource_root
 

@@ -85,6 +85,8 @@ def test_the_readme_defaults_are_the_model_defaults(tmp_path):
             assert defaults[name] == extra["default_text"], name
         elif info.default is None:
             assert defaults[name] == "none", name
+        elif isinstance(info.default, bool):
+            assert defaults[name] == str(info.default).lower(), name
         elif isinstance(info.default, float | int):
             assert float(defaults[name]) == float(info.default), name
         else:

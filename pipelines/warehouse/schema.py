@@ -198,6 +198,95 @@ indicator_revisions = Table(
 )
 
 
+# The partner portal (pipelines/portal): accounts, sessions, one-time links, the audit log, the
+# files submitted through it and the reminders sent. Passwords, session ids and link tokens are
+# kept only as hashes (argon2id for passwords, SHA-256 for random tokens).
+portal_users = Table(
+    "portal_users",
+    fixed_metadata,
+    Column("user_id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),  # data_officer | analyst | board
+    Column("password_hash", Text),  # argon2id; null until the user sets a password
+    Column("created_at", DateTime, nullable=False),  # UTC, as every portal time
+    Column("password_set_at", DateTime),
+    Column("disabled_at", DateTime),
+    Column("failed_logins", Integer, nullable=False, default=0),  # wrong passwords since the last good one
+    Column("locked_at", DateTime),  # locked after repeated failures, until the analyst resets it
+    comment="Portal accounts: who may sign in, with which role.",
+)
+
+portal_user_sources = Table(
+    "portal_user_sources",
+    fixed_metadata,
+    Column("user_id", Integer, ForeignKey("portal_users.user_id"), primary_key=True),
+    Column("source", String(64), primary_key=True),
+    comment="The sources a data officer submits and sees returns for.",
+)
+
+portal_sessions = Table(
+    "portal_sessions",
+    fixed_metadata,
+    Column("session_hash", String(64), primary_key=True),  # SHA-256 of the cookie's random token
+    Column("user_id", Integer, ForeignKey("portal_users.user_id"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+    Column("ended_at", DateTime),  # logout, expiry noticed, or the user disabled
+    comment="Server-side portal sessions, with idle and absolute expiry.",
+)
+
+portal_tokens = Table(
+    "portal_tokens",
+    fixed_metadata,
+    Column("token_hash", String(64), primary_key=True),  # SHA-256 of the emailed token
+    Column("user_id", Integer, ForeignKey("portal_users.user_id"), nullable=False, index=True),
+    Column("purpose", String(16), nullable=False),  # set_password
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("used_at", DateTime),
+    comment="One-time links emailed to users to set a password.",
+)
+
+portal_audit = Table(
+    "portal_audit",
+    fixed_metadata,
+    Column("audit_id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False, index=True),
+    Column("user_id", Integer),
+    Column("email", String(254)),  # as typed at a failed login: never a password
+    Column("action", String(32), nullable=False),  # login, login_failed, upload, submit, download, ...
+    Column("detail", Text),  # what was acted on (a submission id, a file name): no partner cell content
+    Column("remote", String(64)),
+    comment="Every login, upload, submission and download through the portal: who, what, when.",
+)
+
+portal_submissions = Table(
+    "portal_submissions",
+    fixed_metadata,
+    Column("submission_id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("portal_users.user_id"), nullable=False, index=True),
+    Column("source", String(64), nullable=False, index=True),
+    Column("original_name", Text, nullable=False),
+    Column("inbox_name", Text, nullable=False),  # the name it was given in inbox/<source>/
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("submitted_at", DateTime, nullable=False),
+    Column("load_id", Integer, ForeignKey("load_files.load_id")),  # set once intake has taken it in
+    comment="Files data officers submitted through the portal, and the load intake made of each.",
+)
+
+portal_reminders = Table(
+    "portal_reminders",
+    fixed_metadata,
+    Column("quarter", String(10), primary_key=True),
+    Column("source", String(64), primary_key=True),
+    Column("email", String(254), primary_key=True),
+    Column("sent_at", DateTime, nullable=False),
+    comment="Late-return reminders sent: at most one per quarter, source and data officer.",
+)
+
+
 @cache
 def schema_at(root: Path) -> MetaData:
     """Every warehouse table for the rules folder ``root``: the fixed ones and each source's."""

@@ -1,0 +1,14 @@
+"""The partner portal: the product's web front door (``scorecard serve``).
+
+Server-rendered pages (FastAPI + Jinja2, no JavaScript needed) over the same warehouse and
+folders as intake, reusing intake's own functions: the check of ``scorecard check``, the status
+of ``scorecard status``, the receipts and rejects workbooks intake writes.
+
+- ``app.py``: ``create_app(settings)``, the application with its middleware and routes.
+- ``passwords.py``: argon2id hashes. ``accounts.py``: users, roles and their sources.
+- ``sessions.py``: server-side sessions (idle and absolute expiry, revocation).
+- ``security.py``: CSRF tokens and the security headers on every response.
+- ``audit.py``: the audit log of logins, uploads, submissions and downloads.
+- ``web.py``: the template environment and the signed-in user of a request.
+- ``routes/``: one module of pages per job (sign-in, a data officer's returns, the board, the analyst).
+"""

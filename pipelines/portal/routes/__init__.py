@@ -1,0 +1,1 @@
+"""The portal's pages, one module per job: ``auth`` (sign in and out), ``home``."""
