@@ -29,7 +29,8 @@ _NAME = re.compile(r"[a-z][a-z0-9_]*")  # source and column names become SQL ide
 
 TYPES = {"text", "int", "number", "date", "datetime", "bool", "enum"}
 KINDS = {"partner": "stg", "reference": "ref"}
-_SOURCE_KEYS = {"source", "title", "agency", "kind", "order", "key", "period", "types", "columns"}
+DEFAULT_DUE_DAYS = 30  # when a source's definition does not say (`due_days`)
+_SOURCE_KEYS = {"source", "title", "agency", "kind", "order", "key", "period", "types", "columns", "due_days"}
 _COLUMN_KEYS = {"name", "type", "required", "personal", "aliases", "min", "max", "values"}
 
 
@@ -82,6 +83,7 @@ class Source:
     rules: TypeRules
     period_column: str | None = None  # the event date: which period a row belongs to
     period_also: tuple[str, ...] = ()  # other dates an indicator selects a period by
+    due_days: int = DEFAULT_DUE_DAYS  # a quarter's return is due this many days after the quarter ends
 
     @property
     def table(self) -> str:
@@ -197,6 +199,9 @@ def _source(path: Path, sets: dict[str, dict]) -> Source:
     if not key or not set(key) <= names:
         raise SourceError(f"{where}: key must list some of its columns")
     period_column, period_also = _period(raw.get("period"), names, raw["kind"], where)
+    due_days = raw.get("due_days", DEFAULT_DUE_DAYS)
+    if isinstance(due_days, bool) or not isinstance(due_days, int) or not 0 <= due_days <= 366:
+        raise SourceError(f"{where}: due_days must be a whole number of days from 0 to 366 (after the quarter ends)")
     return Source(
         name=name,
         title=str(raw.get("title", name)),
@@ -208,6 +213,7 @@ def _source(path: Path, sets: dict[str, dict]) -> Source:
         rules=rules,
         period_column=period_column,
         period_also=period_also,
+        due_days=due_days,
     )
 
 

@@ -42,7 +42,7 @@ def test_upgrade_from_the_first_migration_keeps_every_row(warehouse_url):
             )
         )
     init_warehouse(engine)  # what every command does on start
-    assert current_revision(engine) == head_revision() == "0006"
+    assert current_revision(engine) == head_revision() == "0007"
     with engine.connect() as conn:
         loads = conn.execute(select(load_files)).mappings().all()
         referrals = conn.execute(select(table_for("csws_referrals")).order_by("referral_id")).mappings().all()
@@ -102,7 +102,7 @@ def test_a_warehouse_made_before_migrations_is_adopted(tmp_path):
         conn.execute(load_files_v1_insert())
         conn.exec_driver_sql("DROP TABLE alembic_version")
     init_warehouse(engine)
-    assert current_revision(engine) == "0006"
+    assert current_revision(engine) == "0007"
     with engine.connect() as conn:
         assert conn.execute(select(load_files.c.original_name)).scalars().all() == ["q1.xlsx"]
     engine.dispose()
@@ -116,7 +116,7 @@ def test_revisions_table_upgrades_and_downgrades(warehouse_url):
     upgrade(engine, "0005")
     assert "indicator_revisions" not in inspect(engine).get_table_names()
     init_warehouse(engine)
-    assert current_revision(engine) == "0006"
+    assert current_revision(engine) == "0007"
     columns = {c["name"] for c in inspect(engine).get_columns("indicator_revisions")}
     assert {
         "quarter",
@@ -131,4 +131,28 @@ def test_revisions_table_upgrades_and_downgrades(warehouse_url):
     assert current_revision(engine) == "0005"
     tables = set(inspect(engine).get_table_names())
     assert "indicator_revisions" not in tables and "mart_indicator_history" in tables
+    engine.dispose()
+
+
+def test_portal_tables_upgrade_and_downgrade(warehouse_url):
+    """0007 adds the portal's tables; its downgrade removes them and nothing else."""
+    from pipelines.warehouse.migrate import downgrade
+
+    portal = {
+        "portal_users",
+        "portal_user_sources",
+        "portal_sessions",
+        "portal_tokens",
+        "portal_audit",
+        "portal_submissions",
+        "portal_reminders",
+    }
+    engine = connect_warehouse(warehouse_url)
+    upgrade(engine, "0006")
+    assert not portal & set(inspect(engine).get_table_names())
+    init_warehouse(engine)
+    assert portal <= set(inspect(engine).get_table_names())
+    downgrade(engine, "0006")
+    tables = set(inspect(engine).get_table_names())
+    assert not portal & tables and {"indicator_revisions", "load_files"} <= tables
     engine.dispose()

@@ -29,6 +29,12 @@ HEADERS = {
 }
 HSTS = "max-age=31536000"
 
+# For a built scorecard shown as it was emailed: its own inline styles, nothing else.
+SCORECARD_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data: cid:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
 CSRF_FIELD = "csrf_token"
 
 
@@ -68,9 +74,14 @@ class SecurityHeaders:
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
-                names = {k for k, _ in self.headers}
-                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-                message["headers"] = kept + self.headers
+                given = message.get("headers", [])
+                # A response may set a policy of its own (a built scorecard's page allows its
+                # inline styles; scripts stay forbidden everywhere); the rest are always these.
+                own_policy = any(k.lower() == b"content-security-policy" for k, _ in given)
+                added = [(k, v) for k, v in self.headers if not (own_policy and k == b"content-security-policy")]
+                names = {k for k, _ in added}
+                kept = [(k, v) for k, v in given if k.lower() not in names]
+                message["headers"] = kept + added
                 if not any(k.lower() == b"cache-control" for k, _ in kept):
                     message["headers"].append((b"cache-control", b"no-store"))
             await send(message)
