@@ -129,9 +129,13 @@ class SpcResult:
 
     def to_dict(self) -> dict:
         """Plain JSON types, e.g. for ``pandas.DataFrame(result.to_dict()["points"])``."""
-        out = asdict(self)
-        out["signals"] = [{**asdict(s), "name": s.name} for s in self.signals]
-        return out
+        return {
+            "variation": self.variation,
+            "assurance": self.assurance,
+            "conflict": self.conflict,
+            "points": [{**asdict(p), "rules": list(p.rules)} for p in self.points],
+            "signals": [{**asdict(s), "name": s.name} for s in self.signals],
+        }
 
 
 @dataclass(frozen=True)
