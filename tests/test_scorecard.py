@@ -208,6 +208,10 @@ def test_schema_rejects_a_broken_scorecard(data):
         lambda s: s["returns"][0].update(status="late"),
         lambda s: s.update(quarter="2024Q1"),
         lambda s: s["indicators"][3]["spc"].update(variation="odd"),
+        lambda s: s["indicators"][3]["spc"].pop("conflict"),
+        lambda s: s["indicators"][3]["spc"]["series"][0].update(rules=["shift"]),
+        lambda s: s["indicators"][3]["spc"]["series"][0].pop("upper_limit"),
+        lambda s: s["indicators"][3]["spc"].update(signals=["outside_limits"]),
     ):
         broken = json.loads(json.dumps(sc))
         breakage(broken)

@@ -539,3 +539,12 @@ def test_the_build_passes_the_catalogue_settings_and_recalculation_months():
     assert spc_of(replace(ind, spc=replace(settings, minimum_points=12)), series).variation == "common_cause"
     # Without the recalculation month the series is one segment.
     assert {p.segment for p in spc_of(ind, series).series} == {0}
+
+
+def test_the_worked_examples_in_docs_spc_md_are_true():
+    import doctest
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "spc.md"
+    outcome = doctest.testfile(str(doc), module_relative=False, optionflags=doctest.ELLIPSIS)
+    assert outcome.attempted >= 12 and outcome.failed == 0
