@@ -184,7 +184,7 @@ def _clean(values: Iterable[object]) -> list[float | None]:
             continue
         if isinstance(v, (bool, str, bytes)):
             raise TypeError(f"value {i} is {v!r}: values must be numbers or None")
-        x = float(v)  # type: ignore[arg-type]
+        x = float(v)  # type: ignore[arg-type]  # numbers of any kind (int, numpy, Decimal)
         if math.isinf(x):
             raise ValueError(f"value {i} is infinite")
         out.append(None if math.isnan(x) else x)
@@ -256,17 +256,17 @@ def analyse(
 
     for seg, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
         idx = [i for i in range(lo, hi) if xs[i] is not None]
-        seg_values = [xs[i] for i in idx]
-        limits = _limits(seg_values)  # type: ignore[arg-type]
+        seg_values = [x for x in xs[lo:hi] if x is not None]
+        limits = _limits(seg_values)
         segments.append((idx, limits))
         for i in range(lo, hi):
             segment_of[i], limits_of[i] = seg, limits
         if limits is None:
             continue
-        sides = [limits.side(x) for x in seg_values]  # type: ignore[arg-type]
-        near = [limits.near(x) for x in seg_values]  # type: ignore[arg-type]
+        sides = [limits.side(x) for x in seg_values]
+        near = [limits.near(x) for x in seg_values]
         for k, x in enumerate(seg_values):
-            out = limits.outside(x)  # type: ignore[arg-type]
+            out = limits.outside(x)
             if out:
                 rules[idx[k]].add(f"{OUTSIDE}_{_side(out)}")
 
@@ -287,13 +287,8 @@ def analyse(
 
     # Trends run across segments, over the points with a value.
     valued = [i for i in range(n) if xs[i] is not None]
-    steps = (
-        [0]
-        + [
-            (xs[b] > xs[a]) - (xs[b] < xs[a])  # type: ignore[operator]
-            for a, b in zip(valued, valued[1:])
-        ]
-    )
+    present = [x for x in xs if x is not None]
+    steps = [0] + [(b > a) - (b < a) for a, b in zip(present, present[1:])]
 
     def flag_trend(k: int, key: int) -> None:
         rules[valued[k]].add(f"{TREND}_{_side(key)}")
@@ -312,15 +307,15 @@ def analyse(
 
     points = tuple(
         Point(
-            value=xs[i],
-            mean=limits_of[i].mean if limits_of[i] else None,  # type: ignore[union-attr]
-            lower_limit=limits_of[i].lower if limits_of[i] else None,  # type: ignore[union-attr]
-            upper_limit=limits_of[i].upper if limits_of[i] else None,  # type: ignore[union-attr]
-            rules=tuple(r for r in RULES if r in rules[i]) if xs[i] is not None else (),
-            segment=segment_of[i],
-            judgement=judgement(rules[i]) if xs[i] is not None else None,
+            value=x,
+            mean=limits.mean if limits else None,
+            lower_limit=limits.lower if limits else None,
+            upper_limit=limits.upper if limits else None,
+            rules=tuple(r for r in RULES if r in point_rules),
+            segment=segment,
+            judgement=judgement(point_rules),
         )
-        for i in range(n)
+        for x, limits, point_rules, segment in zip(xs, limits_of, rules, segment_of)
     )
 
     latest_idx, latest_limits = segments[-1] if segments else ([], None)
