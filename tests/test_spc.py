@@ -9,17 +9,20 @@ The published peer cases are in ``test_spc_conformance.py``.
 
 from __future__ import annotations
 
+import doctest
 import json
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import yaml
 
-from pipelines.catalogue import CatalogueError, SpcSettings, catalogue_path, load_catalogue
-from pipelines.decide import spc_of
+from pipelines.catalogue import CatalogueError, SpcSettings, catalogue_path, load_catalogue, load_units
+from pipelines.decide import indicator_result, spc_of
 from pipelines.indicators import IndicatorValue
 from pipelines.periods import Month
+from pipelines.render.sentences import exception_sentence
 from pipelines.spc import RULES, Signal, analyse
 
 ALT_8_14 = [8, 14] * 6  # mean 11, every moving range 6
@@ -542,9 +545,34 @@ def test_the_build_passes_the_catalogue_settings_and_recalculation_months():
 
 
 def test_the_worked_examples_in_docs_spc_md_are_true():
-    import doctest
-    from pathlib import Path
-
     doc = Path(__file__).resolve().parents[1] / "docs" / "spc.md"
     outcome = doctest.testfile(str(doc), module_relative=False, optionflags=doctest.ELLIPSIS)
     assert outcome.attempted >= 12 and outcome.failed == 0
+
+
+def test_the_exception_sentence_names_the_rules_analyse_returned():
+    ind = next(i for i in load_catalogue() if i.id == "CS03")  # re-referrals: down, target 22
+    values = [21.0, 23.5, 21.8, 22.9, 21.2, 23.1, 21.9, 22.8, 21.4, 23.3, 21.7, 22.6]
+    values += [21.1, 23.0, 21.6, 22.7, 21.5, 23.0, 22.8, 23.5, 23.1, None, 23.4, 22.9]  # docs/spc.md's example
+    now = IndicatorValue("CS03", "2024-25Q1", 25.7142857, 540, 2100, "complete")
+    before = IndicatorValue("CS03", "2023-24Q4", 23.1, 462, 2000, "complete")
+    result = indicator_result(
+        ind,
+        unit=load_units()[ind.unit],
+        source_title="Children's social work referrals",
+        now=now,
+        previous=before,
+        last_year=before,
+        series=[
+            (m, IndicatorValue("CS03", m.code, v, None, None, "complete" if v else "missing"))
+            for m, v in zip([JULY_2022.shift(i) for i in range(24)], values)
+        ],
+        benchmarks=[],
+        threshold=5,
+    )
+    assert result.spc.variation == "special_cause_concern" and result.exception
+    assert [p.rules for p in result.spc.series][-6:] == [("shift_high",)] * 6
+    assert exception_sentence(result) == (
+        "Re-referrals within 12 months rose to 25.7%, above the 22% target and outside tolerance; "
+        "six months in a row above average."
+    )
