@@ -10,6 +10,7 @@ typo in a target or polarity would otherwise surface as a wrong RAG on the board
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 
 from .resources import definitions_dir, sql_dir
+from .spc import DEFAULT_MINIMUM_POINTS, DEFAULT_SHIFT_POINTS, DEFAULT_TREND_POINTS
 
 OBA_QUESTIONS = ("How much did we do?", "How well did we do it?", "Is anyone better off?")
 POLARITIES = ("up", "down", "neutral")
@@ -37,6 +39,9 @@ FIELDS = (
     "scale",
     "sql",
 )
+OPTIONAL_FIELDS = ("spc",)
+SPC_SETTINGS = ("shift_points", "trend_points", "minimum_points")
+MONTH_CODE = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 
 
 class CatalogueError(ValueError):
@@ -62,6 +67,18 @@ class Comparator:
 
 
 @dataclass(frozen=True)
+class SpcSettings:
+    """An indicator's SPC rule settings (the catalogue's ``spc:`` block, overridden by the
+    indicator's own) and the months (``2025-04``) where its process changed, each starting a new
+    segment of the series with its own mean and limits (indicators.md)."""
+
+    shift_points: int = DEFAULT_SHIFT_POINTS
+    trend_points: int = DEFAULT_TREND_POINTS
+    minimum_points: int = DEFAULT_MINIMUM_POINTS
+    recalculate_from: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Indicator:
     id: str
     name: str
@@ -77,6 +94,7 @@ class Indicator:
     disclosive: bool
     scale: float | None
     sql: str
+    spc: SpcSettings = SpcSettings()
 
     @property
     def is_count(self) -> bool:
@@ -174,8 +192,51 @@ def _number(value: object, what: str, where: str) -> float | None:
     return float(value)
 
 
+def _spc_numbers(raw: dict, where: str, defaults: SpcSettings) -> dict[str, int]:
+    """The rule settings of an ``spc:`` block, each a whole number of at least 2."""
+    out = {}
+    for name in SPC_SETTINGS:
+        value = raw.get(name, getattr(defaults, name))
+        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+            raise CatalogueError(f"{where}: spc {name} must be a whole number of at least 2, not {value!r}")
+        out[name] = value
+    return out
+
+
+def load_spc_defaults(path: Path | None = None) -> SpcSettings:
+    """The catalogue's ``spc:`` block: the rule settings every indicator has unless it says
+    otherwise (indicators.md's defaults when the block is absent)."""
+    raw = _read(path).get("spc", {})
+    if not isinstance(raw, dict) or set(raw) - set(SPC_SETTINGS):
+        raise CatalogueError(f"the catalogue's spc block may only set {', '.join(SPC_SETTINGS)}")
+    numbers = _spc_numbers(raw, "the catalogue's spc block", SpcSettings())
+    return SpcSettings(numbers["shift_points"], numbers["trend_points"], numbers["minimum_points"])
+
+
+def _spc_settings(raw: object, where: str, defaults: SpcSettings) -> SpcSettings:
+    if raw is None:
+        return defaults
+    allowed = (*SPC_SETTINGS, "recalculate_from")
+    if not isinstance(raw, dict) or set(raw) - set(allowed):
+        raise CatalogueError(f"{where}: spc may only set {', '.join(allowed)}")
+    months = raw.get("recalculate_from", [])
+    if not isinstance(months, list) or not all(isinstance(m, str) and MONTH_CODE.match(m) for m in months):
+        raise CatalogueError(f"{where}: spc recalculate_from must be a list of months like 2025-04")
+    if len(set(months)) != len(months):
+        raise CatalogueError(f"{where}: spc recalculate_from lists a month twice")
+    numbers = _spc_numbers(raw, where, defaults)
+    return SpcSettings(
+        numbers["shift_points"], numbers["trend_points"], numbers["minimum_points"], tuple(sorted(months))
+    )
+
+
 def _indicator(
-    raw: Any, index: int, priorities: list[str], units: set[str], partner_sources: set[str] | None
+    raw: Any,
+    index: int,
+    priorities: list[str],
+    units: set[str],
+    partner_sources: set[str] | None,
+    spc_defaults: SpcSettings = SpcSettings(),
 ) -> Indicator:
     where = f"indicator #{index + 1}"
     if not isinstance(raw, dict):
@@ -185,7 +246,7 @@ def _indicator(
     missing = [f for f in FIELDS if f not in raw]
     if missing:
         raise CatalogueError(f"{where} lacks field(s): {', '.join(missing)}")
-    unknown = sorted(set(raw) - set(FIELDS))
+    unknown = sorted(set(raw) - set(FIELDS) - set(OPTIONAL_FIELDS))
     if unknown:
         raise CatalogueError(f"{where} has unknown field(s): {', '.join(unknown)}")
     for name in ("id", "name", "priority", "oba", "source", "definition", "unit", "polarity", "sql"):
@@ -236,6 +297,7 @@ def _indicator(
         disclosive=raw["disclosive"],
         scale=scale,
         sql=raw["sql"],
+        spc=_spc_settings(raw.get("spc"), where, spc_defaults),
     )
 
 
@@ -254,7 +316,10 @@ def load_catalogue(path: Path | None = None) -> list[Indicator]:
     priorities = load_priorities(path)
     units = set(load_units(path))
     sources = _partner_source_names()
-    indicators = [_indicator(entry, i, priorities, units, sources) for i, entry in enumerate(raw["indicators"])]
+    spc_defaults = load_spc_defaults(path)
+    indicators = [
+        _indicator(entry, i, priorities, units, sources, spc_defaults) for i, entry in enumerate(raw["indicators"])
+    ]
     seen: set[str] = set()
     for ind in indicators:
         if ind.id in seen:

@@ -35,31 +35,48 @@ def comparison(ind: Indicator, now: IndicatorValue, earlier: IndicatorValue, thr
 
 
 def spc_of(ind: Indicator, series: Sequence[tuple[Month, IndicatorValue]]) -> Spc:
-    """The SPC summary of the monthly series (months with a value only, oldest first)."""
-    points = [(month, v) for month, v in series if v.value is not None]
+    """The SPC of the monthly series (oldest first), as ``pipelines.spc.analyse`` judges it with
+    the indicator's rule settings and recalculation months from the catalogue. Months with no
+    value are passed as None (left out of the calculation) and left out of the series kept."""
+    settings = ind.spc
+    codes = [month.code for month, _ in series]
+    starts = [i for i, code in enumerate(codes) if i > 0 and code in settings.recalculate_from]
     result = analyse(
-        [float(v.value) for _, v in points if v.value is not None], ind.polarity, ind.target if ind.rated else None
+        [None if v.value is None else float(v.value) for _, v in series],
+        polarity=ind.polarity,
+        target=ind.target if ind.rated else None,
+        recalculate_at=starts,
+        shift_points=settings.shift_points,
+        trend_points=settings.trend_points,
+        minimum_points=settings.minimum_points,
     )
     return Spc(
         variation=result.variation,
         assurance=result.assurance,
-        points=result.points,
+        points=result.count,
         mean=result.mean,
         lower_limit=result.lower_limit,
         upper_limit=result.upper_limit,
-        signals=result.details,
+        signals=result.signals,
         series=tuple(
             SpcPoint(
                 month=month.code,
                 value=v.value,
                 numerator=v.numerator,
                 denominator=v.denominator,
-                special_cause=flag,
-                judgement=judgement,
+                mean=point.mean,
+                lower_limit=point.lower_limit,
+                upper_limit=point.upper_limit,
+                rules=point.rules,
+                judgement=point.judgement,
+                segment=point.segment,
             )
-            for (month, v), flag, judgement in zip(points, result.special_cause, result.judgements)
+            for (month, v), point in zip(series, result.points)
             if v.value is not None
         ),
+        conflict=result.conflict,
+        target=ind.target,
+        recalculate_from=tuple(codes[i] for i in starts),
     )
 
 

@@ -52,16 +52,32 @@ class Comparison:
 
 @dataclass(frozen=True)
 class SpcPoint:
+    """One month of the SPC series as ``pipelines.spc.analyse`` judged it: its value, its
+    segment's mean and limits, the rules that hold for it (``shift_high``, ...) and what a chart
+    colours it (``judgement``: improvement, concern, neutral, or None for no rule)."""
+
     month: str  # 2024-04
-    value: Number
+    value: Number  # never None here: months with no value are left out of the series
     numerator: Number | None
     denominator: Number | None
-    special_cause: bool
+    mean: float | None
+    lower_limit: float | None
+    upper_limit: float | None
+    rules: tuple[str, ...]
     judgement: str | None  # improvement | concern | neutral for a special-cause point, else None
+    segment: int = 0  # 0, then 1 after the first recalculation, ...
+
+    @property
+    def special_cause(self) -> bool:
+        return bool(self.rules)
 
 
 @dataclass(frozen=True)
 class Spc:
+    """The SPC of an indicator's monthly series. ``mean`` and the limits are the latest
+    segment's; ``signals`` the rules the latest month meets with their side and length;
+    ``conflict`` says rules of both sides hold on it (shown as improvement, or high)."""
+
     variation: str
     assurance: str | None
     points: int
@@ -70,6 +86,9 @@ class Spc:
     upper_limit: float | None
     signals: tuple[Signal, ...]  # the rules the latest month meets, with side and length
     series: tuple[SpcPoint, ...]  # oldest first; months with no value are left out
+    conflict: bool = False
+    target: float | None = None  # the indicator's target, for the chart's target line
+    recalculate_from: tuple[str, ...] = ()  # months of the series that start a new segment
 
 
 @dataclass(frozen=True)
@@ -132,18 +151,25 @@ class IndicatorResult:
             "spc": {
                 "variation": self.spc.variation,
                 "assurance": self.spc.assurance,
+                "conflict": self.spc.conflict,
                 "points": self.spc.points,
                 "mean": self.spc.mean,
                 "lower_limit": self.spc.lower_limit,
                 "upper_limit": self.spc.upper_limit,
-                "signals": [s.rule for s in self.spc.signals],
+                "signals": [s.name for s in self.spc.signals],
+                "recalculate_from": list(self.spc.recalculate_from),
                 "series": [
                     {
                         "month": p.month,
                         "value": p.value,
                         "numerator": p.numerator,
                         "denominator": p.denominator,
+                        "mean": p.mean,
+                        "lower_limit": p.lower_limit,
+                        "upper_limit": p.upper_limit,
+                        "rules": list(p.rules),
                         "special_cause": p.special_cause,
+                        "judgement": p.judgement,
                     }
                     for p in self.spc.series
                 ],
@@ -271,7 +297,7 @@ class Scorecard:
         )
 
 
-PAYLOAD_VERSION = 1
+PAYLOAD_VERSION = 2  # 2: SPC points carry their segment's mean, limits and rules
 
 
 class PayloadError(ValueError):
@@ -290,7 +316,8 @@ def _indicator_payload(ind: IndicatorResult) -> dict[str, Any]:
     out["benchmarks"] = [_fields(b) for b in ind.benchmarks]
     spc = _fields(ind.spc)
     spc["signals"] = [_fields(s) for s in ind.spc.signals]
-    spc["series"] = [_fields(p) for p in ind.spc.series]
+    spc["series"] = [{**_fields(p), "rules": list(p.rules)} for p in ind.spc.series]
+    spc["recalculate_from"] = list(ind.spc.recalculate_from)
     out["spc"] = spc
     return out
 
@@ -312,7 +339,8 @@ def _revision_from(data: Mapping[str, Any]) -> Revision:
 def _indicator_from(data: Mapping[str, Any]) -> IndicatorResult:
     spc = dict(data["spc"])
     spc["signals"] = tuple(Signal(**s) for s in spc["signals"])
-    spc["series"] = tuple(SpcPoint(**p) for p in spc["series"])
+    spc["series"] = tuple(SpcPoint(**{**p, "rules": tuple(p["rules"])}) for p in spc["series"])
+    spc["recalculate_from"] = tuple(spc["recalculate_from"])
     fields = dict(data)
     fields.update(
         unit=Unit(**data["unit"]),

@@ -21,6 +21,7 @@ from pipelines.config import load_settings
 from pipelines.generate import generate
 from pipelines.intake import run_intake
 from pipelines.periods import Quarter
+from pipelines.spc import analyse
 
 pytestmark = pytest.mark.slow
 
@@ -144,6 +145,26 @@ def test_generated_data_scorecards_validate_against_the_schema(built):
     _, _, _, results = built
     for result in results.values():
         jsonschema.Draft202012Validator(schema).validate(json.loads(result.json.read_text()))
+    # Every point carries its segment's mean and limits and the rules pipelines.spc.analyse gave it
+    # (the shipped catalogue recalculates nothing: one segment), so a chart can be redrawn from the JSON.
+    latest = json.loads(results[END.code].json.read_text())
+    fired = set()
+    for indicator in latest["indicators"]:
+        spc = indicator["spc"]
+        series = spc["series"]
+        result = analyse(
+            [p["value"] for p in series],
+            polarity=indicator["polarity"],
+            target=indicator["target"],
+        )
+        assert [(p["mean"], p["lower_limit"], p["upper_limit"], p["rules"]) for p in series] == [
+            (q.mean, q.lower_limit, q.upper_limit, list(q.rules)) for q in result.points
+        ], indicator["id"]
+        assert [p["special_cause"] for p in series] == [bool(p["rules"]) for p in series]
+        assert (spc["variation"], spc["conflict"]) == (result.variation, result.conflict), indicator["id"]
+        assert spc["signals"] == (series[-1]["rules"] if series and spc["variation"] != "insufficient_history" else [])
+        fired.update(rule for p in series for rule in p["rules"])
+    assert fired, "the demo data should make at least one SPC rule fire"
 
 
 def _indicator(result, indicator_id) -> dict:

@@ -57,14 +57,19 @@ def months(n: int) -> list[str]:
     return out
 
 
-def series(values, special=(), judgement="concern") -> tuple[SpcPoint, ...]:
+def series(
+    values, special=(), judgement="concern", mean=None, lower=None, upper=None, rules=("shift_high",)
+) -> tuple[SpcPoint, ...]:
     return tuple(
         SpcPoint(
             month=month,
             value=v,
             numerator=None,
             denominator=None,
-            special_cause=i in special,
+            mean=mean,
+            lower_limit=lower,
+            upper_limit=upper,
+            rules=tuple(rules) if i in special else (),
             judgement=judgement if i in special else None,
         )
         for i, (month, v) in enumerate(zip(months(len(values)), values))
@@ -82,8 +87,9 @@ def spc(
     special=(),
     signals=(),
     judgement="concern",
+    conflict=False,
 ) -> Spc:
-    shown = series(values, special, judgement)
+    shown = series(values, special, judgement, mean, lower, upper, [s.name for s in signals] or ("shift_high",))
     return Spc(
         variation=variation,
         assurance=assurance,
@@ -93,6 +99,7 @@ def spc(
         upper_limit=upper,
         signals=tuple(signals),
         series=shown,
+        conflict=conflict,
     )
 
 
@@ -266,7 +273,7 @@ def mixed() -> Scorecard:
                     1900,
                     values=(1700,) * 23 + (1950,),
                     special={23},
-                    signals=[Signal("outside_limits", "high", 1)],
+                    signals=[Signal("outside", "high", 1)],
                     judgement="neutral",
                 ),
             ),
@@ -296,10 +303,9 @@ def mixed() -> Scorecard:
                     values=falling,
                     special=range(17, 24),
                     signals=[
-                        Signal("outside_limits", "low", 1),
+                        Signal("outside", "low", 1),
                         Signal("shift", "low", 7),
                         Signal("trend", "low", 9),
-                        Signal("two_of_three", "low", 2),
                     ],
                 ),
             ),
@@ -615,12 +621,12 @@ def test_exception_sentences_are_written_from_the_data():
     sentences = dict(exception_sentences(mixed()))
     assert sentences["CS03"] == (
         "Re-referrals within 12 months rose to 25.7%, above the 22% target and outside tolerance; "
-        "a run of 7 months above average."
+        "seven months in a row above average."
     )
     assert sentences["DA04"] == (
         "Schools notified within 24 hours (Operation Encompass) fell to 93.5%, below the 95% target but "
-        "within tolerance; the latest month is below the lower control limit, a run of 7 months below "
-        "average and a falling run of 9 months."
+        "within tolerance; the latest month is below the lower limit, seven months in a row below "
+        "average and nine months falling in a row."
     )
     assert sentences["AT02"].startswith(
         "Overall absence, secondary rose to 10.0%, above the 8% target and outside tolerance;"
@@ -630,19 +636,38 @@ def test_exception_sentences_are_written_from_the_data():
 
 
 def test_spc_signal_wording_names_the_rule_its_side_and_length():
-    assert signal_words(Signal("outside_limits", "high", 1)) == "the latest month is above the upper control limit"
-    assert signal_words(Signal("outside_limits", "low", 1)) == "the latest month is below the lower control limit"
-    assert signal_words(Signal("shift", "low", 9)) == "a run of 9 months below average"
-    assert signal_words(Signal("trend", "high", 8)) == "a rising run of 8 months"
-    assert signal_words(Signal("two_of_three", "high", 3)) == "3 of the last 3 months close to the upper control limit"
+    assert signal_words(Signal("outside", "high", 1)) == "the latest month is above the upper limit"
+    assert signal_words(Signal("outside", "low", 1)) == "the latest month is below the lower limit"
+    assert signal_words(Signal("shift", "high", 6)) == "six months in a row above average"
+    assert signal_words(Signal("shift", "low", 9)) == "nine months in a row below average"
+    assert signal_words(Signal("trend", "high", 6)) == "six months rising in a row"
+    assert signal_words(Signal("trend", "low", 24)) == "24 months falling in a row"
+    assert signal_words(Signal("two_of_three", "high", 2)) == "two of the last three months close to the upper limit"
+    assert signal_words(Signal("two_of_three", "low", 3)) == "three of the last three months close to the lower limit"
     near = indicator(spc=spc("special_cause_concern", signals=[Signal("two_of_three", "high", 2)]))
-    assert spc_signals(near) == ["2 of the last 3 months close to the upper control limit"]
-    beyond = indicator(
+    assert spc_signals(near) == ["two of the last three months close to the upper limit"]
+
+
+def test_a_conflict_names_both_sides():
+    # Rules of both sides on the latest month of a red "up" indicator: shown as improvement.
+    both = indicator(
+        value=25.7142857,
+        target=30.0,
+        tolerance=3.0,
+        rag="red",
+        movement="up",
+        polarity="up",
+        exception=True,
         spc=spc(
-            "special_cause_concern", signals=[Signal("outside_limits", "high", 1), Signal("two_of_three", "high", 2)]
-        )
+            "special_cause_improvement",
+            conflict=True,
+            signals=[Signal("shift", "high", 6), Signal("trend", "low", 7)],
+        ),
     )
-    assert spc_signals(beyond) == ["the latest month is above the upper control limit"]
+    assert exception_sentences(scorecard([both]))[0][1].endswith(
+        "; the monthly figures signal both ways, shown as special cause improvement (six months in a row "
+        "above average) although seven months falling in a row."
+    )
 
 
 def test_summary_counts_returns_and_ratings():

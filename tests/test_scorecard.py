@@ -130,8 +130,14 @@ def test_scorecard_contract(data):
         "value": 4,
         "numerator": 4,
         "denominator": None,
+        "mean": pytest.approx(5.0),
+        "lower_limit": pytest.approx(-0.32),
+        "upper_limit": pytest.approx(10.32),
+        "rules": [],
         "special_cause": False,
+        "judgement": None,
     }
+    assert da01["spc"]["conflict"] is False and da01["spc"]["recalculate_from"] == []
     assert [p["month"] for p in da01["spc"]["series"]][-1] == "2024-06"
 
     # DA04: 0/16 this quarter (red); 100% before. Series: 21 x 100 then 3 x 0: mean 87.5,
@@ -145,7 +151,9 @@ def test_scorecard_contract(data):
     assert da04["spc"]["variation"] == "special_cause_concern"
     assert da04["spc"]["assurance"] == "hit_and_miss"  # target 95 lies between 75.9 and 99.1
     assert [p["special_cause"] for p in da04["spc"]["series"][-3:]] == [True, True, True]
-    assert "outside_limits" in da04["spc"]["signals"]
+    assert da04["spc"]["signals"] == ["outside_low"]
+    assert [p["rules"] for p in da04["spc"]["series"][-3:]] == [["outside_low"]] * 3
+    assert {p["lower_limit"] for p in da04["spc"]["series"]} == {da04["spc"]["lower_limit"]}  # one segment
     assert da04["suppressed"] is False  # numerator 0 is not small-number disclosive
 
     # Suppression: DA06 (disclosive) 3 high-risk incidents; MI02 1 child; MI01 is not disclosive.
@@ -200,6 +208,10 @@ def test_schema_rejects_a_broken_scorecard(data):
         lambda s: s["returns"][0].update(status="late"),
         lambda s: s.update(quarter="2024Q1"),
         lambda s: s["indicators"][3]["spc"].update(variation="odd"),
+        lambda s: s["indicators"][3]["spc"].pop("conflict"),
+        lambda s: s["indicators"][3]["spc"]["series"][0].update(rules=["shift"]),
+        lambda s: s["indicators"][3]["spc"]["series"][0].pop("upper_limit"),
+        lambda s: s["indicators"][3]["spc"].update(signals=["outside_limits"]),
     ):
         broken = json.loads(json.dumps(sc))
         breakage(broken)

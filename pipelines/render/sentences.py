@@ -23,6 +23,7 @@ from ..spc import (
     IMPROVEMENT,
     INSUFFICIENT,
     LOW,
+    LOW_SIDE,
     OUTSIDE,
     SHIFT,
     TREND,
@@ -101,8 +102,21 @@ def target_clause(indicator: IndicatorResult) -> str:
 
 
 def spc_clause(indicator: IndicatorResult) -> str:
-    """What the SPC chart says, worded from the variation and the rules the latest month meets."""
-    variation = indicator.spc.variation
+    """What the SPC chart says, worded from the variation and the rules the latest month meets
+    (as ``pipelines.spc.analyse`` returned them). When rules of both sides hold (``conflict``)
+    Making Data Count shows improvement (or high); the sentence names both."""
+    spc = indicator.spc
+    variation = spc.variation
+    if spc.conflict and variation in (IMPROVEMENT, HIGH, LOW):
+        shown_side = _shown_side(indicator)
+        shown = _join([signal_words(s) for s in spc.signals if s.side == shown_side])
+        other = _join([signal_words(s) for s in spc.signals if s.side != shown_side])
+        if variation == IMPROVEMENT:
+            return (
+                f"the monthly figures signal both ways, shown as special cause improvement ({shown}) although {other}"
+            )
+        word = "high" if variation == HIGH else "low"
+        return f"the monthly figures signal both ways, shown as unusually {word} ({shown}) although {other}"
     detail = _join(spc_signals(indicator))
     if variation == CONCERN:
         return detail or "the monthly figures show special cause concern"
@@ -114,7 +128,7 @@ def spc_clause(indicator: IndicatorResult) -> str:
         return "the monthly figures are unusually low" + (f" ({detail})" if detail else "")
     if variation == COMMON:
         text = "the monthly figures vary only within their usual range (common cause variation)"
-        if indicator.spc.assurance == FAIL:
+        if spc.assurance == FAIL:
             text += ", so the target will not be met consistently without a change in approach"
         return text
     if variation == INSUFFICIENT:
@@ -122,25 +136,60 @@ def spc_clause(indicator: IndicatorResult) -> str:
     return ""
 
 
+def _shown_side(indicator: IndicatorResult) -> str:
+    """The side Making Data Count shows when both hold: the good one (high for a neutral)."""
+    return LOW_SIDE if indicator.polarity == "down" else HIGH_SIDE
+
+
 def spc_signals(indicator: IndicatorResult) -> list[str]:
-    """Each rule the latest month meets, in plain words ("close to the limit" is left out once
-    the month is beyond it: it adds nothing)."""
-    signals = indicator.spc.signals
-    beyond = any(s.rule == OUTSIDE for s in signals)
-    return [signal_words(s) for s in signals if not (beyond and s.rule == TWO_OF_THREE)]
+    """Each rule the latest month meets, in plain words, in the order the SPC function gave."""
+    return [signal_words(s) for s in indicator.spc.signals]
+
+
+NUMBER_WORDS = (
+    "no",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+)
+
+
+def number_word(n: int) -> str:
+    """``six``; figures above twenty (``24``)."""
+    return NUMBER_WORDS[n] if 0 <= n < len(NUMBER_WORDS) else str(n)
 
 
 def signal_words(signal: Signal) -> str:
+    """A rule in plain English: "six months in a row above average", "six months rising in a
+    row", "two of the last three months close to the upper limit"."""
     high = signal.side == HIGH_SIDE
+    count = number_word(signal.length)
     if signal.rule == OUTSIDE:
-        return f"the latest month is {'above the upper' if high else 'below the lower'} control limit"
+        return f"the latest month is {'above the upper' if high else 'below the lower'} limit"
     if signal.rule == SHIFT:
-        return f"a run of {signal.length} months {'above' if high else 'below'} average"
+        return f"{count} months in a row {'above' if high else 'below'} average"
     if signal.rule == TREND:
-        return f"a {'rising' if high else 'falling'} run of {signal.length} months"
+        return f"{count} months {'rising' if high else 'falling'} in a row"
     if signal.rule == TWO_OF_THREE:
-        return f"{signal.length} of the last 3 months close to the {'upper' if high else 'lower'} control limit"
-    return f"special cause ({signal.rule})"
+        return f"{count} of the last three months close to the {'upper' if high else 'lower'} limit"
+    return f"special cause ({signal.name})"
 
 
 def _join(parts: Sequence[str]) -> str:
