@@ -16,7 +16,7 @@ from .indicators import IndicatorValue
 from .model import Benchmark, Comparison, HistoryRow, IndicatorResult, Spc, SpcPoint
 from .periods import Month, Quarter
 from .rag import RED, amber_edge, change, direction, movement, rag
-from .spc import CONCERN, analyse
+from .spc import CONCERN, OUTSIDE, SHIFT, TREND, TWO_OF_THREE, analyse, special_cause_rules, xmr_limits
 
 
 def is_exception(rating: str, variation: str) -> bool:
@@ -56,11 +56,41 @@ def spc_of(ind: Indicator, series: Sequence[tuple[Month, IndicatorValue]]) -> Sp
                 denominator=v.denominator,
                 special_cause=flag,
                 judgement=judgement,
+                mean=result.mean,
+                lower_limit=result.lower_limit,
+                upper_limit=result.upper_limit,
+                rules=rules,
             )
-            for (month, v), flag, judgement in zip(points, result.special_cause, result.judgements)
+            for (month, v), flag, judgement, rules in zip(
+                points,
+                result.special_cause,
+                result.judgements,
+                _point_rules([float(v.value) for _, v in points if v.value is not None], result.special_cause),
+            )
             if v.value is not None
         ),
     )
+
+
+def _point_rules(values: list[float], special: Sequence[bool]) -> list[tuple[str, ...]]:
+    """STOP-GAP until the revised ``pipelines.spc.analyse`` (issue 18) returns each point's rules:
+    today's per-point flags named with a side, so the charts can be drawn from ``SpcPoint.rules``.
+    One segment (today's rules have no recalculation); the rewrite replaces this function."""
+    limits = xmr_limits(values)
+    if limits is None or not any(special):  # too few points: no rule is judged
+        return [() for _ in values]
+    named: list[tuple[str, ...]] = []
+    for i, (x, flags) in enumerate(zip(values, special_cause_rules(values, limits))):
+        high = limits.side(x) > 0
+        rising = x > values[i - 1] if i else values[1] > x
+        sides = {
+            OUTSIDE: "outside_high" if x > limits.upper else "outside_low",
+            SHIFT: "shift_high" if high else "shift_low",
+            TREND: "trend_high" if rising else "trend_low",
+            TWO_OF_THREE: "two_of_three_high" if limits.beyond_two_thirds(x) > 0 else "two_of_three_low",
+        }
+        named.append(tuple(sides[rule] for rule in (OUTSIDE, SHIFT, TREND, TWO_OF_THREE) if rule in flags))
+    return named
 
 
 def indicator_result(

@@ -53,11 +53,17 @@ class Comparison:
 @dataclass(frozen=True)
 class SpcPoint:
     month: str  # 2024-04
-    value: Number
+    value: Number | None
     numerator: Number | None
     denominator: Number | None
     special_cause: bool
     judgement: str | None  # improvement | concern | neutral for a special-cause point, else None
+    # The mean and process limits of the point's own segment (step lines on a chart) and the
+    # rules that hold for it (outside_high, shift_low, trend_high, two_of_three_low, ...).
+    mean: float | None = None
+    lower_limit: float | None = None
+    upper_limit: float | None = None
+    rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ class Spc:
     upper_limit: float | None
     signals: tuple[Signal, ...]  # the rules the latest month meets, with side and length
     series: tuple[SpcPoint, ...]  # oldest first; months with no value are left out
+    conflict: bool = False  # rules of both sides hold on the latest point
 
 
 @dataclass(frozen=True)
@@ -271,7 +278,7 @@ class Scorecard:
         )
 
 
-PAYLOAD_VERSION = 1
+PAYLOAD_VERSION = 2  # 2: each SPC point's segment mean, limits and rules; conflict
 
 
 class PayloadError(ValueError):
@@ -312,7 +319,7 @@ def _revision_from(data: Mapping[str, Any]) -> Revision:
 def _indicator_from(data: Mapping[str, Any]) -> IndicatorResult:
     spc = dict(data["spc"])
     spc["signals"] = tuple(Signal(**s) for s in spc["signals"])
-    spc["series"] = tuple(SpcPoint(**p) for p in spc["series"])
+    spc["series"] = tuple(SpcPoint(**{**p, "rules": tuple(p.get("rules", ()))}) for p in spc["series"])
     fields = dict(data)
     fields.update(
         unit=Unit(**data["unit"]),

@@ -49,7 +49,7 @@ def spc_chart(indicator: IndicatorResult) -> bytes | None:
     points = spc.series
     if not points:
         return None
-    values = [float(p.value) for p in points]
+    values = [float(p.value) if p.value is not None else float("nan") for p in points]
     xs = list(range(len(values)))
     mean, lower, upper, target = spc.mean, spc.lower_limit, spc.upper_limit, indicator.target
 
