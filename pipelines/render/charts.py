@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from io import BytesIO
 
 from matplotlib.axes import Axes
@@ -38,8 +39,6 @@ WIDTH_IN, HEIGHT_IN, DPI = 1.6, 0.48, 200
 CHART_WIDTH_IN, CHART_HEIGHT_IN = 8.0, 3.8
 CHART_DPI = 200  # the archive's page (1600 x 760 pixels)
 WORKBOOK_DPI = 100  # the workbook's image (800 x 380 pixels, keeps the attachment small)
-
-PALETTE_COLOURS = 64  # the full chart's PNG palette
 
 # NHS England's Making Data Count palette.
 CONCERN = "#ED8B00"
@@ -150,16 +149,38 @@ def _each(scorecard: Scorecard, draw: Callable[[IndicatorResult], bytes | None])
     return charts
 
 
-def _png(fig: Figure, dpi: int, *, colours: int | None = None) -> bytes:
-    """PNG bytes. ``colours``: reduce to a palette of that many colours (a chart has few;
-    its files shrink to a third, which keeps the workbook attached to the email small)."""
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+@lru_cache(maxsize=1)
+def _palette() -> Image.Image:
+    """White, and the chart's colours exactly, each with 13 shades towards white (the
+    anti-aliased edges on a white ground): a chart needs no other colour, and a palette PNG is
+    a third the size. (White first and no shade closer to it than 1/8: Pillow's palette
+    matching is approximate, and the ground must stay pure white.)"""
+    colours = ("#000000", MEAN, LIMIT, TARGET, LINE, COMMON, CONCERN, IMPROVEMENT, NEUTRAL)
+    entries: list[int] = [255, 255, 255]
+    for colour in colours:
+        r, g, b = _rgb(colour)
+        for step in range(14):
+            share = step / 16
+            entries += [round(c + (255 - c) * share) for c in (r, g, b)]
+    palette = Image.new("P", (1, 1))
+    palette.putpalette(entries + [255, 255, 255] * (256 - len(entries) // 3))
+    return palette
+
+
+def _png(fig: Figure, dpi: int, *, palette: bool = False) -> bytes:
+    """PNG bytes; ``palette``: reduced to the chart's own colours (``_palette``), which keeps
+    the archive small and the workbook attached to the email small."""
     buffer = BytesIO()
     # No Software metadata: the same series always gives the same bytes.
     fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None}, facecolor="white")
-    if colours is None:
+    if not palette:
         return buffer.getvalue()
     buffer.seek(0)
-    image = Image.open(buffer).convert("RGB").quantize(colors=colours, dither=Image.Dither.NONE)
+    image = Image.open(buffer).convert("RGB").quantize(palette=_palette(), dither=Image.Dither.NONE)
     smaller = BytesIO()
     image.save(smaller, format="PNG", optimize=True)
     return smaller.getvalue()
@@ -291,4 +312,4 @@ def mdc_figure(indicator: IndicatorResult) -> Figure | None:
 def mdc_chart(indicator: IndicatorResult, *, dpi: int = CHART_DPI) -> bytes | None:
     """The full Making Data Count chart as PNG bytes (8 x 3.8 inches at ``dpi``)."""
     fig = mdc_figure(indicator)
-    return None if fig is None else _png(fig, dpi, colours=PALETTE_COLOURS)
+    return None if fig is None else _png(fig, dpi, palette=True)
