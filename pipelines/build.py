@@ -65,7 +65,14 @@ def _publish(scorecard: Scorecard, final: Path) -> dict[str, bytes]:
     email's charts). The folder: scorecard.json, scorecard.html, scorecard.xlsx, charts/ (the
     sparklines), icons/ (the SPC icons shown) and indicators/ (a page and full chart per
     indicator). The contract is checked before anything is written."""
-    from .render import render_charts, render_html, write_icons, write_indicator_pages, write_workbook
+    from .render import (
+        render_charts,
+        render_full_charts,
+        render_html,
+        write_icons,
+        write_indicator_pages,
+        write_workbook,
+    )
 
     contract = scorecard.contract()
     check_contract(contract)
@@ -77,10 +84,11 @@ def _publish(scorecard: Scorecard, final: Path) -> dict[str, bytes]:
         for indicator_id, png in charts.items():
             (staging / "charts" / f"{indicator_id}.png").write_bytes(png)
         icons = write_icons(scorecard, staging)
-        pages = write_indicator_pages(scorecard, staging, icons=icons)
+        full = render_full_charts(scorecard)  # each drawn once, for the pages and the workbook
+        pages = write_indicator_pages(scorecard, staging, icons=icons, charts={i: c.page for i, c in full.items()})
         html = render_html(scorecard, charts={i: f"charts/{i}.png" for i in charts}, icons=icons, pages=pages)
         (staging / "scorecard.html").write_text(html, encoding="utf-8")
-        write_workbook(scorecard, staging / "scorecard.xlsx")
+        write_workbook(scorecard, staging / "scorecard.xlsx", charts={i: c.workbook for i, c in full.items()})
         staging.chmod(0o700)
         if final.exists():
             retired = final.with_name(f".{final.name}-old")

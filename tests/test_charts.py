@@ -25,6 +25,7 @@ from pipelines.render.charts import (
     NO_AXIS_NUMBERS,
     WORKBOOK_DPI,
     chart_data,
+    full_chart,
     mdc_chart,
     mdc_figure,
     spc_chart,
@@ -152,6 +153,13 @@ def test_chart_sizes_and_bytes_are_deterministic():
     full = mdc_chart(ind)
     assert Image.open(io.BytesIO(full)).size == (1600, 760)  # the archive's, shown at 800 x 380
     assert Image.open(io.BytesIO(mdc_chart(ind, dpi=WORKBOOK_DPI))).size == (800, 380)
+    both = full_chart(ind)  # what a build writes: one drawing, two sizes
+    assert both is not None and both.page == full
+    small = Image.open(io.BytesIO(both.workbook)).convert("RGB")
+    assert small.size == (800, 380) and len(both.workbook) < len(full)
+    x, y = mdc_figure(ind).axes[0].transData.transform((22, VALUES[22]))
+    assert near(small.getpixel((round(x), round(380 - y))), IMPROVEMENT, 30)  # still blue where the point is
+    assert full_chart(indicator(spc=spc(values=()))) is None
     assert mdc_chart(ind) == full
     assert len(full) < 80_000  # a palette PNG
     assert Image.open(io.BytesIO(spc_chart(ind))).size == (320, 96)
@@ -207,7 +215,8 @@ def test_variation_icons_letters_and_words(variation, polarity, key, letter, wor
     icon = variation_icon(indicator(polarity=polarity, spc=spc(variation)))
     assert icon is not None
     assert (icon.key, icon.letter, icon.words) == (key, letter, words)
-    assert icon.alt == f"Variation icon: {words}"
+    colour = {"common_cause": "grey", "special_cause_improvement": "blue", "special_cause_concern": "orange"}
+    assert icon.alt == f"Variation icon: {colour.get(variation, 'purple')}" + (f", {letter}" if letter else "")
     assert icon.direction == {"H": "up", "L": "down", "": None}[letter]
 
 
@@ -285,12 +294,12 @@ def test_html_puts_each_icon_with_its_words_and_alt_text():
     assert icons == [
         (
             "icons/variation-concern-high.png",
-            "Variation icon: Special cause concern: high",
+            "Variation icon: orange, H",
             "Special cause concern: high",
         ),
         (
             "icons/assurance-hit-and-miss.png",
-            "Assurance icon: Hit and miss: the target may or may not be met",
+            "Assurance icon: grey, ?",
             "Hit and miss: the target may or may not be met",
         ),
     ]
@@ -360,3 +369,42 @@ def test_workbook_charts_sheet_has_an_image_and_the_words_per_indicator(tmp_path
     assert cells[(mi05 + 3, 2)] == "No monthly figures to chart."
     summary = {row[0].value: row for row in wb["Summary"].iter_rows(min_row=7)}
     assert summary["CS03"][15].value == "Special cause concern: high"  # the same words as the icons
+
+
+def test_the_build_fills_each_point_with_its_limits_and_named_rules():
+    """The model's points as the build makes them (``decide.spc_of``): every point carries its
+    segment's mean and limits, and a special-cause point the rules that hold for it by name."""
+    from pipelines.catalogue import load_catalogue
+    from pipelines.decide import spc_of
+    from pipelines.indicators import IndicatorValue
+    from pipelines.periods import Month
+
+    ind = next(i for i in load_catalogue() if i.id == "CS03")  # lower is better
+    values = [20.0, 22.0, 21.0, 23.0, 20.0, 22.0, 21.0, 23.0, 20.0, 22.0, 21.0, 23.0, 20.0, 22.0, 21.0, 23.0] + [
+        25.0
+    ] * 8
+    series = [
+        (Month(2022 + (6 + n) // 12, (6 + n) % 12 + 1), IndicatorValue("CS03", "m", v, None, None, "complete"))
+        for n, v in enumerate(values)
+    ]
+    result = spc_of(ind, series)
+    points = result.series
+    assert len(points) == 24 and points[0].month == "2022-07"
+    assert all(p.mean is not None and p.lower_limit is not None and p.upper_limit is not None for p in points)
+    assert all(p.lower_limit < p.mean < p.upper_limit for p in points)
+    assert "shift_high" in points[-1].rules and points[-1].judgement == "concern"
+    assert points[0].rules == () and points[0].judgement is None
+    names = {
+        "outside_high",
+        "outside_low",
+        "shift_high",
+        "shift_low",
+        "trend_high",
+        "trend_low",
+        "two_of_three_high",
+        "two_of_three_low",
+    }
+    assert {r for p in points for r in p.rules} <= names
+    assert result.conflict is False
+    data = chart_data(replace(indicator(polarity="down"), spc=result))
+    assert data is not None and data.colours[-1] == CONCERN and data.colours[0] == COMMON

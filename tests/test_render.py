@@ -875,7 +875,7 @@ def test_email_structure_inline_charts_and_workbook(tmp_path):
     # one attachment, referenced by every row that shows it
     assert referenced.count(by_file["variation-common-cause.png"]) == 2  # AT02, MI05
     assert referenced.count(by_file["assurance-hit-and-miss.png"]) == 4
-    assert 'alt="Variation icon: Special cause concern: high"' in html
+    assert 'alt="Variation icon: orange, H"' in html
     assert ">Special cause concern: high</span>" in html and ">Fails the target consistently</span>" in html
     assert len(html.encode()) < 100_000  # the HTML part stays small: icons are references, not copies
     assert "http://" not in html and "https://" not in html

@@ -63,17 +63,20 @@ def full_chart_alt(indicator: IndicatorResult) -> str:
     return text
 
 
-def write_indicator_pages(scorecard: Scorecard, folder: Path, *, icons: Mapping[str, str]) -> dict[str, str]:
+def write_indicator_pages(
+    scorecard: Scorecard, folder: Path, *, icons: Mapping[str, str], charts: Mapping[str, bytes] | None = None
+) -> dict[str, str]:
     """Write a page per indicator, with its full chart beside it, to ``folder/indicators``;
     indicator id -> the page's href relative to ``folder``. ``icons`` are srcs relative to
-    ``folder`` (``write_icons``)."""
+    ``folder`` (``write_icons``); ``charts`` the full charts' PNGs by indicator id
+    (``FullChart.page``; drawn here when not given)."""
     pages_dir = folder / INDICATORS
     pages_dir.mkdir(exist_ok=True)
     view = build_view(scorecard, icons={key: f"../{src}" for key, src in icons.items()})
     hrefs = {}
     for indicator, row in zip(scorecard.indicators, view.indicators):
         name = page_name(indicator.id)
-        png = mdc_chart(indicator)
+        png = mdc_chart(indicator) if charts is None else charts.get(indicator.id)
         chart = None
         if png is not None:
             (pages_dir / f"{name}.png").write_bytes(png)

@@ -20,7 +20,6 @@ same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from io import BytesIO
@@ -38,7 +37,7 @@ WIDTH_IN, HEIGHT_IN, DPI = 1.6, 0.48, 200
 # Full chart: displayed at 800 x 380 CSS pixels; the archive draws it at twice that.
 CHART_WIDTH_IN, CHART_HEIGHT_IN = 8.0, 3.8
 CHART_DPI = 200  # the archive's page (1600 x 760 pixels)
-WORKBOOK_DPI = 100  # the workbook's image (800 x 380 pixels, keeps the attachment small)
+WORKBOOK_DPI = CHART_DPI // 2  # the workbook's image (800 x 380 pixels, keeps the attachment small)
 
 # NHS England's Making Data Count palette.
 CONCERN = "#ED8B00"
@@ -131,19 +130,9 @@ def chart_data(indicator: IndicatorResult) -> ChartData | None:
 
 def render_charts(scorecard: Scorecard) -> dict[str, bytes]:
     """Indicator id -> sparkline PNG bytes, for every indicator with a monthly point."""
-    return _each(scorecard, spc_chart)
-
-
-def render_full_charts(scorecard: Scorecard, *, dpi: int = CHART_DPI) -> dict[str, bytes]:
-    """Indicator id -> full Making Data Count chart PNG bytes, for every indicator with a
-    monthly point."""
-    return _each(scorecard, lambda indicator: mdc_chart(indicator, dpi=dpi))
-
-
-def _each(scorecard: Scorecard, draw: Callable[[IndicatorResult], bytes | None]) -> dict[str, bytes]:
     charts: dict[str, bytes] = {}
     for indicator in scorecard.indicators:
-        png = draw(indicator)
+        png = spc_chart(indicator)
         if png is not None:
             charts[indicator.id] = png
     return charts
@@ -180,10 +169,13 @@ def _png(fig: Figure, dpi: int, *, palette: bool = False) -> bytes:
     if not palette:
         return buffer.getvalue()
     buffer.seek(0)
-    image = Image.open(buffer).convert("RGB").quantize(palette=_palette(), dither=Image.Dither.NONE)
-    smaller = BytesIO()
-    image.save(smaller, format="PNG", optimize=True)
-    return smaller.getvalue()
+    return _palette_png(Image.open(buffer).convert("RGB"))
+
+
+def _palette_png(image: Image.Image) -> bytes:
+    out = BytesIO()
+    image.quantize(palette=_palette(), dither=Image.Dither.NONE).save(out, format="PNG")
+    return out.getvalue()
 
 
 def _levels(data: ChartData) -> list[float]:
@@ -313,3 +305,39 @@ def mdc_chart(indicator: IndicatorResult, *, dpi: int = CHART_DPI) -> bytes | No
     """The full Making Data Count chart as PNG bytes (8 x 3.8 inches at ``dpi``)."""
     fig = mdc_figure(indicator)
     return None if fig is None else _png(fig, dpi, palette=True)
+
+
+@dataclass(frozen=True)
+class FullChart:
+    """One drawing of an indicator's full chart, in the two sizes the outputs use."""
+
+    page: bytes  # the archive's indicator page: CHART_DPI (1600 x 760), shown at 800 x 380
+    workbook: bytes  # the workbook's Charts sheet: half that (800 x 380)
+
+
+def full_chart(indicator: IndicatorResult) -> FullChart | None:
+    """The full chart drawn once and saved at both sizes (the smaller one scaled down from the
+    larger: a build draws each chart once), or None with no monthly values."""
+    fig = mdc_figure(indicator)
+    if fig is None:
+        return None
+    # The canvas's pixels directly: no PNG written by matplotlib only to be read back.
+    fig.set_dpi(CHART_DPI)
+    fig.set_facecolor("white")
+    canvas = fig.canvas
+    canvas.draw()
+    large = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba()).convert("RGB")  # type: ignore[attr-defined]
+    small = large.resize(
+        (large.width * WORKBOOK_DPI // CHART_DPI, large.height * WORKBOOK_DPI // CHART_DPI), Image.Resampling.LANCZOS
+    )
+    return FullChart(page=_palette_png(large), workbook=_palette_png(small))
+
+
+def render_full_charts(scorecard: Scorecard) -> dict[str, FullChart]:
+    """Indicator id -> its full chart, for every indicator with a monthly point."""
+    charts: dict[str, FullChart] = {}
+    for indicator in scorecard.indicators:
+        chart = full_chart(indicator)
+        if chart is not None:
+            charts[indicator.id] = chart
+    return charts

@@ -138,11 +138,11 @@ def change_format(unit: Unit, decimals: int) -> str:
 
 def write_workbook(scorecard: Scorecard, path: Path, *, charts: Mapping[str, bytes] | None = None) -> Path:
     """Write the workbook: Summary (as the HTML), Data (the scorecard's history rows),
-    Definitions (its indicators) and Charts (``charts``: indicator id -> full chart PNG; drawn
-    here at the workbook's resolution when not given)."""
+    Definitions (its indicators) and Charts (``charts``: indicator id -> full chart PNG at the
+    workbook's size, ``FullChart.workbook``; drawn here when not given)."""
     view = build_view(scorecard)
     if charts is None:
-        charts = render_full_charts(scorecard, dpi=WORKBOOK_DPI)
+        charts = {i: chart.workbook for i, chart in render_full_charts(scorecard).items()}
     wb = Workbook()
     wb.properties.creator = "LSCP performance scorecard"
     wb.properties.title = view.title

@@ -45,13 +45,18 @@ class Icon:
 
     @property
     def alt(self) -> str:
-        return f"{self.kind.capitalize()} icon: {self.words}"
+        """What the image is (its meaning is in the words beside it, read next):
+        ``Variation icon: orange, H``."""
+        return f"{self.kind.capitalize()} icon: {COLOUR_WORDS[self.colour]}" + (
+            f", {self.letter}" if self.letter else ""
+        )
 
     @property
     def filename(self) -> str:
         return f"{self.key}.png"
 
 
+COLOUR_WORDS = {IMPROVEMENT: "blue", CONCERN: "orange", NEUTRAL: "purple", COMMON: "grey"}
 VARIATION_KINDS = {
     "special_cause_improvement": ("improvement", IMPROVEMENT, "Special cause improvement"),
     "special_cause_concern": ("concern", CONCERN, "Special cause concern"),
