@@ -57,7 +57,7 @@ LIMIT = "#425563"
 TARGET = "#DA291C"
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-NO_AXIS_NUMBERS = "No numbers on the axis: small numbers could identify children (the figures table shows c)."
+NO_AXIS_NUMBERS = "No numbers on the axis: this indicator is about identifiable children, and small monthly numbers could identify them."
 UNIT_AXIS = {"%": "Per cent (%)", "count": "Number"}
 
 
