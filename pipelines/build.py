@@ -61,9 +61,18 @@ def _quarter_lock(out: Path, quarter: Quarter) -> Iterator[None]:
 
 
 def _publish(scorecard: Scorecard, final: Path) -> dict[str, bytes]:
-    """Render every file into a temporary folder, then swap it in; returns the chart images.
-    The contract is checked before anything is written."""
-    from .render import render_charts, render_html, write_workbook
+    """Render every file into a temporary folder, then swap it in; returns the sparklines (the
+    email's charts). The folder: scorecard.json, scorecard.html, scorecard.xlsx, charts/ (the
+    sparklines), icons/ (the SPC icons shown) and indicators/ (a page and full chart per
+    indicator). The contract is checked before anything is written."""
+    from .render import (
+        render_charts,
+        render_full_charts,
+        render_html,
+        write_icons,
+        write_indicator_pages,
+        write_workbook,
+    )
 
     contract = scorecard.contract()
     check_contract(contract)
@@ -74,9 +83,12 @@ def _publish(scorecard: Scorecard, final: Path) -> dict[str, bytes]:
         (staging / "charts").mkdir()
         for indicator_id, png in charts.items():
             (staging / "charts" / f"{indicator_id}.png").write_bytes(png)
-        html = render_html(scorecard, charts={i: f"charts/{i}.png" for i in charts})
+        icons = write_icons(scorecard, staging)
+        full = render_full_charts(scorecard)  # each drawn once, for the pages and the workbook
+        pages = write_indicator_pages(scorecard, staging, icons=icons, charts={i: c.page for i, c in full.items()})
+        html = render_html(scorecard, charts={i: f"charts/{i}.png" for i in charts}, icons=icons, pages=pages)
         (staging / "scorecard.html").write_text(html, encoding="utf-8")
-        write_workbook(scorecard, staging / "scorecard.xlsx")
+        write_workbook(scorecard, staging / "scorecard.xlsx", charts={i: c.workbook for i, c in full.items()})
         staging.chmod(0o700)
         if final.exists():
             retired = final.with_name(f".{final.name}-old")

@@ -31,6 +31,7 @@ from pipelines.render import (
     write_workbook,
 )
 from pipelines.render.formatting import format_change, format_number, format_value, round_half_away
+from pipelines.render.icons import icons_used
 from pipelines.render.sentences import signal_words, spc_signals
 from pipelines.spc import Signal
 from pipelines.xlsx import safe_text
@@ -743,7 +744,7 @@ def test_charts_are_png_sparklines_for_indicators_with_a_series():
         pixels = Image.open(io.BytesIO(png)).convert("RGB").getdata()
         return any(all(abs(a - b) < 12 for a, b in zip(p, rgb)) for p in pixels)
 
-    orange, blue = (0xF4, 0x77, 0x38), (0x1D, 0x70, 0xB8)
+    orange, blue = (0xED, 0x8B, 0x00), (0x00, 0x5E, 0xB8)  # NHS England's Making Data Count colours
     # special-cause points are coloured by the build's judgement of them
     assert has(charts["CS03"], orange) and not has(charts["CS03"], blue)
     good = replace(
@@ -762,7 +763,7 @@ def test_charts_are_png_sparklines_for_indicators_with_a_series():
 def test_workbook_sheets_panes_formats_and_conditional_formatting(tmp_path):
     path = write_workbook(mixed(), tmp_path / "out" / "scorecard.xlsx")
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == ["Summary", "Data", "Definitions"]
+    assert wb.sheetnames == ["Summary", "Data", "Definitions", "Charts"]
     ws = wb["Summary"]
     assert ws["A1"].value == "LSCP performance scorecard 2024-25 Q1"
     assert "generated 15 July 2024 at 06:00" in ws["A2"].value
@@ -867,20 +868,41 @@ def test_email_structure_inline_charts_and_workbook(tmp_path):
     plain, html_part = alternative.get_payload()
     html = html_part.get_content()
     assert "Ratings: 3 red, 1 amber, 1 green, 2 not rated." in plain.get_content()
-    assert len(images) == len(charts)
-    referenced = set(re.findall(r'src="cid:([^"]+)"', html))
-    cids = set()
+    icons = icons_used(sc)
+    # one part per sparkline, and one per distinct SPC icon however many rows show it
+    assert len(images) == len(charts) + len(icons)
+    # DA01 neutral high; DA04 (up) concern low, CS03 (down) concern high, CS05 (down) improvement
+    # low; AT02 and MI05 common cause; AT01 too few months (no icon); DA04, CS03, CS05 and MI05
+    # hit and miss, AT02 fail
+    assert set(icons) == {
+        "variation-neutral-high",
+        "variation-concern-low",
+        "variation-concern-high",
+        "variation-improvement-low",
+        "variation-common-cause",
+        "assurance-hit-and-miss",
+        "assurance-fail",
+    }
+    referenced = re.findall(r'src="cid:([^"]+)"', html)
+    cids = {}
     for img in images:
         assert img.get_content_type() == "image/png"
         assert img.get_content_disposition() == "inline"
         assert img.get_content().startswith(b"\x89PNG")
-        cids.add(img["Content-ID"].strip("<>"))
-    assert cids == referenced and len(cids) == len(charts)
+        cids[img["Content-ID"].strip("<>")] = img.get_filename()
+    assert set(cids) == set(referenced) and len(cids) == len(charts) + len(icons)  # all used, all there
+    by_file = {name: cid for cid, name in cids.items()}
+    # one attachment, referenced by every row that shows it
+    assert referenced.count(by_file["variation-common-cause.png"]) == 2  # AT02, MI05
+    assert referenced.count(by_file["assurance-hit-and-miss.png"]) == 4
+    assert 'alt="Variation icon: orange, H"' in html
+    assert ">Special cause concern: high</span>" in html and ">Fails the target consistently</span>" in html
+    assert len(html.encode()) < 100_000  # the HTML part stays small: icons are references, not copies
     assert "http://" not in html and "https://" not in html
     assert attachment.get_content_type() == XLSX
     assert attachment.get_filename() == "LSCP-scorecard-2024-25Q1.xlsx"
     wb = openpyxl.load_workbook(io.BytesIO(attachment.get_content()))
-    assert wb.sheetnames == ["Summary", "Data", "Definitions"]
+    assert wb.sheetnames == ["Summary", "Data", "Definitions", "Charts"]
 
 
 def test_email_needs_recipients(tmp_path):
@@ -898,4 +920,5 @@ def test_outputs_cope_with_an_empty_quarter(tmp_path):
         "Summary",
         "Data",
         "Definitions",
+        "Charts",
     ]

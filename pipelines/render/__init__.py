@@ -4,8 +4,8 @@ Renderers only format: every rating, exception, suppression, direction, SPC sign
 label and unit they show is in the scorecard the build made (see docs/architecture.md).
 """
 
-from .archive import write_archive_index
-from .charts import render_charts
+from .archive import write_archive_index, write_icons, write_indicator_pages
+from .charts import mdc_chart, render_charts, render_full_charts
 from .email import build_scorecard_email
 from .excel import write_workbook
 from .formatting import round_half_away
@@ -16,11 +16,15 @@ from .text import render_text
 __all__ = [
     "build_scorecard_email",
     "exception_sentences",
+    "mdc_chart",
     "render_charts",
+    "render_full_charts",
     "render_html",
     "render_text",
     "round_half_away",
     "subject_for",
     "write_archive_index",
+    "write_icons",
+    "write_indicator_pages",
     "write_workbook",
 ]

@@ -7,7 +7,7 @@ Structure (what Outlook and Gmail both show inline)::
         multipart/alternative
           text/plain
           text/html            (images referenced as cid:...)
-        image/png ...          (Content-ID, inline)
+        image/png ...          (Content-ID, inline: each sparkline, then each distinct SPC icon once)
       application/vnd.openxmlformats-officedocument.spreadsheetml.sheet  (attachment)
 """
 
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..model import Revision, Scorecard
 from .html import render_html
+from .icons import icons_used
 from .sentences import revision_sentence, subject_for
 from .text import render_text
 
@@ -37,15 +38,25 @@ def build_scorecard_email(
     recipients: Sequence[str],
     workbook: Path,
     charts: Mapping[str, bytes],
+    icons: Mapping[str, bytes] | None = None,
 ) -> EmailMessage:
-    """The message, ready for :func:`pipelines.mail.deliver`; charts are PNG bytes by indicator id."""
+    """The message, ready for :func:`pipelines.mail.deliver`; charts are PNG bytes by indicator
+    id, icons PNG bytes by icon key (the SPC icons the scorecard shows when not given). Each
+    distinct icon is attached once and referenced by every row that shows it."""
+    if icons is None:
+        icons = icons_used(scorecard)
     if not recipients:
         raise ValueError("the scorecard email needs at least one recipient (SCORECARD_PMSG_TO)")
     # Short, unique Content-IDs: a header under 78 characters is never folded, which some
     # clients mishandle when matching cid: references.
     batch = secrets.token_hex(4)
     cids = {ind_id: f"<chart-{_safe_id(ind_id)}-{batch}@{MSGID_DOMAIN}>" for ind_id in charts}
-    html = render_html(scorecard, charts={ind_id: "cid:" + cid.strip("<>") for ind_id, cid in cids.items()})
+    icon_cids = {key: f"<{_safe_id(key)}-{batch}@{MSGID_DOMAIN}>" for key in icons}
+    html = render_html(
+        scorecard,
+        charts={ind_id: "cid:" + cid.strip("<>") for ind_id, cid in cids.items()},
+        icons={key: "cid:" + cid.strip("<>") for key, cid in icon_cids.items()},
+    )
     text = render_text(scorecard)
 
     msg = EmailMessage(policy=default)
@@ -70,6 +81,15 @@ def build_scorecard_email(
             subtype="png",
             cid=cids[ind_id],
             filename=f"{_safe_id(ind_id)}.png",
+            disposition="inline",
+        )
+    for key, png in icons.items():
+        msg.add_related(
+            png,
+            maintype="image",
+            subtype="png",
+            cid=icon_cids[key],
+            filename=f"{_safe_id(key)}.png",
             disposition="inline",
         )
 

@@ -1,4 +1,6 @@
-"""The Excel workbook attached to the scorecard email: Summary, Data and Definitions sheets.
+"""The Excel workbook attached to the scorecard email: Summary, Data, Definitions and Charts
+sheets (Charts: each indicator's Making Data Count chart as an image, with its SPC icons'
+meaning in words).
 
 Formula injection: partner and analyst text (names, benchmark labels, sources) could begin with
 ``=``, ``+``, ``-`` or ``@`` and would then run as a formula when a board member opens the
@@ -9,11 +11,13 @@ data type string. Numbers are written as numbers, so they never need the guard.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.drawing.image import Image as SheetImage
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
@@ -22,6 +26,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from ..catalogue import Unit
 from ..model import Scorecard
 from ..xlsx import safe_text
+from .charts import CHART_HEIGHT_IN, CHART_WIDTH_IN, WORKBOOK_DPI, render_full_charts
 from .formatting import SUPPRESSED
 from .labels import POLARITY_WORDS, RAG, RAG_FILLS, RAG_FONTS, data_status_word
 from .view import IndicatorView, ScorecardView, build_view
@@ -131,16 +136,20 @@ def change_format(unit: Unit, decimals: int) -> str:
     return f"+{base}{suffix};-{base}{suffix};{base}{suffix}"
 
 
-def write_workbook(scorecard: Scorecard, path: Path) -> Path:
-    """Write the workbook: Summary (as the HTML), Data (the scorecard's history rows) and
-    Definitions (its indicators)."""
+def write_workbook(scorecard: Scorecard, path: Path, *, charts: Mapping[str, bytes] | None = None) -> Path:
+    """Write the workbook: Summary (as the HTML), Data (the scorecard's history rows),
+    Definitions (its indicators) and Charts (``charts``: indicator id -> full chart PNG at the
+    workbook's size, ``FullChart.workbook``; drawn here when not given)."""
     view = build_view(scorecard)
+    if charts is None:
+        charts = {i: chart.workbook for i, chart in render_full_charts(scorecard).items()}
     wb = Workbook()
     wb.properties.creator = "LSCP performance scorecard"
     wb.properties.title = view.title
     _summary_sheet(wb.active, view)
     _data_sheet(wb.create_sheet("Data"), scorecard, view)
     _definitions_sheet(wb.create_sheet("Definitions"), view)
+    _charts_sheet(wb.create_sheet("Charts"), view, charts)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
@@ -249,8 +258,8 @@ def _summary_row(ws: Worksheet, row: int, ind: IndicatorView) -> None:
         shown(ind.change_last_year_number, ind.change_last_year_text, chg),
         (ind.direction_text, None),
         (ind.benchmarks_text, None),
-        (ind.variation_badge.word if ind.variation_badge else None, None),
-        (ind.assurance_badge.word if ind.assurance_badge else None, None),
+        (ind.variation_icon.words if ind.variation_icon else None, None),
+        (ind.assurance_icon.words if ind.assurance_icon else None, None),
         (ind.sentence, None),
     ]
     for col, (value, style) in enumerate(cells, start=1):
@@ -301,3 +310,41 @@ def _definitions_sheet(ws: Worksheet, view: ScorecardView) -> None:
         for col, value in enumerate(cells, start=1):
             put(ws, n, col, value, alignment=WRAP if col in (2, 3, 5, 11) else TOP)
     ws.freeze_panes = "C2"
+
+
+# The chart image on the Charts sheet, in pixels as Excel shows it, and the rows it covers
+# (default rows are 20 pixels high).
+CHART_PX = (round(CHART_WIDTH_IN * WORKBOOK_DPI), round(CHART_HEIGHT_IN * WORKBOOK_DPI))
+CHART_ROWS = CHART_PX[1] // 20 + 1
+
+
+def _charts_sheet(ws: Worksheet, view: ScorecardView, charts: Mapping[str, bytes]) -> None:
+    """Per indicator: its name, the SPC icons' meaning in words, and its chart (or why there
+    is none), one under another in the scorecard's order."""
+    put(ws, 1, 1, f"Making Data Count charts: {view.label}", font=TITLE)
+    put(
+        ws,
+        2,
+        1,
+        "Each dot is a month; solid line the mean, dashed lines the process limits (a step where they "
+        "were recalculated), red dash-dot line the target. Orange dots: special cause concern; blue: "
+        "improvement; purple: special cause with no better direction; grey: common cause.",
+    )
+    ws.column_dimensions["A"].width = 16
+    row = 4
+    for ind in view.indicators:
+        put(ws, row, 1, ind.id, font=BOLD)
+        put(ws, row, 2, ind.name, font=BOLD)
+        put(ws, row + 1, 1, "Variation")
+        put(ws, row + 1, 2, ind.variation_icon.words if ind.variation_icon else "No SPC judgement")
+        put(ws, row + 2, 1, "Assurance")
+        put(ws, row + 2, 2, ind.assurance_icon.words if ind.assurance_icon else "No assurance (no target)")
+        png = charts.get(ind.id)
+        if png is None:
+            put(ws, row + 3, 2, "No monthly figures to chart.")
+            row += 5
+            continue
+        image = SheetImage(BytesIO(png))
+        image.width, image.height = CHART_PX
+        ws.add_image(image, f"B{row + 3}")
+        row += 3 + CHART_ROWS + 1

@@ -14,6 +14,15 @@ from .templating import render
 from .view import build_view
 
 
-def render_html(scorecard: Scorecard, *, charts: Mapping[str, str] | None = None) -> str:
-    """The scorecard page; ``charts`` maps indicator id to an image ``src``."""
-    return render("scorecard.html.j2", autoescape=True, v=build_view(scorecard, charts=charts))
+def render_html(
+    scorecard: Scorecard,
+    *,
+    charts: Mapping[str, str] | None = None,
+    icons: Mapping[str, str] | None = None,
+    pages: Mapping[str, str] | None = None,
+) -> str:
+    """The scorecard page; ``charts`` maps indicator id to a sparkline's ``src``, ``icons`` an
+    SPC icon's key to its ``src``, ``pages`` indicator id to its own page (the archive only:
+    the email has no pages to link to)."""
+    view = build_view(scorecard, charts=charts, icons=icons, pages=pages)
+    return render("scorecard.html.j2", autoescape=True, v=view)

@@ -22,6 +22,7 @@ from .formatting import (
     round_half_away,
     suppression_note,
 )
+from .icons import ICON_CSS_PX, Icon, assurance_icon, variation_icon
 from .labels import (
     DIRECTION_WORDS,
     MOVEMENT_ARROWS,
@@ -36,6 +37,16 @@ from .labels import (
 from .sentences import exception_sentence, revision_sentence, subject_for
 
 NOT_AVAILABLE = "n/a"
+
+
+@dataclass(frozen=True)
+class IconView:
+    """An SPC icon as a page shows it: the image (``src`` None: words only) and its meaning."""
+
+    src: str | None
+    words: str
+    alt: str
+    size: int = ICON_CSS_PX
 
 
 @dataclass
@@ -88,6 +99,9 @@ class IndicatorView:
     sentence: str
     chart_src: str | None = None
     chart_alt: str = ""
+    variation_icon: IconView | None = None
+    assurance_icon: IconView | None = None
+    page_href: str | None = None  # the indicator's own page (the archive), None in the email
 
     @property
     def direction_text(self) -> str:
@@ -99,8 +113,7 @@ class IndicatorView:
 
     @property
     def spc_text(self) -> str:
-        parts = [b.word for b in (self.variation_badge, self.assurance_badge) if b]
-        return "; ".join(parts)
+        return "; ".join(i.words for i in (self.variation_icon, self.assurance_icon) if i)
 
 
 @dataclass
@@ -142,10 +155,22 @@ class ScorecardView:
         return [r for r in self.returns if r.status != "received"]
 
 
-def build_view(scorecard: Scorecard, *, charts: Mapping[str, str] | None = None) -> ScorecardView:
-    """Everything the outputs show, worded once from the scorecard."""
+def build_view(
+    scorecard: Scorecard,
+    *,
+    charts: Mapping[str, str] | None = None,
+    icons: Mapping[str, str] | None = None,
+    pages: Mapping[str, str] | None = None,
+) -> ScorecardView:
+    """Everything the outputs show, worded once from the scorecard. ``charts`` maps indicator
+    id to a sparkline's ``src``, ``icons`` an icon key (``pipelines.render.icons``) to its
+    ``src`` (without it the icons' words show alone), ``pages`` indicator id to its page."""
     charts = charts or {}
-    indicators = [indicator_view(ind, chart_src=charts.get(ind.id)) for ind in scorecard.indicators]
+    pages = pages or {}
+    indicators = [
+        indicator_view(ind, chart_src=charts.get(ind.id), icons=icons, page_href=pages.get(ind.id))
+        for ind in scorecard.indicators
+    ]
     by_id = {i.id: i for i in indicators}
     returns = [_return_view(r) for r in scorecard.returns]
     received = sum(1 for r in returns if r.status == "received")
@@ -189,7 +214,13 @@ def _change(ind: IndicatorResult, earlier: Comparison) -> tuple[str, float | int
     return format_change(earlier.change, ind.unit, ind.decimals), round_half_away(earlier.change, ind.decimals)
 
 
-def indicator_view(ind: IndicatorResult, *, chart_src: str | None = None) -> IndicatorView:
+def indicator_view(
+    ind: IndicatorResult,
+    *,
+    chart_src: str | None = None,
+    icons: Mapping[str, str] | None = None,
+    page_href: str | None = None,
+) -> IndicatorView:
     if ind.value is None:
         value_text, value_number = data_status_word(ind.data_status), None
     elif ind.suppressed:
@@ -258,9 +289,19 @@ def indicator_view(ind: IndicatorResult, *, chart_src: str | None = None) -> Ind
         is_exception=ind.exception,
         sentence=exception_sentence(ind) if ind.exception else "",
         chart_src=chart_src,
+        variation_icon=_icon_view(variation_icon(ind), icons, variation_badge(spc.variation)),
+        assurance_icon=_icon_view(assurance_icon(ind), icons, assurance_badge(spc.assurance)),
+        page_href=page_href,
     )
     view.chart_alt = _chart_alt(ind, view)
     return view
+
+
+def _icon_view(icon: Icon | None, icons: Mapping[str, str] | None, badge: Badge | None) -> IconView | None:
+    """The icon and its words; a judgement with no icon (too few months) keeps its words."""
+    if icon is None:
+        return IconView(None, badge.word, "") if badge else None
+    return IconView((icons or {}).get(icon.key), icon.words, icon.alt)
 
 
 def _amber_text(ind: IndicatorResult) -> str:
@@ -276,7 +317,7 @@ def _chart_alt(ind: IndicatorResult, view: IndicatorView) -> str:
     text = f"SPC chart of {ind.name}: {len(ind.spc.series)} monthly points with the mean and control limits"
     if view.target_text:
         text += " and the target"
-    if any(p.special_cause for p in ind.spc.series):
+    if any(p.judgement for p in ind.spc.series):
         text += "; special cause points highlighted"
     return text
 
