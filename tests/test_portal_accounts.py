@@ -268,3 +268,13 @@ def test_the_audit_log_is_newest_first_filtered_and_paged(app):
     assert numbers == [n for n in range(129, -1, -1) if n % 2 and n % 3 == 0]
     assert analyst.get("/audit", params={"action": "nothing_like_it"}).text.count("entry ") == 0
     assert analyst.get("/audit?page=0").status_code == 400
+
+
+def test_only_the_analyst_is_shown_the_links_to_accounts_and_the_audit_log(app):
+    engine = engine_of(app)
+    make_user(engine, "analyst@lscp.example", "analyst")
+    make_user(engine, "board@lscp.example", "board")
+    analyst = signed_in_client(app, "analyst@lscp.example").get("/").text
+    assert 'href="/users"' in analyst and 'href="/audit"' in analyst
+    board = signed_in_client(app, "board@lscp.example").get("/").text
+    assert 'href="/users"' not in board and 'href="/audit"' not in board
