@@ -293,6 +293,24 @@ def test_many_failures_at_one_account_from_many_addresses_are_throttled(app):
     assert sign_in(from_address(app, "192.0.2.200"), "board@lscp.example").status_code == 303  # another account
 
 
+def test_with_a_higher_lock_the_throttle_slows_guessing_and_a_good_sign_in_starts_the_count_again(settings):
+    app = app_with(settings, lock_after=50)
+    try:
+        make_user(engine_of(app), "board@lscp.example", "board")
+        for n in range(throttle.ACCOUNT_FREE):
+            assert sign_in(from_address(app, f"192.0.2.{n + 1}"), "board@lscp.example", f"guess {n}").status_code == 401
+        slowed = sign_in(from_address(app, "192.0.2.100"), "board@lscp.example")
+        assert slowed.status_code == 429 and slowed.headers["retry-after"] == "1"
+        time.sleep(1.1)
+        assert sign_in(from_address(app, "192.0.2.101"), "board@lscp.example").status_code == 303
+        # Counted afresh from the good sign-in: the next wrong password is answered, not slowed.
+        again = sign_in(from_address(app, "192.0.2.102"), "board@lscp.example", "guess 11")
+        assert again.status_code == 401 and signin.FAILED in html.unescape(again.text)
+        assert find_user(engine_of(app), "board@lscp.example").state == "active"  # 11 wrong, not locked at 50
+    finally:
+        engine_of(app).dispose()
+
+
 def test_the_wait_grows_and_is_capped():
     assert [throttle.wait_after(n, 10) for n in (0, 9, 10, 11, 12, 15, 19, 20, 60)] == [
         0,

@@ -72,7 +72,7 @@ def seconds_to_wait(engine: Engine, email: str, remote: str | None, *, now: date
         with engine.connect() as conn:
             fresh = conn.execute(
                 select(func.max(portal_audit.c.at)).where(
-                    portal_audit.c.action.in_(FRESH_START), portal_audit.c.email == email
+                    portal_audit.c.action.in_(FRESH_START), portal_audit.c.at > since, portal_audit.c.email == email
                 )
             ).scalar()
         count, latest = _failures(engine, portal_audit.c.email == email, max(since, fresh or since))
