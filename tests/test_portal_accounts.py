@@ -278,3 +278,21 @@ def test_only_the_analyst_is_shown_the_links_to_accounts_and_the_audit_log(app):
     assert 'href="/users"' in analyst and 'href="/audit"' in analyst
     board = signed_in_client(app, "board@lscp.example").get("/").text
     assert 'href="/users"' not in board and 'href="/audit"' not in board
+
+
+def test_the_link_goes_by_the_configured_mail_server(app, settings, monkeypatch, capsys, smtp_server):
+    catcher, port = smtp_server()
+    monkeypatch.setenv("SCORECARD_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SCORECARD_SMTP_PORT", str(port))
+    monkeypatch.setenv("SCORECARD_PORTAL_URL", "https://scorecard.lscp.example/")
+    assert scorecard(monkeypatch, "users", "add", "board@lscp.example", "--role", "board") == 0
+    assert f"emailed: sent to 127.0.0.1:{port}" in capsys.readouterr().out
+    [envelope] = catcher.envelopes
+    assert envelope.rcpt_tos == ["board@lscp.example"]
+    [message] = catcher.messages()
+    body = message.get_body(("plain",)).get_content()
+    found = re.search(r"https://scorecard\.lscp\.example/set-password\?token=([A-Za-z0-9_-]{43})\s", body)
+    assert found, body
+    assert not list(settings.outbox.glob("*.eml"))  # sent, not written to the outbox
+    page = client_for(app).get(f"/set-password?token={found.group(1)}")
+    assert page.status_code == 200 and "board@lscp.example" in page.text
