@@ -296,3 +296,18 @@ def test_the_link_goes_by_the_configured_mail_server(app, settings, monkeypatch,
     assert not list(settings.outbox.glob("*.eml"))  # sent, not written to the outbox
     page = client_for(app).get(f"/set-password?token={found.group(1)}")
     assert page.status_code == 200 and "board@lscp.example" in page.text
+
+
+def test_users_enable_lets_a_disabled_account_sign_in_again(app, monkeypatch, capsys):
+    make_user(engine_of(app), "board@lscp.example", "board")
+    assert scorecard(monkeypatch, "users", "disable", "board@lscp.example") == 0
+    assert "do not match" in sign_in(client_for(app), "board@lscp.example").text
+    capsys.readouterr()
+    assert scorecard(monkeypatch, "users", "enable", "board@lscp.example") == 0
+    assert capsys.readouterr().out == "Enabled board@lscp.example: active.\n"
+    assert signed_in_client(app, "board@lscp.example").get("/").status_code == 200
+    assert scorecard(monkeypatch, "users", "enable", "board@lscp.example") == 0
+    assert "is not disabled (active)" in capsys.readouterr().out
+    with engine_of(app).connect() as conn:
+        actions = conn.execute(select(portal_audit.c.action).order_by(portal_audit.c.audit_id)).scalars().all()
+    assert actions == ["user_disabled", "login_failed", "user_enabled", "login"]

@@ -185,6 +185,12 @@ def disable_user(engine: Engine, user_id: int) -> None:
         )
 
 
+def enable_user(engine: Engine, user_id: int) -> None:
+    """Undo ``disable_user``: the user signs in again with the password they had (or by a link)."""
+    with engine.begin() as conn:
+        conn.execute(update(portal_users).where(portal_users.c.user_id == user_id).values(disabled_at=None))
+
+
 def clear_password(engine: Engine, user_id: int) -> None:
     """A reset: no password (until the user sets one by the emailed link), unlocked, no failures."""
     with engine.begin() as conn:

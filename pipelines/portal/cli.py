@@ -1,4 +1,4 @@
-"""The portal's commands: ``scorecard serve`` and ``scorecard users add|disable|list|reset``.
+"""The portal's commands: ``scorecard serve`` and ``scorecard users add|disable|enable|list|reset``.
 
 ``pipelines/cli.py`` adds these parsers with ``add_commands`` and hands their arguments to
 ``run``; everything about the portal's command line lives here."""
@@ -25,7 +25,7 @@ def add_commands(commands, reads) -> None:
     users = commands.add_parser(
         "users",
         epilog=reads("users"),
-        help="the portal's accounts: add, disable, list, reset",
+        help="the portal's accounts: add, disable, enable, list, reset",
         description="Manage who may sign in to the portal. Roles: data_officer (the sources named with "
         "--source), analyst (everything), board (the scorecards). A new or reset account is emailed a "
         "one-time link to set its password.",
@@ -52,6 +52,8 @@ def add_commands(commands, reads) -> None:
     )
     disable = actions.add_parser("disable", help="stop an account signing in; its sessions end at once")
     disable.add_argument("email")
+    enable = actions.add_parser("enable", help="let a disabled account sign in again (with the password it had)")
+    enable.add_argument("email")
     actions.add_parser("list", help="every account: email, role, sources, state (never a password)")
     reset = actions.add_parser(
         "reset", help="unlock an account, end its sessions, clear its password and email a fresh one-time link"
@@ -97,6 +99,8 @@ def _users(settings: Settings, args: argparse.Namespace) -> int:
             return _add(settings, engine, args.email, args.role, args.sources, args.password_stdin)
         if args.users_command == "disable":
             return _disable(engine, args.email)
+        if args.users_command == "enable":
+            return _enable(engine, args.email)
         if args.users_command == "list":
             return _list(engine)
         if args.users_command == "reset":
@@ -155,6 +159,22 @@ def _disable(engine, email: str) -> int:
     return 0
 
 
+def _enable(engine, email: str) -> int:
+    from . import audit
+    from .accounts import enable_user, existing_user, get_user
+
+    user = existing_user(engine, email)
+    if not user.disabled:
+        print(f"{user.email} is not disabled ({user.state}); nothing to do.")
+        return 0
+    enable_user(engine, user.user_id)
+    audit.record(engine, "user_enabled", email=user.email, detail="by the command line")
+    fresh = get_user(engine, user.user_id)
+    assert fresh is not None
+    print(f"Enabled {user.email}: {fresh.state}.")
+    return 0
+
+
 def users_table(users) -> list[str]:
     """``scorecard users list``'s lines: email, role, sources, state, in aligned columns."""
     rows = [("EMAIL", "ROLE", "SOURCES", "STATE")] + [
@@ -183,7 +203,7 @@ def _reset(settings: Settings, engine, email: str) -> int:
 
     user = existing_user(engine, email)
     if user.disabled:
-        raise AccountError(f"{user.email} is disabled: a reset does not enable it")
+        raise AccountError(f"{user.email} is disabled: a reset does not enable it (scorecard users enable does)")
     clear_password(engine, user.user_id)
     ended = end_sessions_of(engine, user.user_id)
     token = issue_link(engine, user.user_id, settings.portal.link_hours)
