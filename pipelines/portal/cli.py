@@ -33,9 +33,10 @@ def add_commands(commands, reads) -> None:
     actions = users.add_subparsers(dest="users_command", required=True, parser_class=type(users))
     add = actions.add_parser(
         "add",
+        epilog=reads("users"),
         help="add an account; its user is emailed a one-time link to set a password (unless --password-stdin)",
     )
-    add.add_argument("email", help="the user's email address (their sign-in name)")
+    add.add_argument("email", metavar="EMAIL", help="the user's email address (their sign-in name)")
     add.add_argument("--role", required=True, help="data_officer, analyst or board")
     add.add_argument(
         "--source",
@@ -51,14 +52,16 @@ def add_commands(commands, reads) -> None:
         help="read the password from standard input instead of emailing a link (for scripts and the demo)",
     )
     disable = actions.add_parser("disable", help="stop an account signing in; its sessions end at once")
-    disable.add_argument("email")
+    disable.add_argument("email", metavar="EMAIL")
     enable = actions.add_parser("enable", help="let a disabled account sign in again (with the password it had)")
-    enable.add_argument("email")
+    enable.add_argument("email", metavar="EMAIL")
     actions.add_parser("list", help="every account: email, role, sources, state (never a password)")
     reset = actions.add_parser(
-        "reset", help="unlock an account, end its sessions, clear its password and email a fresh one-time link"
+        "reset",
+        epilog=reads("users"),
+        help="unlock an account, end its sessions, clear its password and email a fresh one-time link",
     )
-    reset.add_argument("email")
+    reset.add_argument("email", metavar="EMAIL")
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
