@@ -32,10 +32,20 @@ def test_a_new_user_sets_a_password_by_the_emailed_link_in_chromium(settings, mo
     with running_portal(env) as url, chromium() as browser:
         context = browser.new_context(viewport={"width": 375, "height": 800})
         page = context.new_page()
-        page.goto(url + path)
+        shown = page.goto(url + path)
+        assert shown is not None and shown.status == 200
+        policy = shown.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+        assert shown.headers["x-content-type-options"] == "nosniff" and shown.headers["x-frame-options"] == "DENY"
+        assert shown.headers["referrer-policy"] == "same-origin"  # the token in the address goes to no other site
         assert "a.very.long.name.for.an.officer@police.force.example" in page.inner_text("main")
         assert no_horizontal_scroll(page)
         page.screenshot(path=str(tmp_path / "set-password-375.png"), full_page=True)
+        # The real server refuses the form without its token (the browser's own request, token removed).
+        refused = context.request.post(
+            url + "/set-password", form={"token": token, "password": CHOSEN, "confirm": CHOSEN}
+        )
+        assert refused.status == 403 and "Form expired" in refused.text()
         page.fill("#password", CHOSEN)
         page.fill("#confirm", CHOSEN)
         page.click("main button[type=submit]")
