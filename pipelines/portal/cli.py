@@ -122,7 +122,12 @@ def _add(settings: Settings, engine, email: str, role: str, sources: list[str], 
 
     password_hash = None
     if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
+        if sys.stdin.isatty():  # typed by hand: not echoed
+            import getpass
+
+            password = getpass.getpass("Password (not shown): ")
+        else:
+            password = sys.stdin.readline().rstrip("\r\n")
         check_strength(password)
         password_hash = hash_password(password)
         del password
