@@ -33,6 +33,13 @@ def engine_of(app):
     return app.state.portal.engine
 
 
+def form_token(page: str) -> str:
+    """The CSRF token of the set-password form itself (a signed-in page's sign-out form has its own)."""
+    found = re.search(r'action="/set-password".*?name="csrf_token" value="([^"]+)"', page, re.S)
+    assert found, page
+    return found.group(1)
+
+
 def set_password(client, path: str, password: str = NEW_PASSWORD, again: str | None = None):
     form = client.get(path)
     assert form.status_code == 200, form.text
@@ -40,7 +47,7 @@ def set_password(client, path: str, password: str = NEW_PASSWORD, again: str | N
     return client.post(
         "/set-password",
         data={
-            "csrf_token": csrf_of(form.text),
+            "csrf_token": form_token(form.text),
             "token": token,
             "password": password,
             "confirm": password if again is None else again,
@@ -311,3 +318,13 @@ def test_users_enable_lets_a_disabled_account_sign_in_again(app, monkeypatch, ca
     with engine_of(app).connect() as conn:
         actions = conn.execute(select(portal_audit.c.action).order_by(portal_audit.c.audit_id)).scalars().all()
     assert actions == ["user_disabled", "login_failed", "user_enabled", "login"]
+
+
+def test_a_link_opened_in_a_browser_signed_in_as_someone_else_signs_in_its_own_user(app, settings, monkeypatch):
+    make_user(engine_of(app), "analyst@lscp.example", "analyst")
+    browser = signed_in_client(app, "analyst@lscp.example")
+    assert scorecard(monkeypatch, "users", "add", "board@lscp.example", "--role", "board") == 0
+    done = set_password(browser, last_link(settings.outbox))
+    assert done.status_code == 303
+    home = browser.get("/")
+    assert home.status_code == 200 and "board@lscp.example" in home.text and "analyst@lscp.example" not in home.text
