@@ -323,8 +323,10 @@ def test_users_enable_lets_a_disabled_account_sign_in_again(app, monkeypatch, ca
 def test_a_link_opened_in_a_browser_signed_in_as_someone_else_signs_in_its_own_user(app, settings, monkeypatch):
     make_user(engine_of(app), "analyst@lscp.example", "analyst")
     browser = signed_in_client(app, "analyst@lscp.example")
+    old_cookie = dict(browser.cookies)
     assert scorecard(monkeypatch, "users", "add", "board@lscp.example", "--role", "board") == 0
     done = set_password(browser, last_link(settings.outbox))
     assert done.status_code == 303
+    assert client_for(app).get("/", cookies=old_cookie).status_code == 303  # the analyst's session ended
     home = browser.get("/")
     assert home.status_code == 200 and "board@lscp.example" in home.text and "analyst@lscp.example" not in home.text

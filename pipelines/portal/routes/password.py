@@ -13,7 +13,7 @@ from ..accounts import set_password_hash
 from ..links import UNKNOWN, USED, LinkRefused, live_link, use_link
 from ..passwords import WeakPassword, check_strength, hash_password
 from ..security import check_csrf, new_token
-from ..sessions import end_sessions_of, start_session
+from ..sessions import end_session, end_sessions_of, start_session
 from ..web import portal_of, render
 from .auth import _remote, _set_cookie
 
@@ -73,6 +73,9 @@ async def set_password(request: Request) -> Response:
     user = link.user
     set_password_hash(portal.engine, user.user_id, hash_password(password))
     end_sessions_of(portal.engine, user.user_id)
+    previous = request.cookies.get(portal.cookies[0])
+    if previous:  # the browser was signed in (as anyone): that session ends, this user's begins
+        end_session(portal.engine, previous)
     audit.record(portal.engine, "password_set", user_id=user.user_id, email=user.email, remote=_remote(request))
     session_token = start_session(portal.engine, user.user_id)
     audit.record(portal.engine, "login", user_id=user.user_id, email=user.email, remote=_remote(request))
