@@ -330,3 +330,16 @@ def test_a_link_opened_in_a_browser_signed_in_as_someone_else_signs_in_its_own_u
     assert client_for(app).get("/", cookies=old_cookie).status_code == 303  # the analyst's session ended
     home = browser.get("/")
     assert home.status_code == 200 and "board@lscp.example" in home.text and "analyst@lscp.example" not in home.text
+
+
+def test_the_audit_log_shows_what_was_typed_as_text(app):
+    engine = engine_of(app)
+    make_user(engine, "analyst@lscp.example", "analyst")
+    client = client_for(app)
+    typed = '<img src=x onerror="alert(1)">@evil.example'
+    assert sign_in(client, typed, "whatever they typed").status_code == 401
+    analyst = signed_in_client(app, "analyst@lscp.example")
+    page = analyst.get("/audit", params={"user": typed})
+    assert page.status_code == 200 and "<img" not in page.text
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;@evil.example" in page.text
+    assert page.text.count('<td data-label="Action">login failed</td>') == 1 and page.text.count("<tr>") == 2
