@@ -164,13 +164,13 @@ def test_errors_and_posts_carry_the_security_headers_too(app):
 
 
 def test_an_idle_session_expires_and_sends_to_sign_in(settings):
-    app = app_with(settings, idle_minutes=0.02)  # 1.2 seconds
+    app = app_with(settings, idle_minutes=0.05)  # 3 seconds
     try:
         make_user(engine_of(app), "board@lscp.example", "board")
         client = signed_in_client(app, "board@lscp.example")
         page = client.get("/")
         assert page.status_code == 200
-        time.sleep(1.5)
+        time.sleep(3.2)
         expired = client.get("/users?x=1")
         assert expired.status_code == 303 and expired.headers["location"] == "/login?next=%2Fusers%3Fx%3D1"
         assert client.post("/logout", data={"csrf_token": csrf_of(page.text)}).status_code == 401
