@@ -94,6 +94,13 @@ READS: dict[str, tuple[str, ...]] = {
         "SCORECARD_MAX_FILE_MB",
         "SCORECARD_RESOURCES",
     ),
+    "users": (
+        *_WHERE,
+        "SCORECARD_PORTAL_URL",
+        "SCORECARD_PORTAL_LINK_HOURS",
+        *_MAIL,
+        "SCORECARD_RESOURCES",
+    ),
 }
 
 

@@ -9,6 +9,8 @@ of ``scorecard status``, the receipts and rejects workbooks intake writes.
 - ``sessions.py``: server-side sessions (idle and absolute expiry, revocation).
 - ``security.py``: CSRF tokens and the security headers on every response.
 - ``audit.py``: the audit log of logins, uploads, submissions and downloads.
+- ``links.py``: one-time set-password links (emailed). ``throttle.py``: slowing sign-in guesses.
+- ``cli.py``: ``scorecard serve`` and ``scorecard users add|disable|list|reset``.
 - ``web.py``: the template environment and the signed-in user of a request.
 - ``routes/``: one module of pages per job (sign-in, a data officer's returns, the board, the analyst).
 """

@@ -59,6 +59,18 @@ class PortalUser:
     def visible_sources(self, all_sources: Iterable[str]) -> list[str]:
         return [s for s in all_sources if self.can_see_source(s)]
 
+    @property
+    def state(self) -> str:
+        """What ``scorecard users list`` and the accounts page show: ``disabled``, ``locked``,
+        ``no password yet`` or ``active`` (the first that applies)."""
+        if self.disabled:
+            return "disabled"
+        if self.locked:
+            return "locked"
+        if not self.has_password:
+            return "no password yet"
+        return "active"
+
 
 def normalise_email(email: str) -> str:
     email = email.strip().lower()
@@ -151,6 +163,41 @@ def set_password_hash(engine: Engine, user_id: int, password_hash: str) -> None:
             update(portal_users)
             .where(portal_users.c.user_id == user_id)
             .values(password_hash=password_hash, password_set_at=utcnow(), failed_logins=0, locked_at=None)
+        )
+
+
+def existing_user(engine: Engine, email: str) -> PortalUser:
+    """The account of ``email``, or ``AccountError`` saying there is none."""
+    user = find_user(engine, email)
+    if user is None:
+        raise AccountError(f"no account {email.strip().lower()}: scorecard users list shows the accounts")
+    return user
+
+
+def disable_user(engine: Engine, user_id: int) -> None:
+    """No more sign-ins; the caller ends the user's sessions (``sessions.end_sessions_of``), and
+    every session is checked against ``disabled_at`` on each request anyway."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(portal_users)
+            .where(portal_users.c.user_id == user_id, portal_users.c.disabled_at.is_(None))
+            .values(disabled_at=utcnow())
+        )
+
+
+def enable_user(engine: Engine, user_id: int) -> None:
+    """Undo ``disable_user``: the user signs in again with the password they had (or by a link)."""
+    with engine.begin() as conn:
+        conn.execute(update(portal_users).where(portal_users.c.user_id == user_id).values(disabled_at=None))
+
+
+def clear_password(engine: Engine, user_id: int) -> None:
+    """A reset: no password (until the user sets one by the emailed link), unlocked, no failures."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(portal_users)
+            .where(portal_users.c.user_id == user_id)
+            .values(password_hash=None, password_set_at=None, failed_logins=0, locked_at=None)
         )
 
 

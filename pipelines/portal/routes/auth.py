@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from .. import audit
+from .. import audit, throttle
 from ..security import CsrfRefused, check_csrf, new_token
 from ..sessions import end_session, start_session
 from ..signin import sign_in
@@ -49,6 +49,10 @@ async def login(request: Request) -> Response:
     check_csrf(request.cookies.get(portal.cookies[1]), form.get("csrf_token"))
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
     next_path = _safe_next(str(form.get("next") or ""))
+    wait = throttle.seconds_to_wait(portal.engine, email, _remote(request))
+    if wait > 0:  # too many failures from this address or for this account: not even checked
+        audit.record(portal.engine, "login_throttled", email=email.strip().lower(), remote=_remote(request))
+        return _login_again(request, next_path, throttle.message(wait), 429, {"retry-after": str(wait)})
     result = sign_in(portal.engine, email, password, portal.settings.portal)
     if result.user is None:
         audit.record(
@@ -57,18 +61,27 @@ async def login(request: Request) -> Response:
             email=email.strip().lower(),
             remote=_remote(request),
         )
-        token = new_token()
-        response = render(
-            request, "login.html.j2", status_code=401, csrf_token=token, next=next_path, message=result.message
-        )
-        _set_cookie(response, portal.cookies[1], token, portal.settings.portal.secure_cookies, max_age=3600)
-        return response
+        return _login_again(request, next_path, result.message, 401)
     session_token = start_session(portal.engine, result.user.user_id)
     audit.record(portal.engine, "login", user_id=result.user.user_id, email=result.user.email, remote=_remote(request))
     redirect = RedirectResponse(next_path, status_code=303)
     _set_cookie(redirect, portal.cookies[0], session_token, portal.settings.portal.secure_cookies)
     redirect.delete_cookie(portal.cookies[1], path="/")
     return redirect
+
+
+def _login_again(
+    request: Request, next_path: str, message: str | None, status_code: int, headers: dict[str, str] | None = None
+) -> Response:
+    """The sign-in form again, with why, and a fresh double-submit token."""
+    portal = portal_of(request)
+    token = new_token()
+    response = render(
+        request, "login.html.j2", status_code=status_code, csrf_token=token, next=next_path, message=message
+    )
+    response.headers.update(headers or {})
+    _set_cookie(response, portal.cookies[1], token, portal.settings.portal.secure_cookies, max_age=3600)
+    return response
 
 
 @router.post("/logout", dependencies=[Depends(csrf_checked)])
