@@ -75,6 +75,25 @@ def scorecards(request: Request, session: Reader) -> Response:
     return render(request, "scorecards.html.j2", title="Scorecards", quarters=built_quarters(settings))
 
 
+# The built page is laid out for email (up to 1120px wide). On a phone the portal lets its layout
+# tables stack and each wide data table scroll within itself, so the page never scrolls sideways;
+# nothing else about the page is changed.
+NARROW = (
+    "<style>@media (max-width: 48rem) {"
+    " table[role=presentation], table[role=presentation] > tbody, table[role=presentation] > tbody > tr,"
+    " table[role=presentation] > tbody > tr > td { display: block !important; width: auto !important;"
+    " max-width: 100% !important; box-sizing: border-box; }"
+    " table:not([role=presentation]) { display: block !important; overflow-x: auto !important;"
+    " max-width: 100% !important; } }</style>"
+)
+
+
+def _for_the_portal(html: str, folder: Path) -> str:
+    """The built page with its charts inline and the narrow-screen rules above."""
+    html = _inline_charts(html, folder)
+    return html.replace("</head>", NARROW + "</head>", 1) if "</head>" in html else NARROW + html
+
+
 def _inline_charts(html: str, folder: Path) -> str:
     """The page's chart images as data: URIs (the page's own folder only), so it shows whole
     under its own Content Security Policy."""
@@ -92,7 +111,7 @@ def _inline_charts(html: str, folder: Path) -> str:
 def scorecard(request: Request, quarter: str, session: Reader) -> Response:
     portal = portal_of(request)
     folder = _folder(portal.settings, quarter)
-    html = _inline_charts((folder / "scorecard.html").read_text(encoding="utf-8"), folder)
+    html = _for_the_portal((folder / "scorecard.html").read_text(encoding="utf-8"), folder)
     audit.record(
         portal.engine,
         "download",
