@@ -11,7 +11,7 @@ quarter's return is due ``Source.due_days`` days after the quarter ends."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine, func, select
 
@@ -100,7 +100,7 @@ def returns_by_quarter(
 ) -> list[QuarterRow]:
     """The returns of ``sources`` (partner sources only) for the latest complete quarters,
     newest first."""
-    today = today or datetime.now().date()
+    today = today or datetime.now(UTC).date()
     defined = load_sources()
     wanted = [s for s in sources if s in defined and defined[s].kind == "partner"]
     last = Quarter.latest_complete(today)

@@ -87,13 +87,14 @@ def submit_upload(settings: Settings, engine: Engine, upload: Upload, user: Port
     token = secrets.token_hex(6)
     temporary = folder / f".portal-{token}.part"
     digest = hashlib.sha256()
-    with open(upload.path, "rb") as src, open(temporary, "xb") as dst:
-        while chunk := src.read(1 << 20):
-            digest.update(chunk)
-            dst.write(chunk)
-        dst.flush()
-        os.fsync(dst.fileno())
+    final: Path | None = None
     try:
+        with open(upload.path, "rb") as src, open(temporary, "xb") as dst:
+            while chunk := src.read(1 << 20):
+                digest.update(chunk)
+                dst.write(chunk)
+            dst.flush()
+            os.fsync(dst.fileno())
         if digest.hexdigest() != upload.sha256:
             raise SubmitRefused("The uploaded file changed after it was checked: upload it again.")
         temporary.chmod(0o640)
@@ -101,7 +102,6 @@ def submit_upload(settings: Settings, engine: Engine, upload: Upload, user: Port
         while (folder / name).exists():
             token = secrets.token_hex(6)
             name = _inbox_name(upload.original_name, upload.path.suffix, token)
-        final = folder / name
         with engine.begin() as conn:
             submission_id: int = conn.execute(
                 insert(portal_submissions).values(
@@ -114,10 +114,13 @@ def submit_upload(settings: Settings, engine: Engine, upload: Upload, user: Port
                     submitted_at=utcnow(),
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
-            os.rename(temporary, final)  # in place in one step; undone below if the commit fails
+            # Into place in one step (same folder), inside the transaction: a failed rename
+            # records nothing; a failed commit takes the file back out below.
+            os.rename(temporary, folder / name)
+            final = folder / name
     except BaseException:
         temporary.unlink(missing_ok=True)
-        if "final" in locals() and "submission_id" in locals():
+        if final is not None:
             final.unlink(missing_ok=True)
         raise
     return submission_id
