@@ -442,3 +442,79 @@ def test_pages_behind_sign_in_send_strangers_to_sign_in(app):
     for path in ("/returns", "/check", "/submissions", "/submissions/1", "/scorecards", "/scorecards/2024-25Q4"):
         response = client.get(path)
         assert response.status_code == 303 and response.headers["location"].startswith("/login?next="), path
+
+
+# ------------------------------------------------------------------ the streamed form, in memory terms
+
+
+def _form_messages(token: str, file_bytes: int, block: int = 64 * 1024):
+    """An ASGI ``receive`` for a multipart form with the token, then a file of ``file_bytes``
+    arriving ``block`` bytes at a time, made as it is read (never whole in memory)."""
+    boundary = "memtest"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n\r\n'
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+
+    def messages():
+        yield head
+        left = file_bytes
+        while left > 0:
+            n = min(block, left)
+            yield b"x" * n
+            left -= n
+        yield tail
+
+    stream = messages()
+    pending = [next(stream)]
+
+    async def receive():
+        body = pending.pop()
+        try:
+            pending.append(next(stream))
+            more = True
+        except StopIteration:
+            more = False
+        return {"type": "http.request", "body": body, "more_body": more}
+
+    return receive, f"multipart/form-data; boundary={boundary}"
+
+
+def test_an_upload_is_written_to_disk_as_it_arrives_never_held_whole_in_memory(tmp_path):
+    import asyncio
+    import hashlib
+    import tracemalloc
+
+    from pipelines.portal.security import CsrfRefused
+    from pipelines.portal.uploads import UploadRefused, receive_upload
+
+    size = 24 * 1024 * 1024
+    receive, content_type = _form_messages("tok", size)
+    tracemalloc.start()
+    try:
+        received = asyncio.run(receive_upload(receive, content_type, None, tmp_path, 100 * 1024 * 1024, "tok"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert received.path == tmp_path / "upload.csv" and received.size == size
+    assert received.path.stat().st_size == size and oct(received.path.stat().st_mode & 0o777) == "0o600"
+    assert received.sha256 == hashlib.sha256(b"x" * size).hexdigest()
+    assert received.fields == {"csrf_token": "tok"} and received.original_name == "big.csv"
+    assert peak < 2 * 1024 * 1024, f"peak {peak:,} bytes while receiving a {size:,}-byte file"
+
+    # Over the limit: refused, the partial file removed.
+    over = tmp_path / "over"
+    over.mkdir()
+    receive, content_type = _form_messages("tok", 3 * 1024 * 1024)
+    with pytest.raises(UploadRefused) as refused:
+        asyncio.run(receive_upload(receive, content_type, None, over, 1024 * 1024, "tok"))
+    assert refused.value.status == 413 and list(over.iterdir()) == []
+
+    # A form whose token is wrong writes nothing at all.
+    forged = tmp_path / "forged"
+    forged.mkdir()
+    receive, content_type = _form_messages("not-the-token", 1024)
+    with pytest.raises(CsrfRefused):
+        asyncio.run(receive_upload(receive, content_type, None, forged, 1024 * 1024, "tok"))
+    assert list(forged.iterdir()) == []
