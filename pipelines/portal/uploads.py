@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive
 
 from ..config import Settings
@@ -103,7 +104,6 @@ class _Form:
         self.value = bytearray()
         self.handle: int | None = None
         self.hasher = hashlib.sha256()
-        self.problem: UploadRefused | None = None
 
     def on_part_begin(self) -> None:
         self.headers, self.name, self.value = {}, None, bytearray()
@@ -190,11 +190,11 @@ async def receive_upload(
             total += len(body)
             if total > limit + FORM_SLACK:
                 raise UploadRefused(413, "")
-            if body:
-                parser.write(body)
+            if body:  # written (and hashed) off the event loop: other requests are not held up
+                await run_in_threadpool(parser.write, body)
             if not message.get("more_body", False):
                 break
-        parser.finalize()
+        await run_in_threadpool(parser.finalize)
     except UploadRefused as refused:
         form.close()
         _remove(form.received.path)
