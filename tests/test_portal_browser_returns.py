@@ -1,7 +1,8 @@
 """The portal's pages in a real browser (``scorecard serve`` under uvicorn, Debian's chromium
 through Playwright), on SQLite and PostgreSQL: a data officer checks a file with bad rows, sees
 each reason, submits it, intake runs and the receipt appears; markup in names and cells stays
-inert; a board member reads a built scorecard and downloads its workbook. Every page visited is
+inert; a board member reads a built scorecard and downloads its workbook; the analyst sees the
+overview and the pipeline's status. Every page visited is
 screenshotted at 375 px and 1280 px wide, with no sideways scrolling at either width."""
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def test_officer_and_board_in_chromium(settings, tmp_path):
     init_warehouse(engine)
     make_user(engine, "police@lscp.example", "data_officer", [POLICE])
     make_user(engine, "board@lscp.example", "board")
+    make_user(engine, "analyst@lscp.example", "analyst")
     engine.dispose()
 
     rows = police_rows(30, start=5001)
@@ -186,4 +188,18 @@ def test_officer_and_board_in_chromium(settings, tmp_path):
         assert page.goto(url + "/check").status == 403
         assert dialogs == []
         context.close()
-    assert len(shots) == 2 * 10
+
+        # The analyst: every source's returns, and the pipeline's status.
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        sign_in(page, url, "analyst@lscp.example")
+        main = page.inner_text("main")
+        assert "Overview" in main and "Missing from home or care episodes" in main and "police april.xlsx" not in main
+        look(page, tmp_path, "overview", shots)
+        page.goto(url + "/status")
+        main = page.inner_text("main")
+        assert "Pipeline status" in main and quarter.label in main and "Police domestic incidents" in main
+        look(page, tmp_path, "status", shots)
+        page.goto(url + "/submissions")
+        assert "police april.xlsx" in page.inner_text("main")
+        page.close()
+    assert len(shots) == 2 * 12
