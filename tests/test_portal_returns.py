@@ -276,8 +276,12 @@ def test_an_officer_cannot_reach_another_sources_submissions_even_by_guessing_id
     history = csws.get("/submissions")
     assert history.status_code == 200 and f"/submissions/{own}" not in history.text and "p.xlsx" not in history.text
     assert f"/submissions/{own}" not in csws.get("/").text
-    # The same source's other officer sees it (the sources are theirs too).
+    # The same source's other officer sees it (the sources are theirs too), and so does the analyst.
     assert colleague.get(f"/submissions/{own}/rejects").status_code == 200
+    make_user(engine, "analyst@lscp.example", "analyst")
+    analyst = signed_in_client(app, "analyst@lscp.example")
+    assert analyst.get(f"/submissions/{own}/receipt").status_code == 200
+    assert f"/submissions/{own}" in analyst.get("/submissions").text
 
 
 def test_the_board_cannot_upload_or_submit_and_officers_cannot_read_board_pages(app, settings, tmp_path):
