@@ -76,9 +76,9 @@ def test_a_form_without_its_csrf_token_is_refused(app):
     assert refused.status_code == 403 and "expired" in refused.text
     signed = signed_in_client(app, "board@lscp.example")
     assert signed.post("/logout", data={}).status_code == 403
-    assert signed.get("/").status_code == 200  # still signed in
-    assert signed.post("/logout", data={"csrf_token": csrf_of(signed.get("/").text)}).status_code == 303
-    assert signed.get("/").status_code == 303  # signed out: sent to sign in
+    assert signed.get("/scorecards").status_code == 200  # still signed in (the board's first page)
+    assert signed.post("/logout", data={"csrf_token": csrf_of(signed.get("/scorecards").text)}).status_code == 303
+    assert signed.get("/scorecards").status_code == 303  # signed out: sent to sign in
 
 
 def test_every_response_carries_the_security_headers(app):

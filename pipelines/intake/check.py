@@ -103,11 +103,12 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0, tzinfo=None)
 
 
-def check_file(settings: Settings, path: Path, out: Path | None = None) -> CheckResult:
+def check_file(settings: Settings, path: Path, out: Path | None = None, *, source: str | None = None) -> CheckResult:
     """Everything intake would decide about the file at ``path``, without loading, recording or
     moving anything; the rejected rows as sent go into ``out`` (when given) as a rejects
-    workbook. ``CheckError`` when there is no file to check; ``WarehouseUnavailable`` when the
-    warehouse cannot be asked."""
+    workbook. ``source``: the source the file is said to be of, as if it were in
+    ``inbox/<source>/`` (the portal: the data officer's choice). ``CheckError`` when there is no
+    file to check; ``WarehouseUnavailable`` when the warehouse cannot be asked."""
     require_key(settings.pseudonym_key)
     path = Path(path)
     sources = load_sources()
@@ -119,7 +120,9 @@ def check_file(settings: Settings, path: Path, out: Path | None = None) -> Check
         status="rejected",
         summary="",
     )
-    folder_source = _in_inbox_folder(settings, path, sources)
+    if source is not None and source not in sources:
+        raise CheckError(f"no source {source!r}")
+    folder_source = source or _in_inbox_folder(settings, path, sources)
     if folder_source:
         receipt = receipt.of_source(sources[folder_source])
     if path.name.startswith((".", "~$")):

@@ -422,7 +422,7 @@ def _finish(
     receipt = Receipt.from_dict(json.loads(record["receipt"])).filed(folder.name, stored, record["load_id"])
     text_path, _ = write_receipt(receipt, settings.receipts, Path(stored).stem)
     checkpoint("after_receipt_written")
-    _mail_once(settings, engine, receipt, record, text_path)
+    _mail_once(settings, engine, receipt, record, text_path, _portal_link(settings, engine, snapshot, record))
     target = file_away(snapshot, folder / stored)
     checkpoint("after_file_moved")
     left = not _take_out_of_inbox(settings, snapshot, opened)
@@ -477,16 +477,32 @@ def _lexists(folder_fd: int, name: str) -> bool:
         return False
 
 
-def _mail_once(settings: Settings, engine: Engine, receipt: Receipt, record: dict, text_path: Path) -> None:
+def _portal_link(settings: Settings, engine: Engine, snapshot: Snapshot, record: dict) -> str:
+    """Where the receipt email sends its reader in the portal: the submission's page when the
+    file came through the portal (which also learns its load here), else the returns page."""
+    from ..portal.submissions import link_load
+
+    base = settings.portal.url.rstrip("/")
+    try:
+        submission_id = link_load(engine, snapshot.relative, snapshot.sha256, record["load_id"])
+    except SQLAlchemyError as exc:
+        log.warning("could not link load %s to a portal submission: %s", record["load_id"], type(exc).__name__)
+        submission_id = None
+    return f"{base}/submissions/{submission_id}" if submission_id is not None else f"{base}/returns"
+
+
+def _mail_once(
+    settings: Settings, engine: Engine, receipt: Receipt, record: dict, text_path: Path, link: str | None = None
+) -> None:
     """Send (or queue) the receipt unless this load's receipt already went: however often a run
     is retried, a partner gets one receipt per load."""
     if record.get("receipt_mailed_at") is not None:
         return
-    _send_receipt(settings, receipt, text_path)
+    _send_receipt(settings, receipt, text_path, link)
     mark(engine, record["load_id"], receipt_mailed_at=_now())
 
 
-def _send_receipt(settings: Settings, receipt: Receipt, text_path: Path) -> None:
+def _send_receipt(settings: Settings, receipt: Receipt, text_path: Path, link: str | None = None) -> None:
     from ..mail import deliver_or_queue
 
     mail = settings.mail
@@ -495,7 +511,7 @@ def _send_receipt(settings: Settings, receipt: Receipt, text_path: Path) -> None
         or mail.analyst
         or f"data-officer.{receipt.source or 'unknown'}@lscp.invalid"
     )
-    message = receipt_email(receipt, text_path.read_text(encoding="utf-8"), mail.sender, recipient)
+    message = receipt_email(receipt, text_path.read_text(encoding="utf-8"), mail.sender, recipient, link=link)
     deliver_or_queue(message, mail, settings.outbox)
 
 
@@ -583,7 +599,7 @@ def _finish_unread(
     record = _unread_record(engine, receipt, received, stored)
     receipt = receipt.replace(load_id=record["load_id"])
     text_path, _ = write_receipt(receipt, settings.receipts, stem)
-    _mail_once(settings, engine, receipt, record, text_path)
+    _mail_once(settings, engine, receipt, record, text_path, f"{settings.portal.url.rstrip('/')}/returns")
     target = dispose()
     mark(engine, record["load_id"], finished_at=_now())
     return FileOutcome(

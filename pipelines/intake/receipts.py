@@ -202,7 +202,11 @@ def write_receipt(receipt: Receipt, folder: Path, stem: str) -> tuple[Path, Path
     return text_path, json_path
 
 
-def receipt_email(receipt: Receipt, text: str, sender: str, recipient: str) -> EmailMessage:
+def receipt_email(receipt: Receipt, text: str, sender: str, recipient: str, link: str | None = None) -> EmailMessage:
+    """The receipt as an email; ``link``: the portal page to follow it on (the submission's page
+    for a file sent through the portal, else the returns page)."""
+    if link:
+        text = text.rstrip("\n") + f"\n\nFollow your returns, and download the rejected rows, in the portal: {link}\n"
     message = EmailMessage()
     message["Subject"] = f"Scorecard intake receipt: {display_name(receipt.file)}: {receipt.status}"
     message["From"] = sender

@@ -11,6 +11,9 @@ of ``scorecard status``, the receipts and rejects workbooks intake writes.
 - ``audit.py``: the audit log of logins, uploads, submissions and downloads.
 - ``links.py``: one-time set-password links (emailed). ``throttle.py``: slowing sign-in guesses.
 - ``cli.py``: ``scorecard serve`` and ``scorecard users add|disable|list|reset``.
-- ``web.py``: the template environment and the signed-in user of a request.
+- ``web.py``: the template environment, the signed-in user of a request, the navigation per role.
+- ``returns.py``: each return's state (received, late, missing) against its source's due date.
+- ``uploads.py``: a file streamed to a private folder with the size limit, checked as intake would.
+- ``submissions.py``: a checked file put into the inbox, and the load and receipt intake made of it.
 - ``routes/``: one module of pages per job (sign-in, a data officer's returns, the board, the analyst).
 """

@@ -107,12 +107,36 @@ def login_path(next_path: str | None = None) -> str:
     return "/login" + (f"?next={quote(next_path, safe='')}" if next_path else "")
 
 
+def nav_for(user: PortalUser | None) -> list[dict[str, str]]:
+    """The main navigation for a user's role: only what the role may open (every page's nav)."""
+    if user is None:
+        return []
+    items: list[dict[str, str]] = [{"href": "/", "label": "Home"}]
+    if user.can_submit:
+        items += [
+            {"href": "/returns", "label": "Returns"},
+            {"href": "/check", "label": "Check a file"},
+            {"href": "/submissions", "label": "Submissions"},
+        ]
+    if user.can_read_scorecards:
+        items.append({"href": "/scorecards", "label": "Scorecards"})
+    if user.is_analyst:
+        items += [
+            {"href": "/status", "label": "Status"},
+            {"href": "/users", "label": "Accounts"},
+            {"href": "/audit", "label": "Audit log"},
+        ]
+    return items
+
+
 def render(request: Request, template: str, *, status_code: int = 200, **context) -> HTMLResponse:
     session = session_of(request)
     anonymous_token = context.pop("csrf_token", None)  # a pre-sign-in form's double-submit token
+    user = session.user if session else None
+    context.setdefault("nav", nav_for(user))
     page = _env.get_template(template).render(
         request=request,
-        user=session.user if session else None,
+        user=user,
         csrf_token=session.csrf_token if session else anonymous_token,
         **context,
     )

@@ -1,0 +1,141 @@
+"""The board's pages: ``/scorecards`` (the quarters built), ``/scorecards/{quarter}`` (the built
+page, as it was emailed) and ``/scorecards/{quarter}/workbook`` (its Excel file). The quarter
+must be written exactly as a quarter's code (``2024-25Q4``) before it names a folder, so nothing
+else under ``out/`` can be reached."""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from starlette.exceptions import HTTPException
+
+from ...config import Settings
+from ...periods import PeriodError, Quarter
+from .. import audit
+from ..security import SCORECARD_CSP
+from ..sessions import Session
+from ..web import need, portal_of, render
+
+router = APIRouter()
+
+Reader = Annotated[Session, Depends(need(lambda u: u.can_read_scorecards))]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_CODE = re.compile(r"\d{4}-\d{2}Q[1-4]")
+_CHART = re.compile(r'src="charts/([A-Za-z0-9_-]{1,100})\.png"')
+
+
+def _folder(settings: Settings, code: str) -> Path:
+    """The built quarter's folder, or 404 for anything that is not a quarter built."""
+    if not _CODE.fullmatch(code):
+        raise HTTPException(404)
+    try:
+        quarter = Quarter.parse(code)
+    except PeriodError:
+        raise HTTPException(404) from None
+    if quarter.code != code:
+        raise HTTPException(404)
+    folder = settings.out / quarter.code
+    if not (folder / "scorecard.html").is_file():
+        raise HTTPException(404)
+    return folder
+
+
+def built_quarters(settings: Settings) -> list[dict]:
+    """The quarters with a built scorecard in ``out/``, newest first."""
+    found = []
+    if settings.out.is_dir():
+        for entry in settings.out.iterdir():
+            if not _CODE.fullmatch(entry.name) or not (entry / "scorecard.html").is_file():
+                continue
+            try:
+                quarter = Quarter.parse(entry.name)
+            except PeriodError:
+                continue
+            built = datetime.fromtimestamp((entry / "scorecard.html").stat().st_mtime, UTC)
+            found.append(
+                {
+                    "code": quarter.code,
+                    "label": quarter.label,
+                    "built": built.strftime("%Y-%m-%d %H:%M UTC"),
+                    "has_workbook": (entry / "scorecard.xlsx").is_file(),
+                }
+            )
+    return sorted(found, key=lambda q: q["code"], reverse=True)
+
+
+@router.get("/scorecards")
+def scorecards(request: Request, session: Reader) -> Response:
+    settings = portal_of(request).settings
+    return render(request, "scorecards.html.j2", title="Scorecards", quarters=built_quarters(settings))
+
+
+# The built page is laid out for email (up to 1120px wide). On a phone the portal lets its layout
+# tables stack and each wide data table scroll within itself, so the page never scrolls sideways;
+# nothing else about the page is changed.
+NARROW = (
+    "<style>@media (max-width: 48rem) {"
+    " table[role=presentation], table[role=presentation] > tbody, table[role=presentation] > tbody > tr,"
+    " table[role=presentation] > tbody > tr > td { display: block !important; width: auto !important;"
+    " max-width: 100% !important; box-sizing: border-box; }"
+    " table:not([role=presentation]) { display: block !important; overflow-x: auto !important;"
+    " max-width: 100% !important; } }</style>"
+)
+
+
+def _for_the_portal(html: str, folder: Path) -> str:
+    """The built page with its charts inline and the narrow-screen rules above."""
+    html = _inline_charts(html, folder)
+    return html.replace("</head>", NARROW + "</head>", 1) if "</head>" in html else NARROW + html
+
+
+def _inline_charts(html: str, folder: Path) -> str:
+    """The page's chart images as data: URIs (the page's own folder only), so it shows whole
+    under its own Content Security Policy."""
+
+    def inline(match: re.Match) -> str:
+        png = folder / "charts" / f"{match.group(1)}.png"
+        if not png.is_file():
+            return 'src=""'
+        return f'src="data:image/png;base64,{base64.b64encode(png.read_bytes()).decode("ascii")}"'
+
+    return _CHART.sub(inline, html)
+
+
+@router.get("/scorecards/{quarter}")
+def scorecard(request: Request, quarter: str, session: Reader) -> Response:
+    portal = portal_of(request)
+    folder = _folder(portal.settings, quarter)
+    html = _for_the_portal((folder / "scorecard.html").read_text(encoding="utf-8"), folder)
+    audit.record(
+        portal.engine,
+        "download",
+        user_id=session.user.user_id,
+        email=session.user.email,
+        detail=f"scorecard page {folder.name}",
+        remote=request.client.host if request.client else None,
+    )
+    return HTMLResponse(html, headers={"content-security-policy": SCORECARD_CSP})
+
+
+@router.get("/scorecards/{quarter}/workbook")
+def workbook(request: Request, quarter: str, session: Reader) -> Response:
+    portal = portal_of(request)
+    folder = _folder(portal.settings, quarter)
+    path = folder / "scorecard.xlsx"
+    if not path.is_file():
+        raise HTTPException(404)
+    audit.record(
+        portal.engine,
+        "download",
+        user_id=session.user.user_id,
+        email=session.user.email,
+        detail=f"scorecard workbook {folder.name}",
+        remote=request.client.host if request.client else None,
+    )
+    return FileResponse(path, media_type=XLSX, filename=f"scorecard-{folder.name}.xlsx")
