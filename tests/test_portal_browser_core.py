@@ -26,7 +26,7 @@ def test_sign_in_in_chromium_at_phone_and_desktop_widths(settings, tmp_path):
             page.fill("#email", "board@lscp.example")
             page.fill("#password", PASSWORD)
             page.click("button[type=submit]")
-            page.wait_for_url(url + "/scorecards")  # the board's first page
+            page.wait_for_url(url + "/")  # the board's first page: the scorecards
             assert "board@lscp.example" in page.inner_text("header")
             assert no_horizontal_scroll(page)
             shot = tmp_path / f"portal-home-{width}.png"

@@ -166,7 +166,7 @@ def test_officer_and_board_in_chromium(settings, tmp_path):
         page = context.new_page()
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         sign_in(page, url, "board@lscp.example")
-        assert page.url == url + "/scorecards"
+        assert page.url == url + "/"  # the board's first page: the scorecards
         assert quarter.label in page.inner_text("main")
         nav = page.locator("nav a").all_inner_texts()
         assert "Check a file" not in nav and "Scorecards" in nav
@@ -178,6 +178,13 @@ def test_officer_and_board_in_chromium(settings, tmp_path):
         assert images.count() > 0
         assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
         look(page, tmp_path, "scorecard", shots)
+        # An indicator's own page, with its full SPC chart and icons, from the scorecard's link.
+        first = page.locator(f'a[href^="/scorecards/{quarter.code}/indicators/"]').first
+        indicator_href = first.get_attribute("href")
+        page.goto(url + indicator_href)
+        assert page.evaluate("document.images.length > 0")
+        assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+        look(page, tmp_path, "indicator", shots)
         page.goto(url + "/scorecards")
         with page.expect_download() as download:
             page.click("text=Excel workbook")
@@ -202,4 +209,4 @@ def test_officer_and_board_in_chromium(settings, tmp_path):
         page.goto(url + "/submissions")
         assert "police april.xlsx" in page.inner_text("main")
         page.close()
-    assert len(shots) == 2 * 12
+    assert len(shots) == 2 * 13

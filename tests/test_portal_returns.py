@@ -290,7 +290,8 @@ def test_the_board_cannot_upload_or_submit_and_officers_cannot_read_board_pages(
     make_user(engine, "police@lscp.example", "data_officer", [POLICE])
     board = signed_in_client(app, "board@lscp.example")
     token = csrf_of(board.get("/scorecards").text)
-    assert board.get("/").headers["location"] == "/scorecards"
+    home = board.get("/")
+    assert home.status_code == 200 and "<h1>Scorecards</h1>" in home.text  # the board's first page
     for path in ("/check", "/returns", "/submissions", "/submissions/1", "/status"):
         assert board.get(path).status_code == 403, path
     files = {"file": ("x.xlsx", write_xlsx(tmp_path / "x.xlsx", police_rows(3)).read_bytes(), XLSX)}
@@ -396,8 +397,8 @@ def test_an_upload_without_a_file_or_with_a_wrong_form_is_refused(app, settings)
     token = csrf_of(client.get("/check").text)
     empty = client.post("/check", data={"csrf_token": token}, files={"file": ("e.xlsx", b"", XLSX)})
     assert empty.status_code == 400 and "Choose a file" in empty.text
-    plain = client.post("/check", data={"csrf_token": token})
-    assert plain.status_code == 400
+    plain = client.post("/check", data={"csrf_token": token})  # not the page's multipart form
+    assert plain.status_code == 403 and "Form expired" in plain.text
     assert inbox_files(settings) == [] and list((settings.home / "uploads").iterdir()) == []
 
 
@@ -429,6 +430,29 @@ def test_board_reads_built_scorecards_with_their_charts_and_workbook(app, settin
     assert 'filename="scorecard-2024-25Q4.xlsx"' in workbook.headers["content-disposition"]
     assert client.get("/scorecards/2023-24Q4").status_code == 404
     assert client.get("/scorecards/2024-25q4").status_code == 404
+
+
+def test_an_indicator_page_shows_its_chart_and_icons_from_the_quarters_folder_only(app, settings):
+    make_user(engine_of(app), "board@lscp.example", "board")
+    folder = settings.out / "2024-25Q4"
+    for sub in ("indicators", "icons"):
+        (folder / sub).mkdir(parents=True)
+    (folder / "indicators" / "DA01.png").write_bytes(b"\x89PNG chart")
+    (folder / "icons" / "variation-common-cause.png").write_bytes(b"\x89PNG icon")
+    (settings.out / "secret.png").write_bytes(b"\x89PNG outside the quarter")
+    (folder / "scorecard.html").write_text('<p>Q4</p><a href="indicators/DA01.html">DA01</a>')
+    (folder / "indicators" / "DA01.html").write_text(
+        '<a href="../scorecard.html">back</a><a href="../../index.html">all</a><img src="DA01.png" alt="chart">'
+        '<img src="../icons/variation-common-cause.png" alt="icon"><img src="../../secret.png" alt="x">'
+    )
+    client = signed_in_client(app, "board@lscp.example")
+    assert 'href="/scorecards/2024-25Q4/indicators/DA01"' in client.get("/scorecards/2024-25Q4").text
+    page = client.get("/scorecards/2024-25Q4/indicators/DA01")
+    assert page.status_code == 200 and page.headers["content-security-policy"].startswith("default-src 'none'")
+    assert page.text.count('src="data:image/png;base64,') == 2  # the chart and the icon, not the file outside
+    assert 'href="/scorecards/2024-25Q4"' in page.text and 'href="/scorecards"' in page.text
+    for bad in ("..%2Fscorecard", "DA01.html", "%2e%2e", "DA01%00"):
+        assert client.get(f"/scorecards/2024-25Q4/indicators/{bad}").status_code == 404, bad
 
 
 def test_the_analyst_sees_the_pipelines_status(app, settings):

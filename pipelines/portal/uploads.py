@@ -34,7 +34,7 @@ from ..intake.check import CheckResult, check_file
 from ..intake.inbox import text_name
 from ..intake.receipts import Receipt
 from .accounts import utcnow
-from .security import check_csrf
+from .security import CsrfRefused, check_csrf
 
 UPLOADS = "uploads"
 _ID = re.compile(r"[A-Za-z0-9_-]{32}")
@@ -173,7 +173,10 @@ async def receive_upload(
     ``UploadRefused`` (the partial file removed) or ``CsrfRefused``."""
     kind, options = parse_options_header(content_type or "")
     if kind != b"multipart/form-data" or not options.get(b"boundary"):
-        raise UploadRefused(400, "The file must be sent with the form on the Check a file page.")
+        # The Check a file page always sends a multipart form with its token: anything else is
+        # not that form (refused as a form without its token, whatever it holds).
+        await drain(receive)
+        raise CsrfRefused()
     if content_length and content_length.isdigit() and int(content_length) > limit + FORM_SLACK:
         await drain(receive)
         raise UploadRefused(413, "")
@@ -195,6 +198,8 @@ async def receive_upload(
             if not message.get("more_body", False):
                 break
         await run_in_threadpool(parser.finalize)
+        # A form with no file part has not been checked yet: the token is checked for every form.
+        check_csrf(csrf_token, form.received.fields.get("csrf_token"))
     except UploadRefused as refused:
         form.close()
         _remove(form.received.path)

@@ -4,12 +4,13 @@ scorecards, the analyst's overview of every source."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from ...sources import partner_sources
 from ..returns import returns_by_quarter
 from ..submissions import list_submissions
 from ..web import SignedIn, portal_of, render
+from .scorecards import built_quarters
 
 router = APIRouter()
 
@@ -20,8 +21,13 @@ DASHBOARD_QUARTERS = 4
 def home(request: Request, session: SignedIn) -> Response:
     user = session.user
     if not user.can_submit:
-        if user.can_read_scorecards:
-            return RedirectResponse("/scorecards", status_code=303)
+        if user.can_read_scorecards:  # the board's first page is the list of scorecards itself
+            return render(
+                request,
+                "scorecards.html.j2",
+                title="Scorecards",
+                quarters=built_quarters(portal_of(request).settings),
+            )
         return render(request, "home.html.j2")
     portal = portal_of(request)
     sources = user.visible_sources(s.name for s in partner_sources())

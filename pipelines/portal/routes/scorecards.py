@@ -1,5 +1,7 @@
 """The board's pages: ``/scorecards`` (the quarters built), ``/scorecards/{quarter}`` (the built
-page, as it was emailed) and ``/scorecards/{quarter}/workbook`` (its Excel file). The quarter
+page, as it was emailed), ``/scorecards/{quarter}/indicators/{id}`` (an indicator's page with its
+full SPC chart) and ``/scorecards/{quarter}/workbook`` (its Excel file). Images are inlined from
+the quarter's own folder; links between the built pages are pointed at these routes. The quarter
 must be written exactly as a quarter's code (``2024-25Q4``) before it names a folder, so nothing
 else under ``out/`` can be reached."""
 
@@ -27,7 +29,11 @@ router = APIRouter()
 Reader = Annotated[Session, Depends(need(lambda u: u.can_read_scorecards))]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _CODE = re.compile(r"\d{4}-\d{2}Q[1-4]")
-_CHART = re.compile(r'src="charts/([A-Za-z0-9_-]{1,100})\.png"')
+# An image a built page refers to: a PNG in the quarter's charts/, icons/ or indicators/ folder,
+# relative to the page (the scorecard at the top, an indicator page one level down).
+_IMAGE = re.compile(r'src="((?:\.\./)?(?:(?:charts|icons|indicators)/)?[A-Za-z0-9_-]{1,100}\.png)"')
+_INDICATOR_LINK = re.compile(r'href="indicators/([A-Za-z0-9_-]{1,40})\.html"')
+_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
 def _folder(settings: Settings, code: str) -> Path:
@@ -88,38 +94,58 @@ NARROW = (
 )
 
 
-def _for_the_portal(html: str, folder: Path) -> str:
-    """The built page with its charts inline and the narrow-screen rules above."""
-    html = _inline_charts(html, folder)
+def _for_the_portal(html: str, folder: Path, page_folder: Path) -> str:
+    """A built page with its images inline and the narrow-screen rules above."""
+    html = _inline_images(html, folder, page_folder)
     return html.replace("</head>", NARROW + "</head>", 1) if "</head>" in html else NARROW + html
 
 
-def _inline_charts(html: str, folder: Path) -> str:
-    """The page's chart images as data: URIs (the page's own folder only), so it shows whole
-    under its own Content Security Policy."""
+def _inline_images(html: str, folder: Path, page_folder: Path) -> str:
+    """The page's images as data: URIs, read only from inside the quarter's ``folder``, so the
+    page shows whole under its own Content Security Policy."""
+    root = folder.resolve()
 
     def inline(match: re.Match) -> str:
-        png = folder / "charts" / f"{match.group(1)}.png"
-        if not png.is_file():
+        png = (page_folder / match.group(1)).resolve()
+        if not png.is_relative_to(root) or not png.is_file():
             return 'src=""'
         return f'src="data:image/png;base64,{base64.b64encode(png.read_bytes()).decode("ascii")}"'
 
-    return _CHART.sub(inline, html)
+    return _IMAGE.sub(inline, html)
+
+
+def _audit_view(request: Request, session: Session, detail: str) -> None:
+    audit.record(
+        portal_of(request).engine,
+        "download",
+        user_id=session.user.user_id,
+        email=session.user.email,
+        detail=detail,
+        remote=request.client.host if request.client else None,
+    )
 
 
 @router.get("/scorecards/{quarter}")
 def scorecard(request: Request, quarter: str, session: Reader) -> Response:
-    portal = portal_of(request)
-    folder = _folder(portal.settings, quarter)
-    html = _for_the_portal((folder / "scorecard.html").read_text(encoding="utf-8"), folder)
-    audit.record(
-        portal.engine,
-        "download",
-        user_id=session.user.user_id,
-        email=session.user.email,
-        detail=f"scorecard page {folder.name}",
-        remote=request.client.host if request.client else None,
-    )
+    folder = _folder(portal_of(request).settings, quarter)
+    html = (folder / "scorecard.html").read_text(encoding="utf-8")
+    html = _INDICATOR_LINK.sub(lambda m: f'href="/scorecards/{folder.name}/indicators/{m.group(1)}"', html)
+    html = _for_the_portal(html, folder, folder)
+    _audit_view(request, session, f"scorecard page {folder.name}")
+    return HTMLResponse(html, headers={"content-security-policy": SCORECARD_CSP})
+
+
+@router.get("/scorecards/{quarter}/indicators/{indicator_id}")
+def indicator_page(request: Request, quarter: str, indicator_id: str, session: Reader) -> Response:
+    folder = _folder(portal_of(request).settings, quarter)
+    page = folder / "indicators" / f"{indicator_id}.html"
+    if not _ID.fullmatch(indicator_id) or not page.is_file():
+        raise HTTPException(404)
+    html = page.read_text(encoding="utf-8")
+    html = html.replace('href="../scorecard.html"', f'href="/scorecards/{folder.name}"')
+    html = html.replace('href="../../index.html"', 'href="/scorecards"')
+    html = _for_the_portal(html, folder, folder / "indicators")
+    _audit_view(request, session, f"indicator page {folder.name} {indicator_id}")
     return HTMLResponse(html, headers={"content-security-policy": SCORECARD_CSP})
 
 
@@ -130,12 +156,5 @@ def workbook(request: Request, quarter: str, session: Reader) -> Response:
     path = folder / "scorecard.xlsx"
     if not path.is_file():
         raise HTTPException(404)
-    audit.record(
-        portal.engine,
-        "download",
-        user_id=session.user.user_id,
-        email=session.user.email,
-        detail=f"scorecard workbook {folder.name}",
-        remote=request.client.host if request.client else None,
-    )
+    _audit_view(request, session, f"scorecard workbook {folder.name}")
     return FileResponse(path, media_type=XLSX, filename=f"scorecard-{folder.name}.xlsx")
