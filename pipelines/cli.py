@@ -1,5 +1,5 @@
 """The ``scorecard`` command: demo, generate, intake, check, status, build, render, revisions, migrate,
-migration new, config, completion, and the portal's (``pipelines/portal/cli.py``): serve.
+migration new, config, completion, remind, and the portal's (``pipelines/portal/cli.py``): serve.
 
 Exit status: 0 when the command did its job (rejected files are a normal outcome), 2 for a usage
 or configuration error, 1 when the system could not do its job; one-line messages, tracebacks
@@ -83,6 +83,13 @@ READS: dict[str, tuple[str, ...]] = {
     "revisions": (*_WHERE, "SCORECARD_ANALYST_EMAIL", *_MAIL, "SCORECARD_RESOURCES"),
     "migrate": (*_WHERE, "SCORECARD_RESOURCES"),
     "migration": ("SCORECARD_RESOURCES",),
+    "remind": (
+        *_WHERE,
+        "SCORECARD_PORTAL_URL",
+        "SCORECARD_DATA_OFFICER_<SOURCE>",
+        *_MAIL,
+        "SCORECARD_RESOURCES",
+    ),
     "serve": (
         *_WHERE,
         "SCORECARD_PSEUDONYM_KEY",
@@ -195,6 +202,13 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print it as JSON (schemas/status.schema.json)")
     status.add_argument("--quarter", help="the newest quarter whose returns are shown (default: the latest complete)")
     commands.add_parser("config", help="print the effective settings and where each came from (secrets hidden)")
+    remind = commands.add_parser(
+        "remind",
+        epilog=_reads("remind"),
+        help="email the data officers of each late return of the last complete quarter (once per quarter "
+        "and source) a link to the portal; print who was reminded",
+    )
+    remind.add_argument("--date", help="judge lateness on this date, YYYY-MM-DD (default: today, UK time)")
     from .portal import cli as portal_cli
 
     portal_cli.add_commands(commands, _reads)
@@ -319,6 +333,8 @@ def _run(args) -> int:
         return 0
     if args.command == "check":
         return _check(settings, args.files, args.out, args.json)
+    if args.command == "remind":
+        return _remind(settings, args.date)
     if args.command == "status":
         import json
 
@@ -328,6 +344,20 @@ def _run(args) -> int:
         print(json.dumps(found.to_dict(), indent=2) if args.json else found.text(), end="\n" if args.json else "")
         return 0
     raise UsageError(f"unknown command {args.command}")
+
+
+def _remind(settings, when: str | None) -> int:
+    from datetime import date
+
+    from .reminders import send_reminders
+
+    try:
+        today = date.fromisoformat(when) if when else None
+    except ValueError:
+        raise UsageError(f"--date {when} is not a date: write it as YYYY-MM-DD, e.g. 2025-08-01") from None
+    for line in send_reminders(settings, today=today).lines():
+        print(line)
+    return 0
 
 
 def _quarters(args) -> list[Quarter]:

@@ -1,8 +1,12 @@
-"""``scorecard demo``: the whole job on the embedded default, with synthetic data."""
+"""``scorecard demo``: the whole job on the embedded default, with synthetic data, and a portal
+account for each role (a data officer of the police return, the analyst, a board member), each
+with a freshly generated password printed at the end. Run again, it gives the same accounts new
+passwords (and unlocks them) instead of failing."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import secrets
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from .build import BuildResult, build_quarter
@@ -14,6 +18,43 @@ from .periods import Quarter
 
 DEMO_QUARTERS = 12
 DEMO_SEED = 42
+# (role, email, sources): one demo account per role; .invalid is never a real mail domain.
+DEMO_ACCOUNTS = (
+    ("data_officer", "police.officer@demo.lscp.invalid", ("police_domestic_incidents",)),
+    ("analyst", "analyst@demo.lscp.invalid", ()),
+    ("board", "board@demo.lscp.invalid", ()),
+)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    role: str
+    email: str
+    password: str = field(default="", repr=False)  # shown once, on the terminal; only its hash is stored
+
+
+def demo_accounts(settings: Settings) -> list[DemoLogin]:
+    """Create the demo accounts (or give existing ones a new password): one login per role."""
+    from .portal.accounts import add_user, find_user, set_password_hash
+    from .portal.passwords import hash_password
+    from .warehouse import connect_warehouse, init_warehouse
+
+    engine = connect_warehouse(settings.warehouse_url)
+    try:
+        init_warehouse(engine)
+        logins = []
+        for role, email, sources in DEMO_ACCOUNTS:
+            password = secrets.token_urlsafe(12)  # 16 characters
+            existing = find_user(engine, email)
+            if existing is None:
+                add_user(engine, email, role, sources, password_hash=hash_password(password))
+            else:
+                set_password_hash(engine, existing.user_id, hash_password(password))
+                role = existing.role
+            logins.append(DemoLogin(role, email, password))
+        return logins
+    finally:
+        engine.dispose()
 
 
 def run_demo(
@@ -52,4 +93,14 @@ def run_demo(
     say(f"  Every built quarter: {result.index}")
     say(f"  Receipts: {settings.receipts}   Archive: {settings.archive}   Rejected: {settings.rejected}")
     say(f"  Warehouse: {settings.warehouse_url}")
+
+    logins = demo_accounts(settings)
+    say("")
+    say(f"The partner portal: {settings.portal.url}/")
+    say("  Start it in another terminal, from this folder (plain http on this machine, so cookies without https):")
+    say("    SCORECARD_PORTAL_SECURE_COOKIES=false scorecard serve")
+    say("  Demo logins (new passwords each time the demo runs):")
+    width = max(len(login.email) for login in logins)
+    for login in logins:
+        say(f"    {login.role:12} {login.email:{width}}  password: {login.password}")
     return run, result

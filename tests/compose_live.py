@@ -266,6 +266,7 @@ class Stack:
     data: Path
     api_port: int = 0
     mail_port: int = 0
+    portal_port: int = 0
     token: str = ""
 
     def compose(self, *args: str, timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess:
@@ -279,9 +280,9 @@ class Stack:
 
     def write_env(self, **extra: str) -> dict[str, str]:
         """deploy/new-env.sh, then the edits of the operator guide's step 3: the folders, and
-        ports of their own (nothing on the host's 8080 or 8025 is disturbed)."""
+        ports of their own (nothing on the host's 8080, 8025 or 8000 is disturbed)."""
         run(["bash", "deploy/new-env.sh"], cwd=self.checkout)
-        self.api_port, self.mail_port = free_port(), free_port()
+        self.api_port, self.mail_port, self.portal_port = free_port(), free_port(), free_port()
         (self.data / "inbox").mkdir(parents=True, exist_ok=True)
         set_env(
             self.checkout / ".env",
@@ -289,6 +290,7 @@ class Stack:
             SCORECARD_INBOX=str(self.data / "inbox"),
             AIRFLOW_UI_PORT=str(self.api_port),
             MAILPIT_UI_PORT=str(self.mail_port),
+            PORTAL_PORT=str(self.portal_port),
             **extra,
         )
         return read_env(self.checkout / ".env")
@@ -328,6 +330,10 @@ class Stack:
 
     def logs(self, *services: str, tail: int | str = 60) -> str:
         return self.compose("logs", "--no-color", f"--tail={tail}", *services, check=False, timeout=120).stdout
+
+    def portal(self, path: str) -> httpx.Response:
+        """A page of the portal service, through the port it publishes on the host."""
+        return httpx.get(f"http://127.0.0.1:{self.portal_port}{path}", timeout=30, follow_redirects=False)
 
     # ------------------------------------------------------------------ the REST API
 

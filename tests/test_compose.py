@@ -396,10 +396,77 @@ def test_postgres_runs_the_init_script_for_both_databases(config):
 
 def test_only_the_uis_are_published_and_to_this_machine_by_default(config):
     published = {name for name, service in config["services"].items() if service.get("ports")}
-    assert published == {"api-server", "mailcatcher"}
+    assert published == {"api-server", "mailcatcher", "portal"}
     for name in published:
         for host_ip, published_port, _ in ports(config["services"][name]):
             assert host_ip == "127.0.0.1" and published_port, name
+
+
+def test_the_portal_runs_scorecard_serve_from_the_same_image_on_the_same_folders_and_warehouse(config, tmp_path):
+    services = config["services"]
+    portal, scheduler = services["portal"], services["scheduler"]
+    # `scorecard serve` on every address inside the container, from the image Airflow runs
+    assert portal["command"] == ["scorecard", "serve", "--host", "0.0.0.0", "--port", "8000"]
+    assert portal["entrypoint"] == ["/usr/bin/dumb-init", "--"]  # not `airflow scorecard serve`
+    assert portal["image"] == scheduler["image"] and portal["build"] == scheduler["build"]
+    assert portal["user"] == scheduler["user"]
+    assert not portal.get("profiles") and portal.get("restart") == "unless-stopped"
+    assert depends(portal) == {"postgres": "service_healthy", "airflow-init": "service_completed_successfully"}
+    # the scorecard folders, mounted where the tasks have them (the inbox its own mount)
+    for folder in ["", *SCORECARD_FOLDERS]:
+        path = f"{SCORECARD_HOME}/{folder}".rstrip("/")
+        assert host_path(portal, path) == host_path(scheduler, path), path
+    environment = portal["environment"]
+    assert environment["SCORECARD_HOME"] == SCORECARD_HOME == scheduler["environment"]["AIRFLOW_VAR_SCORECARD_HOME"]
+    # the warehouse and the pseudonym key of Airflow's connections
+    from airflow.sdk import Connection
+    from sqlalchemy.engine import make_url
+
+    url = make_url(environment["SCORECARD_WAREHOUSE_URL"])
+    warehouse = Connection.from_uri(scheduler["environment"]["AIRFLOW_CONN_SCORECARD_WAREHOUSE"], conn_id="w")
+    assert url.drivername == "postgresql+psycopg"
+    assert (url.host, url.port, url.database, url.username, url.password) == (
+        warehouse.host,
+        warehouse.port,
+        warehouse.schema,
+        warehouse.login,
+        warehouse.password,
+    )
+    key = Connection.from_uri(scheduler["environment"]["AIRFLOW_CONN_SCORECARD_PSEUDONYM_KEY"], conn_id="k")
+    assert environment["SCORECARD_PSEUDONYM_KEY"] == key.password
+    # every setting the portal is given is one the program knows (it refuses unknown SCORECARD_ names)
+    from pipelines.config import setting_names
+
+    assert {n for n in environment if n.startswith("SCORECARD_")} <= set(setting_names())
+    # the portal's address: the same for the portal and for the reminders Airflow sends
+    assert environment["SCORECARD_PORTAL_URL"] == scheduler["environment"]["SCORECARD_PORTAL_URL"]
+    assert environment["SCORECARD_PORTAL_SECURE_COOKIES"] == "true"
+    assert environment["FORWARDED_ALLOW_IPS"]  # uvicorn's proxy headers, from the TLS proxy
+    moved = resolved(
+        tmp_path,
+        with_setting(
+            with_setting(env_example(), "SCORECARD_PORTAL_URL", "https://scorecard.lscp.example"),
+            "SCORECARD_PORTAL_SECURE_COOKIES",
+            "false",
+        ),
+    )
+    assert moved["services"]["portal"]["environment"]["SCORECARD_PORTAL_URL"] == "https://scorecard.lscp.example"
+    assert moved["services"]["scheduler"]["environment"]["SCORECARD_PORTAL_URL"] == "https://scorecard.lscp.example"
+    assert moved["services"]["portal"]["environment"]["SCORECARD_PORTAL_SECURE_COOKIES"] == "false"
+
+
+def test_the_portal_is_health_checked_on_its_login_page_and_published_to_this_machine_only(config, tmp_path):
+    portal = config["services"]["portal"]
+    check = portal["healthcheck"]
+    assert check["test"][0] == "CMD" and "curl" in check["test"] and "--fail" in check["test"]
+    assert check["test"][-1] == "http://localhost:8000/login"
+    seconds = {key: duration(check[key]) for key in ("interval", "start_period")}
+    assert seconds["start_period"] + seconds["interval"] * check["retries"] >= 75
+    assert ports(portal) == [("127.0.0.1", "8000", "8000")]
+    # also when .env does not say where (an older .env)
+    bare = resolved(tmp_path, without(without(env_example(), "PORTAL_BIND"), "PORTAL_PORT"))
+    assert ports(bare["services"]["portal"]) == [("127.0.0.1", "8000", "8000")]
+    assert not any(host_ip in ("", "0.0.0.0", "::") for host_ip, _, _ in ports(bare["services"]["portal"]))
 
 
 # --- secrets ---------------------------------------------------------------------------------

@@ -43,7 +43,16 @@ WORKERS = 2
 PMSG = "pmsg@lscp.invalid"
 ANALYST = "analyst@lscp.invalid"
 RECEIPT = "Scorecard intake receipt: "
-SERVICES = {"postgres", "mailcatcher", "airflow-init", "api-server", "scheduler", "dag-processor", "triggerer"}
+SERVICES = {
+    "postgres",
+    "mailcatcher",
+    "airflow-init",
+    "api-server",
+    "scheduler",
+    "dag-processor",
+    "triggerer",
+    "portal",
+}
 
 WHY_NOT = cannot_run_docker()
 
@@ -133,6 +142,13 @@ def test_the_compose_stack_takes_in_files_and_publishes_a_scorecard(executor, da
         if celery:
             workers = [n for n, c in stack.containers().items() if "_worker_" in n]
             assert len(workers) == WORKERS, workers
+        # The portal (`scorecard serve` from the same image) answers on its published port: its
+        # sign-in form, with the security headers; every other page sends a visitor there.
+        login = stack.portal("/login")
+        assert login.status_code == 200 and 'name="csrf_token"' in login.text, login.text[:500]
+        assert login.headers["x-content-type-options"] == "nosniff" and "content-security-policy" in login.headers
+        home = stack.portal("/")
+        assert home.status_code in (302, 303, 307) and home.headers["location"].startswith("/login"), home.headers
 
         # 6. The UI's API, signed in as the admin; 7. unpause the DAGs as the guide does.
         stack.login(env["AIRFLOW_ADMIN_USERNAME"], env["AIRFLOW_ADMIN_PASSWORD"])

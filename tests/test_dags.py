@@ -65,7 +65,7 @@ def warehouse_connection(monkeypatch, url: str) -> None:
 
 def test_every_dag_imports_with_tags_owners_and_retries(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"partner_intake", "quarterly_scorecard", "late_data"}
+    assert set(dagbag.dag_ids) == {"partner_intake", "quarterly_scorecard", "late_data", "portal_reminders"}
     for dag_id in dagbag.dag_ids:
         dag = dagbag.get_dag(dag_id)
         assert dag.tags, dag_id
@@ -361,3 +361,70 @@ def test_late_data_dag_run_republishes_and_tells_the_analyst_once(
     again = dag.test()
     assert again.state == "success"
     assert len([m for m in catcher.messages() if m["To"] == "analyst@lscp.example"]) == 1
+
+
+def test_portal_reminders_runs_daily_at_nine_uk_time(dagbag):
+    dag = dagbag.get_dag("portal_reminders")
+    assert dag.timetable.expression == "0 9 * * *"
+    assert str(getattr(dag.timetable.timezone, "name", dag.timetable.timezone)) == "Europe/London"
+    [remind] = dag.tasks
+    assert remind.on_failure_callback and remind.retries >= 1 and "portal" in dag.tags
+
+
+def test_portal_reminders_dag_run_reminds_each_late_officer_once(
+    dagbag, scorecard_home, warehouse_url, smtp_server, monkeypatch
+):
+    """A run on 1 August 2024 (2024-25 Q1's returns were due on 30 July): the police return came,
+    the CSWS one did not; its portal officer is emailed through Airflow's SMTP connection with a
+    link to the portal, the disabled officer is not, and a second run sends nothing."""
+    from sqlalchemy import update
+
+    from pipelines.intake import run_intake
+    from pipelines.warehouse import connect_warehouse, init_warehouse
+    from pipelines.warehouse.schema import portal_reminders, portal_users
+    from tests.portal_client import make_user
+    from tests.test_intake import police_rows, write_xlsx
+
+    catcher, port = smtp_server()
+    smtp_connection(monkeypatch, port)
+    monkeypatch.setenv("SCORECARD_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("SCORECARD_PORTAL_URL", "https://portal.lscp.example/")
+    from airflow_settings import scorecard_settings
+
+    settings = scorecard_settings()
+    settings.ensure_folders()
+    engine = connect_warehouse(warehouse_url)
+    init_warehouse(engine)
+    make_user(engine, "csws@lscp.example", "data_officer", ["csws_referrals"])
+    make_user(engine, "left@lscp.example", "data_officer", ["csws_referrals"])
+    make_user(engine, "wyp@police.example", "data_officer", ["police_domestic_incidents"])
+    with engine.begin() as conn:
+        conn.execute(
+            update(portal_users)
+            .where(portal_users.c.email == "left@lscp.example")
+            .values(disabled_at=datetime(2024, 7, 1))
+        )
+    write_xlsx(settings.inbox / "police.xlsx", police_rows(40))
+    run_intake(settings)
+    catcher.envelopes.clear()
+
+    moment = pendulum.datetime(2024, 8, 1, 9, 0, tz="Europe/London")
+    dag = dagbag.get_dag("portal_reminders")
+    run = dag.test(logical_date=moment, run_after=moment)
+    assert run.state == "success"
+    [reminder] = catcher.messages()
+    assert reminder["To"] == "csws@lscp.example"
+    assert reminder["Subject"] == "Late return: Children's social work referrals, 2024-25 Q1"
+    assert reminder["From"] == "scorecard@lscp.example"  # smtp_default's from_email
+    assert "https://portal.lscp.example/returns" in reminder.get_content()
+    with engine.connect() as conn:
+        assert [
+            tuple(r)
+            for r in conn.execute(
+                select(portal_reminders.c.quarter, portal_reminders.c.source, portal_reminders.c.email)
+            )
+        ] == [("2024-25Q1", "csws_referrals", "csws@lscp.example")]
+    engine.dispose()
+
+    again = dag.test(logical_date=moment.add(days=1), run_after=moment.add(days=1))
+    assert again.state == "success" and len(catcher.messages()) == 1

@@ -87,6 +87,14 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     settings.ensure_folders()
     app = create_app(settings)
     print(f"Portal at http://{host}:{port}/ (as users reach it: {settings.portal.url}); Ctrl+C stops it", flush=True)
+    if settings.portal.secure_cookies and settings.portal.url.startswith("http://"):
+        print(
+            "Note: cookies are sent over https only (SCORECARD_PORTAL_SECURE_COOKIES=true) but the portal's "
+            "address is plain http, so a browser may not stay signed in. On your own machine, start it with "
+            "SCORECARD_PORTAL_SECURE_COOKIES=false; in production, put the TLS proxy in front and set "
+            "SCORECARD_PORTAL_URL to its https address (docs/operator-guide.md).",
+            flush=True,
+        )
     # No access log: query strings can hold a one-time link's token; the audit log records who did what.
     uvicorn.run(app, host=host, port=port, access_log=False, proxy_headers=True, log_level="warning")
     return 0
