@@ -116,6 +116,17 @@ def test_returns_by_quarter_from_the_warehouse(settings, warehouse):
     assert police.label == "Late: received after the due date"
 
 
+def test_returns_kept_in_memory_are_worked_out_again_after_a_load(settings, warehouse):
+    asked = dict(today=date(2024, 10, 15), quarters=2)
+    before = returns_by_quarter(warehouse, [POLICE], **asked)[1].returns[0]
+    assert (before.state, before.late_kind, before.rows) == (LATE, OVERDUE, 0)
+    assert returns_by_quarter(warehouse, [POLICE], **asked)[1].returns[0] is before  # kept: nothing loaded since
+    write_xlsx(settings.inbox / "police.xlsx", police_rows(30))  # April 2024: 2024-25Q1
+    assert [o.status for o in run_intake(settings).outcomes] == ["accepted"]
+    after = returns_by_quarter(warehouse, [POLICE], **asked)[1].returns[0]
+    assert after.rows == 30 and after.state in (RECEIVED, LATE) and after.late_kind != OVERDUE
+
+
 def test_the_dashboard_and_returns_page_show_only_the_officers_sources(app):
     make_user(engine_of(app), "police@lscp.example", "data_officer", [POLICE])
     make_user(engine_of(app), "analyst@lscp.example", "analyst")

@@ -6,10 +6,18 @@ What was received is what ``scorecard status`` and a build count (``pipelines.sc
 quarter_returns``: rows of the source whose event dates fall in the quarter). When it was received
 is the earliest load that still holds rows of the quarter (``load_files.received_at``): a later
 resubmission that replaces every row of a quarter moves that date to the resubmission's. A
-quarter's return is due ``Source.due_days`` days after the quarter ends."""
+quarter's return is due ``Source.due_days`` days after the quarter ends.
+
+Working the states out reads every row of the quarters shown, so the answer is kept in memory
+per process, keyed by what can change it: the load records (their count, the newest load and
+the newest finish: rows enter or change only through a load), the sources asked for, the number
+of quarters and the day. The first request after a load works it out again (see
+benchmarks/RESULTS.md, "portal pages")."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -95,12 +103,45 @@ def _first_received(engine: Engine, source: str, quarter: Quarter) -> datetime |
         return conn.execute(query).scalar_one_or_none()
 
 
+_KEPT = 64  # answers kept per process (each a few kilobytes)
+_answers: OrderedDict[tuple, list[QuarterRow]] = OrderedDict()
+_answers_lock = threading.Lock()
+
+
+def _loads_now(engine: Engine) -> tuple:
+    """What the load records are now: any load, finished or replaced, changes it."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(
+                func.count(),
+                func.max(load_files.c.load_id),
+                func.max(load_files.c.finished_at),
+                func.max(load_files.c.received_at),
+            )
+        ).one()
+    return tuple(row)
+
+
 def returns_by_quarter(
     engine: Engine, sources: list[str], *, today: date | None = None, quarters: int = QUARTERS_SHOWN
 ) -> list[QuarterRow]:
     """The returns of ``sources`` (partner sources only) for the latest complete quarters,
-    newest first."""
+    newest first (worked out again only when the load records or the day have changed)."""
     today = today or datetime.now(UTC).date()
+    key = (engine.url.render_as_string(hide_password=True), _loads_now(engine), tuple(sources), today, quarters)
+    with _answers_lock:
+        if key in _answers:
+            _answers.move_to_end(key)
+            return _answers[key]
+    answer = _work_out(engine, sources, today, quarters)
+    with _answers_lock:
+        _answers[key] = answer
+        while len(_answers) > _KEPT:
+            _answers.popitem(last=False)
+    return answer
+
+
+def _work_out(engine: Engine, sources: list[str], today: date, quarters: int) -> list[QuarterRow]:
     defined = load_sources()
     wanted = [s for s in sources if s in defined and defined[s].kind == "partner"]
     last = Quarter.latest_complete(today)
