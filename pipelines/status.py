@@ -9,6 +9,10 @@ read or shown; file names are shown as ``display_name`` makes them safe for a te
 A return is ``received`` when the warehouse holds rows of the source for the quarter, ``missing``
 when not, and ``late`` when it is received now but the quarter's published scorecard showed it
 missing (it came after the scorecard was built).
+
+The warehouse's part (counting every source's rows) is kept in memory per process, keyed by what
+can change it (``warehouse_state``: the load records and the scorecards built), so the portal's
+``/status`` page counts again only after a load or a build; the folders are read every time.
 """
 
 from __future__ import annotations
@@ -17,13 +21,16 @@ import errno
 import json
 import os
 import stat
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import make_url
 
 from .config import Settings
 from .intake.inbox import changed_at, display_name, text_name
@@ -134,19 +141,27 @@ def _stamp(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).replace(microsecond=0, tzinfo=None).isoformat(sep=" ")
 
 
-def system_status(settings: Settings, *, last_quarter: Quarter | None = None, now: float | None = None) -> Status:
+def system_status(
+    settings: Settings,
+    *,
+    last_quarter: Quarter | None = None,
+    now: float | None = None,
+    engine: Engine | None = None,
+) -> Status:
     """The whole status, read-only. ``last_quarter``: the newest of the quarters whose returns are
-    shown (default the latest complete one)."""
+    shown (default the latest complete one). ``engine``: an engine already open on the warehouse
+    (the portal's); without one, the warehouse is opened (and migrated) for the call."""
     from .warehouse import open_warehouse
 
     now = time.time() if now is None else now
     last = last_quarter or Quarter.latest_complete(datetime.fromtimestamp(now, UTC).date())
     quarters = [last.shift(-i) for i in range(RETURN_QUARTERS)]
-    with open_warehouse(settings.warehouse_url) as engine:
-        sources = tuple(_sources(engine))
-        built, published = _built(engine)
-        returns = tuple(_returns(engine, quarters, published))
-        url = engine.url.render_as_string(hide_password=True)
+    if engine is None:
+        with open_warehouse(settings.warehouse_url) as opened:
+            sources, built, returns = _warehouse_part(opened, quarters)
+    else:
+        sources, built, returns = _warehouse_part(engine, quarters)
+    url = make_url(settings.warehouse_url).render_as_string(hide_password=True)
     return Status(
         generated_at=_stamp(now),
         home=str(settings.home),
@@ -161,6 +176,45 @@ def system_status(settings: Settings, *, last_quarter: Quarter | None = None, no
 
 
 # ------------------------------------------------------------------ the warehouse
+
+_KEPT = 16
+_kept: OrderedDict[tuple, tuple] = OrderedDict()
+_kept_lock = threading.Lock()
+
+
+def warehouse_state(engine: Engine) -> tuple:
+    """What the warehouse's loads and builds are now: rows enter or change only through a load,
+    and published statuses only through a build, so an answer worked out from the warehouse
+    holds while this is unchanged."""
+    from .warehouse.schema import load_files, mart_scorecard
+
+    with engine.connect() as conn:
+        loads = conn.execute(
+            select(
+                func.count(),
+                func.max(load_files.c.load_id),
+                func.max(load_files.c.finished_at),
+                func.max(load_files.c.received_at),
+            )
+        ).one()
+        builds = conn.execute(select(func.count(), func.max(mart_scorecard.c.generated_at))).one()
+    return (engine.url.render_as_string(hide_password=True), *loads, *builds)
+
+
+def _warehouse_part(engine: Engine, quarters: list[Quarter]) -> tuple:
+    key = (warehouse_state(engine), tuple(q.code for q in quarters))
+    with _kept_lock:
+        if key in _kept:
+            _kept.move_to_end(key)
+            return _kept[key]
+    sources = tuple(_sources(engine))
+    built, published = _built(engine)
+    part = (sources, tuple(built), tuple(_returns(engine, quarters, published)))
+    with _kept_lock:
+        _kept[key] = part
+        while len(_kept) > _KEPT:
+            _kept.popitem(last=False)
+    return part
 
 
 def _sources(engine: Engine) -> list[SourceStatus]:

@@ -9,9 +9,8 @@ resubmission that replaces every row of a quarter moves that date to the resubmi
 quarter's return is due ``Source.due_days`` days after the quarter ends.
 
 Working the states out reads every row of the quarters shown, so the answer is kept in memory
-per process, keyed by what can change it: the load records (their count, the newest load and
-the newest finish: rows enter or change only through a load), the sources asked for, the number
-of quarters and the day. The first request after a load works it out again (see
+per process, keyed by what can change it: the load records (``status.warehouse_state``: rows
+enter or change only through a load), the sources asked for, the number of quarters and the day. The first request after a load works it out again (see
 benchmarks/RESULTS.md, "portal pages")."""
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from sqlalchemy import Engine, func, select
 from ..periods import Quarter
 from ..scorecard import quarter_returns
 from ..sources import load_sources
+from ..status import warehouse_state
 from ..warehouse.schema import load_files, table_for
 
 QUARTERS_SHOWN = 6  # the latest complete quarters on the dashboard and /returns
@@ -108,27 +108,13 @@ _answers: OrderedDict[tuple, list[QuarterRow]] = OrderedDict()
 _answers_lock = threading.Lock()
 
 
-def _loads_now(engine: Engine) -> tuple:
-    """What the load records are now: any load, finished or replaced, changes it."""
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(
-                func.count(),
-                func.max(load_files.c.load_id),
-                func.max(load_files.c.finished_at),
-                func.max(load_files.c.received_at),
-            )
-        ).one()
-    return tuple(row)
-
-
 def returns_by_quarter(
     engine: Engine, sources: list[str], *, today: date | None = None, quarters: int = QUARTERS_SHOWN
 ) -> list[QuarterRow]:
     """The returns of ``sources`` (partner sources only) for the latest complete quarters,
     newest first (worked out again only when the load records or the day have changed)."""
     today = today or datetime.now(UTC).date()
-    key = (engine.url.render_as_string(hide_password=True), _loads_now(engine), tuple(sources), today, quarters)
+    key = (warehouse_state(engine), tuple(sources), today, quarters)
     with _answers_lock:
         if key in _answers:
             _answers.move_to_end(key)

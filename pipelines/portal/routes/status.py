@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -17,6 +18,6 @@ router = APIRouter()
 
 @router.get("/status")
 async def status(request: Request, session: Annotated[Session, Depends(need(lambda u: u.is_analyst))]) -> Response:
-    settings = portal_of(request).settings
-    current = await run_in_threadpool(system_status, settings)
+    portal = portal_of(request)
+    current = await run_in_threadpool(partial(system_status, portal.settings, engine=portal.engine))
     return render(request, "status.html.j2", title="Pipeline status", status=current)
