@@ -67,6 +67,8 @@ def test_an_officer_comments_on_their_own_exception_and_it_is_shown_after_the_bu
     police = signed_in_client(app, "police@lscp.example")
     home = police.get("/")
     assert 'href="/commentary"' in home.text
+    assert "2024-25 Q1: 2 exceptions awaiting your commentary (DA04, DA05)." in home.text
+    assert f'<a href="{PAGE}">Write commentary</a>' in home.text
     page = police.get(PAGE)
     assert page.status_code == 200
     shown = headings(page.text)
@@ -83,6 +85,7 @@ def test_an_officer_comments_on_their_own_exception_and_it_is_shown_after_the_bu
     assert "<script>alert" not in after.text
     assert "Latest, by police@lscp.example on " in after.text
     assert after.text.count('class="tag-awaiting">commentary awaited') == 1  # DA05 still awaits
+    assert "2024-25 Q1: 1 exception awaiting your commentary (DA05)." in police.get("/").text
 
     with app.state.portal.engine.connect() as conn:
         entries = conn.execute(select(portal_audit).where(portal_audit.c.action == "comment")).mappings().all()
@@ -136,6 +139,7 @@ def test_a_form_without_its_token_is_refused(app):
 
 def test_the_analyst_sees_what_awaits_and_comments_on_any_indicator(app):
     analyst = signed_in_client(app, "analyst@lscp.example")
+    assert "2024-25 Q1: 3 exceptions awaiting commentary (DA04, DA05, CS05)." in analyst.get("/").text
     page = analyst.get(PAGE)
     assert headings(page.text)[:3] == ["DA04", "DA05", "CS05"]
     section = page.text[page.text.index("Awaiting commentary before the build emails") :]
