@@ -95,6 +95,9 @@ def test_the_build_shows_commentary_in_json_and_text_and_awaited_for_an_exceptio
     finally:
         sys.stdin = stdin
     capsys.readouterr()
+    assert main(["status", "--quarter", quarter]) == 0
+    assert "  2024-25 Q1 (2024-25Q1): built " in (status := capsys.readouterr().out)
+    assert "3 exception(s), 2 awaiting commentary (DA05, CS05)\n" in status
     assert main(["comment", quarter, "--missing"]) == 0
     missing = capsys.readouterr().out
     assert (
