@@ -229,7 +229,7 @@ def _parser() -> argparse.ArgumentParser:
     given.add_argument(
         "--missing", action="store_true", help="list the exceptions of the quarter's last build awaiting commentary"
     )
-    comment.add_argument("--author", help="who wrote it (default: your login name)")
+    comment.add_argument("--author", metavar="NAME", help="who wrote it (default: your login name)")
     from .portal import cli as portal_cli
 
     portal_cli.add_commands(commands, _reads)

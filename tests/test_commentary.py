@@ -161,6 +161,14 @@ def test_the_command_refuses_what_it_cannot_keep(settings, capsys, tmp_path):
     with open_warehouse(settings.warehouse_url) as engine:
         assert latest_commentary(engine, Q1) == {}
         assert awaiting_commentary(engine, Q1).built is False
+    written = tmp_path / "mi05.txt"
+    written.write_text("Return interviews\r\nare now offered within 72 hours.\n", encoding="utf-8")
+    assert main(["comment", "2024-25Q1", "MI05", "--file", str(written), "--author", "Missing lead"]) == 0
+    with open_warehouse(settings.warehouse_url) as engine:
+        kept = latest_commentary(engine, Q1)
+    assert {k: (c.text, c.author) for k, c in kept.items()} == {
+        "MI05": ("Return interviews\nare now offered within 72 hours.", "Missing lead")
+    }
 
 
 def test_an_older_stored_payload_asks_for_a_rebuild():
