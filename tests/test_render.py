@@ -122,6 +122,7 @@ def indicator(**overrides) -> IndicatorResult:
         source="csws_referrals",
         source_title="Children's social work referrals",
         definition="a test definition",
+        plain_definition="a test definition in plain words",
         unit=PCT,
         decimals=1,
         polarity="down",
