@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from .catalogue import Unit
@@ -92,6 +93,16 @@ class Spc:
 
 
 @dataclass(frozen=True)
+class Commentary:
+    """The lead officer's commentary on an indicator for a quarter: plain text, who wrote it and
+    when (naive UTC)."""
+
+    text: str
+    author: str
+    written_at: datetime  # naive UTC
+
+
+@dataclass(frozen=True)
 class IndicatorResult:
     """One indicator for the quarter: the catalogue entry, its figures and every decision."""
 
@@ -123,6 +134,12 @@ class IndicatorResult:
     disclosive: bool
     suppressed: bool
     exception: bool
+    commentary: Commentary | None = None
+
+    @property
+    def commentary_awaited(self) -> bool:
+        """An exception nobody has commented on yet: the outputs say "commentary awaited"."""
+        return self.exception and self.commentary is None
 
     def contract(self) -> dict[str, Any]:
         """This indicator as ``scorecard.json`` carries it (key order as published)."""
