@@ -31,6 +31,7 @@ formula (the RAG fills are conditional formatting rules, not cells).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from io import BytesIO
@@ -262,6 +263,17 @@ def _header(ws: Worksheet, row: int, columns: Sequence[tuple[str, int]]) -> None
         ws.column_dimensions[get_column_letter(col)].width = width
 
 
+def row_height(values: Sequence[Any], columns: Sequence[tuple[str, int]]) -> float:
+    """Points for a row whose wrapped text fits its columns (not every program sizes rows of
+    wrapped text itself): 15 points a line, a line about 1.1 characters per unit of width."""
+    lines = [
+        math.ceil(len(value) / (width * 1.1))
+        for value, (_, width) in zip(values, columns)
+        if isinstance(value, str) and value
+    ]
+    return 15.0 * max([1, *lines])
+
+
 def _print_setup(ws: Worksheet, title_rows: str, freeze: str) -> None:
     """Landscape on A4, fitted to one page wide (as many pages long as it needs), the header rows
     repeated on every page and frozen on screen."""
@@ -334,6 +346,7 @@ def _exceptions_sheet(
                 alignment=WRAP if col in (2, 4, 5, 6, 7, 8) else TOP,
                 font=BOLD if value == COMMENTARY_AWAITED else None,
             )
+        ws.row_dimensions[row].height = row_height(cells, EXCEPTION_COLUMNS)
         row += 1
     if not view.exceptions:
         put(ws, row, 1, "No exceptions: no indicator is red or showing special cause concern.")
@@ -516,10 +529,11 @@ def _y_range(ind: IndicatorResult) -> tuple[float, float]:
         numbers.append(float(ind.target))
     low, high = min(numbers), max(numbers)
     pad = (high - low) * 0.1 or abs(high) * 0.1 or 1.0
-    bottom = low - pad
+    step = 10 ** math.floor(math.log10(high - low + 2 * pad)) / 5  # round ends: 4 to 22, not 5.74 to 20.86
+    bottom = math.floor((low - pad) / step) * step
     if low >= 0 > bottom:
         bottom = 0.0
-    return round(bottom, 6), round(high + pad, 6)
+    return round(bottom, 6), round(math.ceil((high + pad) / step) * step, 6)
 
 
 def native_chart(ind: IndicatorResult, monthly: Worksheet, rows: tuple[int, int]) -> LineChart:
