@@ -263,7 +263,7 @@ def test_definitions_in_plain_english_then_the_technical_one(tmp_path):
 def test_every_sheet_prints_landscape_fitted_to_width_with_its_header_repeated_and_frozen(tmp_path):
     wb = build(commented(), tmp_path)
     expected = {
-        "Exceptions": ("$4:$4", "C5"),
+        "Exceptions": ("$4:$4", "A5"),
         "Summary": ("$6:$6", "D7"),
         "Monthly": ("$1:$1", "D2"),
         "Indicator charts": ("$1:$2", "A3"),

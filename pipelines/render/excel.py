@@ -351,7 +351,8 @@ def _exceptions_sheet(
     if not view.exceptions:
         put(ws, row, 1, "No exceptions: no indicator is red or showing special cause concern.")
         row += 1
-    _print_setup(ws, f"{header_row}:{header_row}", f"C{header_row + 1}")
+    # header rows only: a frozen column would tear the charts below the table when scrolling across
+    _print_setup(ws, f"{header_row}:{header_row}", f"A{header_row + 1}")
     row += 1
     for ind in view.exceptions:
         row = _chart_block(ws, row, scorecard.indicator(ind.id), ind, monthly, blocks, pictures)
