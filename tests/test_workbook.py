@@ -230,6 +230,8 @@ def test_native_charts_draw_the_monthly_rows_of_their_indicator(tmp_path):
     colours = {"concern": CONCERN, "neutral": NEUTRAL, "improvement": IMPROVEMENT}
     points = {p.idx: p.marker.spPr.solidFill.srgbClr for p in x01.series[0].dPt}
     assert points == {i: colours[j].lstrip("#") for i, j in JUDGEMENTS.items()}
+    lines = {p.idx: p.spPr.ln.solidFill.srgbClr for p in x01.series[0].dPt}  # what LibreOffice colours by
+    assert lines == points
     assert x01.series[2].graphicalProperties.line.prstDash == "dash"
     assert x01.x_axis.delete is False and x01.y_axis.delete is False
     # a tenth of the spread below the lowest line (7.0) and above the highest (19.6), to round numbers

@@ -562,7 +562,10 @@ def native_chart(ind: IndicatorResult, monthly: Worksheet, rows: tuple[int, int]
         if colour:
             fill = GraphicalProperties(solidFill=colour.lstrip("#"))
             fill.line.solidFill = colour.lstrip("#")
-            value.dPt.append(DataPoint(idx=index, marker=Marker(symbol="circle", size=7, spPr=fill)))
+            # the line into the point in its colour too: LibreOffice colours a point's marker from
+            # it, and a point's line left without a colour is drawn in the program's own
+            segment = GraphicalProperties(ln=LineProperties(solidFill=colour.lstrip("#"), w=19050))
+            value.dPt.append(DataPoint(idx=index, marker=Marker(symbol="circle", size=7, spPr=fill), spPr=segment))
     chart.series.append(value)
     chart.series.append(_line_series(monthly, 5, rows, "Mean", MEAN))
     chart.series.append(_line_series(monthly, 6, rows, "Lower limit", LIMIT, dash="dash"))
