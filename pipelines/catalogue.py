@@ -39,7 +39,7 @@ FIELDS = (
     "scale",
     "sql",
 )
-OPTIONAL_FIELDS = ("spc",)
+OPTIONAL_FIELDS = ("spc", "plain_definition")
 SPC_SETTINGS = ("shift_points", "trend_points", "minimum_points")
 MONTH_CODE = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 
@@ -86,6 +86,7 @@ class Indicator:
     oba: str
     source: str
     definition: str
+    plain_definition: str  # one sentence for people; the technical definition when the yaml has none
     unit: str
     decimals: int
     polarity: str
@@ -252,6 +253,10 @@ def _indicator(
     for name in ("id", "name", "priority", "oba", "source", "definition", "unit", "polarity", "sql"):
         if not isinstance(raw[name], str) or not raw[name].strip():
             raise CatalogueError(f"{where}: {name} must be non-empty text")
+    if "plain_definition" in raw and (
+        not isinstance(raw["plain_definition"], str) or not raw["plain_definition"].strip()
+    ):
+        raise CatalogueError(f"{where}: plain_definition must be non-empty text")
     if raw["priority"] not in priorities:
         raise CatalogueError(f"{where}: priority {raw['priority']!r} is not one of 'priorities'")
     if raw["oba"] not in OBA_QUESTIONS:
@@ -289,6 +294,7 @@ def _indicator(
         oba=raw["oba"],
         source=raw["source"],
         definition=raw["definition"].strip(),
+        plain_definition=(raw.get("plain_definition") or raw["definition"]).strip(),
         unit=raw["unit"],
         decimals=decimals,
         polarity=raw["polarity"],

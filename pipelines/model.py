@@ -130,6 +130,7 @@ class IndicatorResult:
     source: str
     source_title: str
     definition: str
+    plain_definition: str  # the definition as one sentence for people (the catalogue's)
     unit: Unit
     decimals: int
     polarity: str
@@ -379,6 +380,7 @@ def _indicator_from(data: Mapping[str, Any]) -> IndicatorResult:
     spc["series"] = tuple(SpcPoint(**{**p, "rules": tuple(p["rules"])}) for p in spc["series"])
     spc["recalculate_from"] = tuple(spc["recalculate_from"])
     fields = dict(data)
+    fields.setdefault("plain_definition", data["definition"])  # stored before plain definitions
     fields.update(
         unit=Unit(**data["unit"]),
         previous=Comparison(**data["previous"]),

@@ -81,7 +81,7 @@ def test_priority_order_comparator_label_and_unit_words_come_from_the_catalogue(
     assert da05_row[summary[5].index("Benchmarks")] == (
         "National average (England) 31.0 per cent; Statistical neighbours 28.0 per cent"
     )
-    cell = sheet.cell(row=summary.index(da05_row) + 1, column=4)
+    cell = sheet.cell(row=summary.index(da05_row) + 1, column=summary[5].index("Value") + 1)
     assert (cell.value, cell.number_format) == (18.8, '#,##0.0" per cent"')
     # The contract is unchanged: codes, not words.
     scorecard = result.json.read_text(encoding="utf-8")

@@ -122,6 +122,7 @@ def indicator(**overrides) -> IndicatorResult:
         source="csws_referrals",
         source_title="Children's social work referrals",
         definition="a test definition",
+        plain_definition="a test definition in plain words",
         unit=PCT,
         decimals=1,
         polarity="down",
@@ -504,7 +505,7 @@ def test_renderers_do_not_suppress_on_their_own(tmp_path):
         row[0].value: row
         for row in openpyxl.load_workbook(write_workbook(sc, tmp_path / "s.xlsx"))["Summary"].iter_rows()
     }
-    assert [c.value for c in summary["MI05"][3:6]] == [37.5, 3, 8]
+    assert [c.value for c in summary["MI05"][4:7]] == [37.5, 3, 8]
 
 
 def test_suppression_threshold_is_the_builds():
@@ -534,9 +535,9 @@ def test_suppressed_indicator_shows_c_in_excel(tmp_path):
     path = write_workbook(suppression_trio(), tmp_path / "s.xlsx")
     wb = openpyxl.load_workbook(path)
     summary = {row[0].value: row for row in wb["Summary"].iter_rows()}
-    assert [c.value for c in summary["MI05"][3:6]] == ["c", "c", "c"]
-    assert [c.value for c in summary["MI06"][3:6]] == [46.2, 6, 13]
-    assert [c.value for c in summary["DA05"][3:6]] == [42.9, 3, 7]
+    assert [c.value for c in summary["MI05"][4:7]] == ["c", "c", "c"]
+    assert [c.value for c in summary["MI06"][4:7]] == [46.2, 6, 13]
+    assert [c.value for c in summary["DA05"][4:7]] == [42.9, 3, 7]
     data = [[c.value for c in row] for row in wb["Data"].iter_rows(min_row=2)]
     assert [r[:2] for r in data] == [
         ["2023-24 Q4", "MI05"],
@@ -580,8 +581,8 @@ def test_disclosive_count_history_is_suppressed_per_quarter(tmp_path):
     assert rows[1][3] == "c" and rows[1][4] == "c"
     assert rows[0][3] == 12 and rows[2][3] == 9
     summary = {r[0].value: [c.value for c in r] for r in wb["Summary"].iter_rows()}
-    assert summary["MI04"][9] == "c" and summary["MI04"][11] == "c"  # previous quarter and its change
-    assert summary["MI04"][10] == 12 and summary["MI04"][12] == -3
+    assert summary["MI04"][10] == "c" and summary["MI04"][12] == "c"  # previous quarter and its change
+    assert summary["MI04"][11] == 12 and summary["MI04"][13] == -3
 
 
 # --- RAG, exceptions and sentences ------------------------------------------------------------
@@ -763,16 +764,16 @@ def test_charts_are_png_sparklines_for_indicators_with_a_series():
 def test_workbook_sheets_panes_formats_and_conditional_formatting(tmp_path):
     path = write_workbook(mixed(), tmp_path / "out" / "scorecard.xlsx")
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == ["Summary", "Data", "Definitions", "Charts"]
+    assert wb.sheetnames == ["Exceptions", "Summary", "Monthly", "Indicator charts", "Definitions", "Data", "Charts"]
     ws = wb["Summary"]
     assert ws["A1"].value == "LSCP performance scorecard 2024-25 Q1"
     assert "generated 15 July 2024 at 06:00" in ws["A2"].value
-    assert ws.freeze_panes == "C7"
+    assert ws.freeze_panes == "D7"
     assert wb["Data"].freeze_panes == "A2" and wb["Definitions"].freeze_panes == "C2"
-    assert [c.value for c in ws[6]][:4] == ["ID", "Indicator", "OBA question", "Value"]
+    assert [c.value for c in ws[6]][:5] == ["ID", "Indicator", "Exception", "OBA question", "Value"]
     assert ws.column_dimensions["B"].width >= 30
     rules = [(str(cf.sqref), r) for cf in ws.conditional_formatting for r in cf.rules]
-    assert len(rules) == 4 and all(ref.startswith("I7:I") for ref, _ in rules)
+    assert len(rules) == 4 and all(ref.startswith("J7:J") for ref, _ in rules)
     formulas = " ".join(r.formula[0] for _, r in rules)
     for label in ("\u25cf Red", "\u25b2 Amber", "\u2713 Green", "\u2013 Not rated"):
         assert label in formulas
@@ -780,16 +781,19 @@ def test_workbook_sheets_panes_formats_and_conditional_formatting(tmp_path):
     assert red.dxf.fill.fgColor.rgb.endswith("B10E1E") or red.dxf.fill.bgColor.rgb.endswith("B10E1E")
     rows = {row[0].value: row for row in ws.iter_rows(min_row=7)}
     cs03_row = rows["CS03"]
-    assert cs03_row[3].value == 25.7 and cs03_row[3].number_format == '#,##0.0"%"'
-    assert cs03_row[8].value == "\u25cf Red"
-    assert cs03_row[17].value.startswith("Re-referrals within 12 months rose to 25.7%")
-    assert rows["DA01"][3].value == 5460 and rows["DA01"][3].number_format == "#,##0"
-    assert rows["AT01"][3].value == "Missing return"
+    assert cs03_row[2].value == "Yes" and rows["DA01"][2].value is None  # the Exception mark
+    assert cs03_row[4].value == 25.7 and cs03_row[4].number_format == '#,##0.0"%"'
+    assert cs03_row[9].value == "\u25cf Red"
+    assert cs03_row[18].value.startswith("Re-referrals within 12 months rose to 25.7%")
+    assert cs03_row[19].value == "Commentary awaited"
+    assert rows["DA01"][4].value == 5460 and rows["DA01"][4].number_format == "#,##0"
+    assert rows["AT01"][4].value == "Missing return"
     definitions = {row[0].value: [c.value for c in row] for row in wb["Definitions"].iter_rows(min_row=2)}
     assert list(definitions) == [i.id for i in mixed().indicators]
-    assert definitions["CS03"][7] == "Lower is better" and definitions["CS03"][8] == 22
-    assert definitions["CS03"][10] == "Children's social work referrals (csws_referrals)"
-    assert rows["CS03"][14].value == "England 22.4%"
+    assert definitions["CS03"][2:4] == ["a test definition in plain words", "a test definition"]
+    assert definitions["CS03"][8] == "Lower is better" and definitions["CS03"][9] == 22
+    assert definitions["CS03"][11] == "Children's social work referrals (csws_referrals)"
+    assert rows["CS03"][15].value == "England 22.4%"
 
 
 def test_workbook_never_contains_a_formula(tmp_path):
@@ -831,8 +835,8 @@ def test_workbook_never_contains_a_formula(tmp_path):
     assert "'+cmd|' /C calc'!A0" in strings and "'=1+1" in strings and "'=cmd() (+agency)" in strings
     assert any(s.startswith("'-1+2 5.0") for s in strings)  # the benchmarks cell
     summary = {row[0].value: row for row in wb["Summary"].iter_rows()}
-    assert summary["X99"][3].value == -2.5 and summary["X99"][3].data_type == "n"  # numbers stay numbers
-    assert summary["X99"][11].value == -3.0 and summary["X99"][11].data_type == "n"
+    assert summary["X99"][4].value == -2.5 and summary["X99"][4].data_type == "n"  # numbers stay numbers
+    assert summary["X99"][12].value == -3.0 and summary["X99"][12].data_type == "n"
 
 
 def test_safe_text_guards_only_dangerous_starts():
@@ -902,7 +906,7 @@ def test_email_structure_inline_charts_and_workbook(tmp_path):
     assert attachment.get_content_type() == XLSX
     assert attachment.get_filename() == "LSCP-scorecard-2024-25Q1.xlsx"
     wb = openpyxl.load_workbook(io.BytesIO(attachment.get_content()))
-    assert wb.sheetnames == ["Summary", "Data", "Definitions", "Charts"]
+    assert wb.sheetnames[:2] == ["Exceptions", "Summary"]  # the full order: test_workbook.py
 
 
 def test_email_needs_recipients(tmp_path):
@@ -916,9 +920,7 @@ def test_outputs_cope_with_an_empty_quarter(tmp_path):
     assert "No exceptions" in render_html(sc)
     assert "No exceptions" in render_text(sc)
     assert render_charts(sc) == {}
-    assert openpyxl.load_workbook(write_workbook(sc, tmp_path / "e.xlsx")).sheetnames == [
-        "Summary",
-        "Data",
-        "Definitions",
-        "Charts",
-    ]
+    wb = openpyxl.load_workbook(write_workbook(sc, tmp_path / "e.xlsx"))
+    assert wb.sheetnames == ["Exceptions", "Summary", "Monthly", "Indicator charts", "Definitions", "Data", "Charts"]
+    assert wb["Exceptions"]["A5"].value == "No exceptions: no indicator is red or showing special cause concern."
+    assert wb["Monthly"].max_row == 1 and not wb["Indicator charts"]._charts
