@@ -283,3 +283,36 @@ def test_intake_of_a_two_million_row_csv_stays_under_500_mb(scorecard_home, tmp_
     assert result["status"] == "accepted" and result["loaded"] == rows, result
     assert result["child_mb"] < 500, result
     assert result["self_mb"] < 500, result
+
+
+def whole_file_findings(inbox: Path) -> None:
+    """Two files rejected only by what the whole file shows: a workbook whose date cells all fall
+    on the 1st to the 12th while its text dates fall after the 12th (month-first: the survey
+    reads the file a second time for its text dates), and a csv whose last line has 600 columns
+    (unreadable only at its end, after its first rows were loaded)."""
+    from datetime import datetime
+
+    records = police_records(40)
+    for n, record in enumerate(records):
+        day = n % 10 + 1 if n % 8 else 20 + n % 5
+        when = datetime(2024, 4, day, 10, 0)
+        record["reported_at"] = when if n % 8 else when.strftime("%d/%m/%Y %H:%M")
+    write_source(inbox / "us.xlsx", POLICE, records)
+    write_source(inbox / "missing_episodes" / "cut.csv", MISSING, missing_records(30))
+    with (inbox / "missing_episodes" / "cut.csv").open("a", encoding="utf-8") as handle:
+        handle.write(",".join(["x"] * 600) + "\n")
+
+
+def test_what_only_the_whole_file_shows_rejects_it_chunked_or_not(sides, monkeypatch):
+    found = {}
+    for label, chunk in (("whole", WHOLE), ("chunked", SMALL)):
+        monkeypatch.setattr(streaming, "CHUNK_ROWS", chunk)
+        whole_file_findings(sides[label].inbox)
+        found[label] = outcome_of(sides[label], run_intake(sides[label]).outcomes)
+    assert found["chunked"] == found["whole"]
+    receipts = {r["file"]: r for r in found["chunked"]["receipts"]}
+    assert receipts["us.xlsx"]["status"] == "rejected"
+    assert receipts["us.xlsx"]["summary"].startswith("dates look month-first (US style)")
+    assert receipts["cut.csv"]["status"] == "rejected" and receipts["cut.csv"]["source"] == MISSING
+    assert receipts["cut.csv"]["summary"].startswith("row 32 of the file has 600 columns")
+    assert found["chunked"]["tables"] == {POLICE: [], MISSING: []}
