@@ -347,6 +347,18 @@ def _profile_done(profiler, job: dict) -> None:
         Path(f"{job['profile']}.{order}.txt").write_text(text.getvalue(), encoding="utf-8")
 
 
+def _own_peak_mb() -> float:
+    """This process's own high-water resident set (``VmHWM``). Unlike ``ru_maxrss`` it starts
+    afresh at ``exec``: Linux carries a parent's high-water mark through fork and exec into the
+    child's ``ru_maxrss``, so a runner that once held a big file (sniffing a 950 MB csv's layout)
+    would lend every job it starts its own peak (issue 20: 1,970 MB reported for jobs whose
+    processes never passed 480 MB)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def worker(job_path: str) -> int:
     import faulthandler
     import resource
@@ -365,6 +377,8 @@ def worker(job_path: str) -> int:
         "idle": _job_idle,
     }[job["kind"]](job, result)
     result["self_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["own_peak_mb"] = _own_peak_mb()
+    result["children_maxrss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     Path(job["result"]).write_text(json.dumps(result, default=str), encoding="utf-8")
     return 0
 
@@ -436,6 +450,9 @@ def run_job(job: dict, work: Path, name: str, timeout_min: float | None) -> dict
         log(f"  {name}: FAILED (status {status}); log tail:\n{tail}")
         return {"failed": True, "error": tail[-800:], "peak_mb": peak_mb, "wall_process": wall}
     result = json.loads(Path(job["result"]).read_text(encoding="utf-8"))
+    if "own_peak_mb" in result:  # the job's own peak and its children's, not a peak it inherited
+        result["wait4_maxrss_mb"] = peak_mb
+        peak_mb = max(result["own_peak_mb"], result["children_maxrss_mb"])
     result.update(peak_mb=peak_mb, wall_process=wall, code=code)
     return result
 
@@ -858,7 +875,7 @@ def render(results: dict, path: Path, quick: bool = False) -> None:
         "",
         "How it is measured: every job runs in a fresh Python process; the heavy modules (pandas, Great Expectations, "
         "SQLAlchemy, psycopg, calamine, openpyxl, the product) are imported and the warehouse schema created before "
-        "the clock starts. *Peak memory* is the job process's maximum resident set size (`wait4`), so it includes "
+        "the clock starts. *Peak memory* is the job process's maximum resident set size (its own `VmHWM`, or its file children's `ru_maxrss`, whichever is higher; before issue 20, `wait4`'s, which Linux can inherit from the runner), so it includes "
         f"those imports: an idle process with them loaded peaks at {results.get('idle_mb', 0):.0f} MB. Product stage "
         "times are the sums of the intake outcomes' own `timings`; *other* is the rest of the wall time (hashing, "
         "identifying the header, receipts, moving the file to the archive, the load record). Each engine gets a "
