@@ -46,7 +46,7 @@ class IntakeDisplay:
                 self.file,
                 total=max(of, 1),
                 completed=min(rows, of),
-                description=f"{self.name}: checking and loading {rows:,} of about {of:,} rows",
+                description=f"{self.name}: {name} {rows:,} rows ({min(rows, of) * 100 // max(of, 1)}% of about {of:,})",
             )
             return
         step = FILE_STAGES.index(name) if name in FILE_STAGES else 0
