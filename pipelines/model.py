@@ -38,6 +38,7 @@ class Benchmark:
     comparator: str  # the contract's code, e.g. england
     label: str  # the words people read, from the catalogue's comparators
     value: float
+    period: str = ""  # the year the value is for, as loaded (2024-25): the outputs name it
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class IndicatorResult:
     disclosive: bool
     suppressed: bool
     exception: bool
+    plain_definition: str = ""  # the definition as a sentence for people (the catalogue's)
 
     def contract(self) -> dict[str, Any]:
         """This indicator as ``scorecard.json`` carries it (key order as published)."""
