@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from .catalogue import Unit
@@ -93,6 +94,16 @@ class Spc:
 
 
 @dataclass(frozen=True)
+class Commentary:
+    """The lead officer's commentary on an indicator for the quarter: why it moved, what is
+    being done. ``written_at`` is naive UTC."""
+
+    text: str
+    author: str
+    written_at: datetime
+
+
+@dataclass(frozen=True)
 class IndicatorResult:
     """One indicator for the quarter: the catalogue entry, its figures and every decision."""
 
@@ -124,6 +135,12 @@ class IndicatorResult:
     suppressed: bool
     exception: bool
     plain_definition: str = ""  # the definition as a sentence for people (the catalogue's)
+    commentary: Commentary | None = None
+
+    @property
+    def commentary_awaited(self) -> bool:
+        """An exception with no commentary yet: the outputs say "commentary awaited"."""
+        return self.exception and self.commentary is None
 
     def contract(self) -> dict[str, Any]:
         """This indicator as ``scorecard.json`` carries it (key order as published)."""
