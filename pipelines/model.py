@@ -151,6 +151,7 @@ class IndicatorResult:
             "oba": self.oba,
             "source": self.source,
             "definition": self.definition,
+            "plain_definition": self.plain_definition or self.definition,
             "unit": self.unit.code,
             "decimals": self.decimals,
             "polarity": self.polarity,

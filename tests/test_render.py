@@ -1093,3 +1093,30 @@ def test_chart_text_alternative_says_what_the_chart_shows_and_no_values_when_dis
     )
     assert not re.search(r"\d+\.\d", alts["CS03"])
     assert "MI05" not in alts  # no monthly figures: no chart, no alt
+
+
+def test_an_indicator_page_shows_its_plain_definition_commentary_and_what_to_look_at(tmp_path):
+    from pipelines.render import write_indicator_pages
+
+    sc = mixed()
+    pages = write_indicator_pages(sc, tmp_path, icons={}, charts={})
+    page = (tmp_path / pages["CS03"]).read_text(encoding="utf-8")
+    assert "a test definition" in page and "Commentary awaited" in page
+    assert "What to look at:</strong> The orange points at the right of the chart" in page
+    assert "Commentary" not in (tmp_path / pages["CS05"]).read_text(encoding="utf-8")  # not an exception
+
+
+def test_the_json_carries_the_plain_definition_beside_the_technical_one():
+    import json
+
+    from pipelines.contract import check_contract, schema_path
+
+    sc = scorecard([indicator(id="CS03", plain_definition="The share of referrals for a child referred before.")])
+    contract = sc.contract()
+    check_contract(contract)  # the published schema: a text of at least one character
+    schema = json.loads(schema_path().read_text(encoding="utf-8"))
+    assert "plain_definition" in json.dumps(schema)
+    [ind] = contract["indicators"]
+    assert ind["definition"] == "a test definition"
+    assert ind["plain_definition"] == "The share of referrals for a child referred before."
+    assert list(ind)[list(ind).index("definition") + 1] == "plain_definition"
