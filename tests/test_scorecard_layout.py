@@ -240,3 +240,24 @@ def test_axe_finds_no_serious_or_critical_violation(demo, width):
     assert scopes and set(scopes) == {"col", "row"}  # every table heading says what it heads
     assert headings[0] == 1 and headings.count(1) == 1
     assert all(b - a <= 1 for a, b in zip(headings, headings[1:]))  # never skips a level
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_nothing_runs_off_the_right_edge_at_the_widths_in_between(demo):
+    """Either side of the 600 px switch from cards to the table, and a small laptop: the page fits
+    by itself (the portal's extra narrow-screen rules are not needed)."""
+    result, _ = demo
+    with chromium() as browser:
+        for width in (320, 599, 600, 768, 1024):
+            page = browser.new_page(viewport={"width": width, "height": SCREEN_HEIGHT})
+            page.goto(result.html.as_uri())
+            assert no_horizontal_scroll(page), width
+            beyond = page.evaluate(
+                "[...document.querySelectorAll('body *')]"
+                ".filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).length"
+            )
+            assert beyond == 0, width
+            cards = page.evaluate("getComputedStyle(document.querySelector('tr[id]')).display")
+            assert cards == ("block" if width < 600 else "table-row"), width
+            page.close()
