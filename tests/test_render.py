@@ -1120,3 +1120,14 @@ def test_the_json_carries_the_plain_definition_beside_the_technical_one():
     assert ind["definition"] == "a test definition"
     assert ind["plain_definition"] == "The share of referrals for a child referred before."
     assert list(ind)[list(ind).index("definition") + 1] == "plain_definition"
+
+
+def test_commentary_date_is_the_uk_date_it_was_written():
+    from datetime import datetime
+
+    from pipelines.model import Commentary
+
+    late = Commentary("Line one.\nLine two.", "Sam Lead", datetime(2024, 7, 10, 23, 30))  # naive UTC: 00:30 BST
+    html = render_html(replace(scorecard([cs03()]), indicators=(replace(cs03(), commentary=late),)))
+    card = html.split('id="x-CS03"')[1]
+    assert "Sam Lead, 11 July 2024" in card and "Line one.\nLine two." in card

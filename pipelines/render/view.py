@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from ..catalogue import Unit
 from ..model import Comparison, IndicatorResult, Return, Scorecard, SpcPoint
@@ -37,6 +38,7 @@ from .labels import (
 from .sentences import exception_sentence, revision_sentence, spc_signals, subject_for
 
 NOT_AVAILABLE = "n/a"
+LONDON = ZoneInfo("Europe/London")
 
 
 @dataclass(frozen=True)
@@ -324,11 +326,11 @@ def indicator_view(
     view.chart_alt = _chart_alt(ind, view)
     view.plain_definition = ind.plain_definition or ind.definition
     view.benchmark_items = [(b.label, format_value(b.value, ind.unit, ind.decimals), b.period) for b in ind.benchmarks]
-    commentary = getattr(ind, "commentary", None)
-    if commentary is not None:
-        view.commentary_text = commentary.text
-        view.commentary_by = ", ".join(filter(None, [commentary.author, _day(commentary.written_at.date())]))
-    view.commentary_awaited = ind.exception and commentary is None
+    if ind.commentary is not None:
+        written = ind.commentary.written_at.replace(tzinfo=UTC).astimezone(LONDON).date()  # stored as naive UTC
+        view.commentary_text = ind.commentary.text
+        view.commentary_by = ", ".join(filter(None, [ind.commentary.author, _day(written)]))
+    view.commentary_awaited = ind.commentary_awaited
     view.look_at = _look_at(ind, view) if ind.exception else ""
     return view
 
