@@ -76,7 +76,9 @@ def test_priority_order_comparator_label_and_unit_words_come_from_the_catalogue(
     assert "National average (England), 2024-25: 31.0 per cent" in da05_html and ">England" not in da05_html
     assert "Statistical neighbours, 2022-23: 28.0 per cent" in da05_html
     assert "18.8 per cent" in da05_html and "18.8%" not in html
-    assert "Benchmarks: National average (England) 31.0 per cent" in text
+    assert (
+        "Benchmarks: National average (England), 2024-25: 31.0 per cent; Statistical neighbours, 2022-23: 28.0" in text
+    )
     assert "Value: 18.8 per cent (3 / 16)" in text
     assert "percentage points" in text and " pts" not in text
     da05_row = next(row for row in summary if row[0] == "DA05")
