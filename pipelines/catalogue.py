@@ -96,6 +96,8 @@ class Indicator:
     scale: float | None
     sql: str
     spc: SpcSettings = SpcSettings()
+    # The definition as a sentence for people (the HTML and email show it); the technical
+    # ``definition`` (column names and all) stays in the JSON and the workbook.
 
     @property
     def is_count(self) -> bool:
@@ -253,9 +255,8 @@ def _indicator(
     for name in ("id", "name", "priority", "oba", "source", "definition", "unit", "polarity", "sql"):
         if not isinstance(raw[name], str) or not raw[name].strip():
             raise CatalogueError(f"{where}: {name} must be non-empty text")
-    if "plain_definition" in raw and (
-        not isinstance(raw["plain_definition"], str) or not raw["plain_definition"].strip()
-    ):
+    plain = raw.get("plain_definition", raw["definition"])
+    if not isinstance(plain, str) or not plain.strip():
         raise CatalogueError(f"{where}: plain_definition must be non-empty text")
     if raw["priority"] not in priorities:
         raise CatalogueError(f"{where}: priority {raw['priority']!r} is not one of 'priorities'")
@@ -294,7 +295,6 @@ def _indicator(
         oba=raw["oba"],
         source=raw["source"],
         definition=raw["definition"].strip(),
-        plain_definition=(raw.get("plain_definition") or raw["definition"]).strip(),
         unit=raw["unit"],
         decimals=decimals,
         polarity=raw["polarity"],
@@ -304,6 +304,7 @@ def _indicator(
         scale=scale,
         sql=raw["sql"],
         spc=_spc_settings(raw.get("spc"), where, spc_defaults),
+        plain_definition=" ".join(plain.split()),
     )
 
 

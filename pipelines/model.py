@@ -39,6 +39,7 @@ class Benchmark:
     comparator: str  # the contract's code, e.g. england
     label: str  # the words people read, from the catalogue's comparators
     value: float
+    period: str = ""  # the year the value is for, as loaded (2024-25): the outputs name it
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ class IndicatorResult:
             "oba": self.oba,
             "source": self.source,
             "definition": self.definition,
+            "plain_definition": self.plain_definition or self.definition,
             "unit": self.unit.code,
             "decimals": self.decimals,
             "polarity": self.polarity,
