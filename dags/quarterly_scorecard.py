@@ -67,6 +67,9 @@ def quarterly_scorecard():
                 quarter = Quarter.for_run(logical_date or getattr(dag_run, "run_after", None) or pendulum.now("UTC"))
             scorecard = compute_quarter(scorecard_settings(), quarter)
         print(f"{quarter.label}: {len(scorecard.exceptions)} exception(s): {', '.join(scorecard.exceptions) or 'none'}")
+        from pipelines.commentary import awaited_in, awaiting_line, indicator_names
+
+        print(awaiting_line(awaited_in(scorecard.indicators), indicator_names()))
         return quarter.code
 
     @task

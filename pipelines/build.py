@@ -17,8 +17,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -45,6 +45,7 @@ class BuildResult:
     index: Path
     exceptions: list[str]
     email: str | None  # where the email went: "sent to host:port", the .eml path, or "queued in ..."
+    awaiting_commentary: list[str] = field(default_factory=list)  # exceptions shown "commentary awaited"
 
     def to_dict(self) -> dict:
         return {k: str(v) if isinstance(v, Path) else v for k, v in self.__dict__.items()}
@@ -126,6 +127,7 @@ def _result(settings: Settings, scorecard: Scorecard, final: Path, email: str | 
         index=settings.out / "index.html",
         exceptions=list(scorecard.exceptions),
         email=email,
+        awaiting_commentary=[i.id for i in scorecard.indicators if i.commentary_awaited],
     )
 
 
@@ -144,7 +146,11 @@ def compute_quarter(
     Its notes list the revisions of earlier quarters' published figures that no scorecard has
     carried yet (``pipelines.revisions``): this is the next scorecard, and they become its own
     (a rebuild of it shows them again). ``claim_revisions=False`` (a republication by the
-    revision check itself) keeps only the ones it already carried."""
+    revision check itself) keeps only the ones it already carried.
+
+    Each indicator carries the latest commentary entered for the quarter (``pipelines.commentary``);
+    commentary entered later shows after the next build of the quarter."""
+    from .commentary import latest_commentary, with_commentary
     from .marts import store_scorecard
     from .revisions import footnotes_for
 
@@ -153,6 +159,8 @@ def compute_quarter(
     with open_warehouse(settings.warehouse_url) as engine:
         built = computed_scorecard(engine, settings, quarter, generated_at=generated_at)
         built = replace(built, revisions=footnotes_for(engine, quarter, claim=claim_revisions))
+        # The lead officers' commentary as it stands now: the outputs show what this build read.
+        built = with_commentary(built, latest_commentary(engine, quarter))
         check_contract(built.contract())  # an invalid scorecard never reaches the marts
         store_scorecard(engine, built)
         checkpoint("after_marts_stored")
@@ -213,12 +221,21 @@ def email_quarter(settings: Settings, quarter: Quarter) -> str:
 
 
 def build_quarter(
-    settings: Settings, quarter: Quarter, *, email: bool = True, generated_at: datetime | None = None
+    settings: Settings,
+    quarter: Quarter,
+    *,
+    email: bool = True,
+    generated_at: datetime | None = None,
+    before_email: Callable[[Scorecard], None] | None = None,
 ) -> BuildResult:
     """The whole build: compute (into the marts), render (from the marts), email. The DAG runs
-    the same three steps as separate tasks, so a retry redoes only the one that failed."""
-    compute_quarter(settings, quarter, generated_at=generated_at)
+    the same three steps as separate tasks, so a retry redoes only the one that failed.
+    ``before_email`` is handed the scorecard built, once its files are written and before it is
+    emailed (``scorecard build`` prints the exceptions awaiting commentary there)."""
+    built = compute_quarter(settings, quarter, generated_at=generated_at)
     result = render_quarter(settings, quarter)
+    if before_email is not None:
+        before_email(built)
     if email:
         result.email = email_quarter(settings, quarter)
     return result

@@ -39,7 +39,7 @@ FIELDS = (
     "scale",
     "sql",
 )
-OPTIONAL_FIELDS = ("spc",)
+OPTIONAL_FIELDS = ("spc", "plain_definition")
 SPC_SETTINGS = ("shift_points", "trend_points", "minimum_points")
 MONTH_CODE = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 
@@ -86,6 +86,7 @@ class Indicator:
     oba: str
     source: str
     definition: str
+    plain_definition: str  # one sentence for people; the technical definition when the yaml has none
     unit: str
     decimals: int
     polarity: str
@@ -95,6 +96,8 @@ class Indicator:
     scale: float | None
     sql: str
     spc: SpcSettings = SpcSettings()
+    # The definition as a sentence for people (the HTML and email show it); the technical
+    # ``definition`` (column names and all) stays in the JSON and the workbook.
 
     @property
     def is_count(self) -> bool:
@@ -252,6 +255,9 @@ def _indicator(
     for name in ("id", "name", "priority", "oba", "source", "definition", "unit", "polarity", "sql"):
         if not isinstance(raw[name], str) or not raw[name].strip():
             raise CatalogueError(f"{where}: {name} must be non-empty text")
+    plain = raw.get("plain_definition", raw["definition"])
+    if not isinstance(plain, str) or not plain.strip():
+        raise CatalogueError(f"{where}: plain_definition must be non-empty text")
     if raw["priority"] not in priorities:
         raise CatalogueError(f"{where}: priority {raw['priority']!r} is not one of 'priorities'")
     if raw["oba"] not in OBA_QUESTIONS:
@@ -298,6 +304,7 @@ def _indicator(
         scale=scale,
         sql=raw["sql"],
         spc=_spc_settings(raw.get("spc"), where, spc_defaults),
+        plain_definition=" ".join(plain.split()),
     )
 
 

@@ -1,5 +1,5 @@
 """The ``scorecard`` command: demo, generate, intake, check, status, build, render, revisions, migrate,
-migration new, config, completion, remind, and the portal's (``pipelines/portal/cli.py``): serve.
+migration new, config, completion, remind, comment, and the portal's (``pipelines/portal/cli.py``): serve.
 
 Exit status: 0 when the command did its job (rejected files are a normal outcome), 2 for a usage
 or configuration error, 1 when the system could not do its job; one-line messages, tracebacks
@@ -80,6 +80,7 @@ READS: dict[str, tuple[str, ...]] = {
     "status": (*_WHERE, "SCORECARD_SETTLE_SECONDS", "SCORECARD_MAX_FILE_MB", "SCORECARD_CLAIM_TIMEOUT_MINUTES"),
     "build": (*_WHERE, "SCORECARD_SUPPRESSION_THRESHOLD", "SCORECARD_PMSG_TO", *_MAIL, "SCORECARD_RESOURCES"),
     "render": (*_WHERE, "SCORECARD_RESOURCES"),
+    "comment": (*_WHERE, "SCORECARD_RESOURCES"),
     "revisions": (*_WHERE, "SCORECARD_ANALYST_EMAIL", *_MAIL, "SCORECARD_RESOURCES"),
     "migrate": (*_WHERE, "SCORECARD_RESOURCES"),
     "migration": ("SCORECARD_RESOURCES",),
@@ -209,6 +210,26 @@ def _parser() -> argparse.ArgumentParser:
         "and source) a link to the portal; print who was reminded",
     )
     remind.add_argument("--date", help="judge lateness on this date, YYYY-MM-DD (default: today, UK time)")
+    comment = commands.add_parser(
+        "comment",
+        epilog=_reads("comment"),
+        help="keep the lead officer's commentary on an indicator for a quarter (shown from its next build); "
+        "or list the exceptions of the quarter's last build awaiting commentary (--missing)",
+        description="Keep commentary on an indicator for a quarter: plain text, at most 2,000 characters, "
+        "from --text, --file or standard input (-). A new entry supersedes the earlier ones (which are "
+        "kept); the next build of the quarter shows the latest. --missing lists the exceptions of the "
+        "quarter's last build that have none yet.",
+    )
+    comment.add_argument("quarter", metavar="QUARTER", help="financial quarter, e.g. 2024-25Q1")
+    comment.add_argument("indicator", metavar="INDICATOR", nargs="?", help="the indicator's id, e.g. CS03")
+    comment.add_argument("text_stdin", metavar="-", nargs="?", choices=["-"], help="read the text from standard input")
+    given = comment.add_mutually_exclusive_group()
+    given.add_argument("--text", help="the commentary itself")
+    given.add_argument("--file", type=Path, help="a UTF-8 text file holding the commentary")
+    given.add_argument(
+        "--missing", action="store_true", help="list the exceptions of the quarter's last build awaiting commentary"
+    )
+    comment.add_argument("--author", metavar="NAME", help="who wrote it (default: your login name)")
     from .portal import cli as portal_cli
 
     portal_cli.add_commands(commands, _reads)
@@ -335,6 +356,8 @@ def _run(args) -> int:
         return _check(settings, args.files, args.out, args.json)
     if args.command == "remind":
         return _remind(settings, args.date)
+    if args.command == "comment":
+        return _comment(settings, args)
     if args.command == "status":
         import json
 
@@ -358,6 +381,55 @@ def _remind(settings, when: str | None) -> int:
     for line in send_reminders(settings, today=today).lines():
         print(line)
     return 0
+
+
+def _comment(settings, args) -> int:
+    """``scorecard comment``: keep an entry, or (``--missing``) list the exceptions awaiting one.
+    The text is never printed back or logged."""
+    from .commentary import CommentaryError, add_commentary, awaiting_commentary
+    from .warehouse import open_warehouse
+
+    quarter = _quarter(args.quarter)
+    if args.missing:
+        if args.indicator or args.text_stdin or args.author:
+            raise UsageError("--missing takes only the quarter")
+        with open_warehouse(settings.warehouse_url) as engine:
+            print(awaiting_commentary(engine, quarter).line())
+        return 0
+    if not args.indicator:
+        raise UsageError("name the indicator to comment on (e.g. CS03), or --missing")
+    indicator = args.indicator.strip().upper()
+    if sum(bool(x) for x in (args.text is not None, args.file is not None, args.text_stdin)) != 1:
+        raise UsageError("give the commentary once: --text TEXT, --file FILE or - (standard input)")
+    if args.file is not None:
+        try:
+            text = args.file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--file {args.file}: cannot be read as UTF-8 text ({type(exc).__name__})") from None
+    elif args.text_stdin:
+        text = sys.stdin.read()
+    else:
+        text = args.text
+    author = args.author if args.author is not None else _login_name()
+    with open_warehouse(settings.warehouse_url) as engine:
+        try:
+            entry = add_commentary(engine, quarter, indicator, text, author)
+        except CommentaryError as exc:
+            raise UsageError(str(exc)) from None
+    print(
+        f"Kept commentary on {indicator} for {quarter.label} by {entry.author} ({len(entry.text):,} characters); "
+        f"the next build of {quarter.code} shows it"
+    )
+    return 0
+
+
+def _login_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "command line"
 
 
 def _quarters(args) -> list[Quarter]:
@@ -397,6 +469,7 @@ def _confirmed(question: str) -> bool:
 
 def _build(settings, args) -> int:
     from .build import NoReturns, build_quarter
+    from .commentary import awaited_in, awaiting_line, indicator_names
 
     quarters = _quarters(args)
     email = args.email if args.first else not args.no_email
@@ -411,10 +484,15 @@ def _build(settings, args) -> int:
             print("Not emailed (the answer was not yes); building without email")
             email = False
     missing = 0
+    names = indicator_names()
+
+    def before_email(scorecard) -> None:  # printed whether or not it is emailed (and under --yes)
+        print(f"{scorecard.label}: {awaiting_line(awaited_in(scorecard.indicators), names)}", flush=True)
+
     for index, quarter in enumerate(quarters, start=1):
         step = f"[{index}/{len(quarters)}] " if len(quarters) > 1 else ""
         try:
-            built = build_quarter(settings, quarter, email=email)
+            built = build_quarter(settings, quarter, email=email, before_email=before_email)
         except NoReturns as exc:
             missing += 1
             print(f"{step}scorecard: {_one_line(exc)}", file=sys.stderr)

@@ -103,6 +103,7 @@ def indicator_result(
         source=ind.source,
         source_title=source_title,
         definition=ind.definition,
+        plain_definition=ind.plain_definition,
         unit=unit,
         decimals=ind.decimals,
         polarity=ind.polarity,

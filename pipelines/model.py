@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from .catalogue import Unit
@@ -38,6 +39,7 @@ class Benchmark:
     comparator: str  # the contract's code, e.g. england
     label: str  # the words people read, from the catalogue's comparators
     value: float
+    period: str = ""  # the year the value is for, as loaded (2024-25): the outputs name it
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,33 @@ class Spc:
 
 
 @dataclass(frozen=True)
+class Commentary:
+    """The lead officer's commentary on an indicator for a quarter (why it moved, what is being
+    done), as the build read it from the warehouse (``pipelines.commentary``): plain text, never
+    markup; who wrote it (a portal user's email, or the name given on the command line) and when
+    (naive UTC)."""
+
+    text: str
+    author: str
+    written_at: datetime  # naive UTC
+
+    def contract(self) -> dict[str, str]:
+        """As ``scorecard.json`` carries it: ``written_at`` in ISO form with its UTC offset."""
+        return {
+            "text": self.text,
+            "author": self.author,
+            "written_at": self.written_at.replace(tzinfo=UTC).isoformat(timespec="seconds"),
+        }
+
+    @classmethod
+    def from_contract(cls, data: Mapping[str, Any]) -> Commentary:
+        moment = datetime.fromisoformat(data["written_at"])
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return cls(text=data["text"], author=data["author"], written_at=moment)
+
+
+@dataclass(frozen=True)
 class IndicatorResult:
     """One indicator for the quarter: the catalogue entry, its figures and every decision."""
 
@@ -102,6 +131,7 @@ class IndicatorResult:
     source: str
     source_title: str
     definition: str
+    plain_definition: str  # the definition as one sentence for people (the catalogue's)
     unit: Unit
     decimals: int
     polarity: str
@@ -122,6 +152,12 @@ class IndicatorResult:
     disclosive: bool
     suppressed: bool
     exception: bool
+    commentary: Commentary | None = None  # the latest entered for the quarter when it was built
+
+    @property
+    def commentary_awaited(self) -> bool:
+        """An exception nobody has commented on yet: the outputs say "commentary awaited"."""
+        return self.exception and self.commentary is None
 
     def contract(self) -> dict[str, Any]:
         """This indicator as ``scorecard.json`` carries it (key order as published)."""
@@ -132,6 +168,7 @@ class IndicatorResult:
             "oba": self.oba,
             "source": self.source,
             "definition": self.definition,
+            "plain_definition": self.plain_definition or self.definition,
             "unit": self.unit.code,
             "decimals": self.decimals,
             "polarity": self.polarity,
@@ -176,6 +213,7 @@ class IndicatorResult:
             },
             "disclosive": self.disclosive,
             "suppressed": self.suppressed,
+            "commentary": None if self.commentary is None else self.commentary.contract(),
         }
 
 
@@ -297,7 +335,8 @@ class Scorecard:
         )
 
 
-PAYLOAD_VERSION = 2  # 2: SPC points carry their segment's mean, limits and rules
+# 2: SPC points carry their segment's mean, limits and rules; 3: each indicator's commentary
+PAYLOAD_VERSION = 3
 
 
 class PayloadError(ValueError):
@@ -319,6 +358,7 @@ def _indicator_payload(ind: IndicatorResult) -> dict[str, Any]:
     spc["series"] = [{**_fields(p), "rules": list(p.rules)} for p in ind.spc.series]
     spc["recalculate_from"] = list(ind.spc.recalculate_from)
     out["spc"] = spc
+    out["commentary"] = None if ind.commentary is None else ind.commentary.contract()
     return out
 
 
@@ -342,11 +382,13 @@ def _indicator_from(data: Mapping[str, Any]) -> IndicatorResult:
     spc["series"] = tuple(SpcPoint(**{**p, "rules": tuple(p["rules"])}) for p in spc["series"])
     spc["recalculate_from"] = tuple(spc["recalculate_from"])
     fields = dict(data)
+    fields.setdefault("plain_definition", data["definition"])  # stored before plain definitions
     fields.update(
         unit=Unit(**data["unit"]),
         previous=Comparison(**data["previous"]),
         last_year=Comparison(**data["last_year"]),
         benchmarks=tuple(Benchmark(**b) for b in data["benchmarks"]),
         spc=Spc(**spc),
+        commentary=None if data["commentary"] is None else Commentary.from_contract(data["commentary"]),
     )
     return IndicatorResult(**fields)

@@ -14,7 +14,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 
-Listener = Callable[[str, int | None], None]
+Listener = Callable[[str, int | None, int | None], None]
 
 # The steps of one file's intake, in order (a bar per file counts them).
 FILE_STAGES = ("reading", "checking", "pseudonymising", "loading")
@@ -25,7 +25,7 @@ _channel: int | None = None  # in a file's child process: the pipe to the parent
 
 @contextlib.contextmanager
 def listening(callback: Listener) -> Iterator[None]:
-    """Call ``callback(stage, rows)`` for every stage reported while the block runs."""
+    """Call ``callback(stage, rows, of)`` for every stage reported while the block runs."""
     global _listener
     before, _listener = _listener, callback
     try:
@@ -38,14 +38,16 @@ def listener() -> Listener | None:
     return _listener
 
 
-def stage(name: str, rows: int | None = None) -> None:
-    """Report that the work has reached ``name`` (with ``rows`` rows, when known)."""
+def stage(name: str, rows: int | None = None, of: int | None = None) -> None:
+    """Report that the work has reached ``name`` (with ``rows`` rows, when known), or how far it
+    has got through a big file: ``rows`` done ``of`` about so many (a file read in chunks says
+    this after each chunk)."""
     if _channel is not None:
-        line = json.dumps({"stage": name, "rows": rows}).encode() + b"\n"
+        line = json.dumps({"stage": name, "rows": rows, "of": of}).encode() + b"\n"
         with contextlib.suppress(OSError):  # the parent stopped listening: the work goes on
             os.write(_channel, line)
     elif _listener is not None:
-        _listener(name, rows)
+        _listener(name, rows, of)
 
 
 def send_to(fd: int | None) -> None:
@@ -65,5 +67,7 @@ def relay(buffer: bytearray, block: bytes) -> None:
         except ValueError:
             continue
         if _listener is not None and isinstance(said, dict):
-            rows = said.get("rows")
-            _listener(str(said.get("stage")), rows if isinstance(rows, int) else None)
+            rows, of = said.get("rows"), said.get("of")
+            _listener(
+                str(said.get("stage")), rows if isinstance(rows, int) else None, of if isinstance(of, int) else None
+            )

@@ -53,10 +53,12 @@ def _benchmarks(conn: Connection, quarter: Quarter, comparators: list[Comparator
     order = {c.code: i for i, c in enumerate(comparators)}
     labels = {c.code: c.label for c in comparators}
     out: dict[str, list[Benchmark]] = {}
-    for (ind, code), (_, value) in sorted(
+    for (ind, code), (period, value) in sorted(
         best.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], len(order)), kv[0][1])
     ):
-        out.setdefault(ind, []).append(Benchmark(comparator=code, label=labels.get(code, code), value=value))
+        out.setdefault(ind, []).append(
+            Benchmark(comparator=code, label=labels.get(code, code), value=value, period=period)
+        )
     return out
 
 

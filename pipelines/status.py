@@ -110,6 +110,7 @@ class BuiltQuarter:
     label: str
     built_at: str
     exceptions: int
+    awaiting_commentary: list[str]  # its build's exceptions with no commentary in the warehouse now
 
 
 @dataclass(frozen=True)
@@ -273,6 +274,7 @@ def _sources(engine: Engine) -> list[SourceStatus]:
 def _built(engine: Engine) -> tuple[list[BuiltQuarter], dict[str, tuple[str, dict[str, str]]]]:
     """The quarters built (newest first), and for each its build time and the returns' status
     as it published them."""
+    from .commentary import awaiting_commentary
     from .warehouse.schema import mart_scorecard
 
     built, published = [], {}
@@ -285,11 +287,12 @@ def _built(engine: Engine) -> tuple[list[BuiltQuarter], dict[str, tuple[str, dic
                 mart_scorecard.c.payload,
             ).order_by(mart_scorecard.c.quarter.desc())
         )
-        for row in rows:
-            at = _iso(row.generated_at) or ""
-            built.append(BuiltQuarter(row.quarter, Quarter.parse(row.quarter).label, at, int(row.exceptions)))
-            payload = json.loads(row.payload)
-            published[row.quarter] = (at, {r["source"]: r["status"] for r in payload.get("returns", [])})
+        found = [(row.quarter, _iso(row.generated_at) or "", int(row.exceptions), row.payload) for row in rows]
+    for code, at, exceptions, payload in found:
+        quarter = Quarter.parse(code)
+        awaiting = awaiting_commentary(engine, quarter).awaiting
+        built.append(BuiltQuarter(code, quarter.label, at, exceptions, awaiting))
+        published[code] = (at, {r["source"]: r["status"] for r in json.loads(payload).get("returns", [])})
     return built, published
 
 
@@ -472,7 +475,11 @@ def render_status(status: Status) -> str:
     if not status.quarters_built:
         lines.append("  none")
     for b in status.quarters_built:
-        lines.append(f"  {b.label} ({b.quarter}): built {b.built_at}, {b.exceptions} exception(s)")
+        awaiting = f" ({', '.join(b.awaiting_commentary)})" if b.awaiting_commentary else ""
+        lines.append(
+            f"  {b.label} ({b.quarter}): built {b.built_at}, {b.exceptions} exception(s), "
+            f"{len(b.awaiting_commentary)} awaiting commentary{awaiting}"
+        )
     return "\n".join(lines) + "\n"
 
 

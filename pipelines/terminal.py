@@ -38,12 +38,20 @@ class IntakeDisplay:
         self.bars.update(self.files, total=total, description=f"file {index} of {total}")
         self.bars.reset(self.file, total=len(FILE_STAGES), visible=True, description=f"{self.name}: opening")
 
-    def stage(self, name: str, rows: int | None) -> None:
+    def stage(self, name: str, rows: int | None, of: int | None = None) -> None:
         if self.bars is None:
+            return
+        if of is not None and rows is not None:  # a big file, a chunk at a time: the bar counts its rows
+            self.bars.update(
+                self.file,
+                total=max(of, 1),
+                completed=min(rows, of),
+                description=f"{self.name}: {name} {rows:,} rows ({min(rows, of) * 100 // max(of, 1)}% of about {of:,})",
+            )
             return
         step = FILE_STAGES.index(name) if name in FILE_STAGES else 0
         count = f" {rows:,} rows" if rows is not None else ""
-        self.bars.update(self.file, completed=step, description=f"{self.name}: {name}{count}")
+        self.bars.update(self.file, total=len(FILE_STAGES), completed=step, description=f"{self.name}: {name}{count}")
 
     def outcome(self, index: int, total: int, outcome) -> None:
         line = f"[{index}/{total}] {outcome.line()}"
@@ -52,7 +60,7 @@ class IntakeDisplay:
             return
         self.bars.console.print(line, markup=False, highlight=False, soft_wrap=True)
         self.bars.update(self.files, total=total, completed=index)
-        self.bars.update(self.file, completed=len(FILE_STAGES), visible=False)
+        self.bars.update(self.file, total=len(FILE_STAGES), completed=len(FILE_STAGES), visible=False)
 
 
 @contextlib.contextmanager

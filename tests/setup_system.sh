@@ -43,3 +43,12 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.5; done
 fi
 redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || { echo "Redis is not running on 127.0.0.1:6379: the CeleryExecutor test needs it" >&2; exit 1; }
+
+# axe-core (the accessibility engine) for tests/test_scorecard_layout.py, from the npm registry
+# into a cache folder outside the repository; idempotent (npm does nothing when it is there).
+AXE_DIR="${SCORECARD_AXE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/scorecard-axe}"
+if [ ! -f "$AXE_DIR/node_modules/axe-core/axe.min.js" ]; then
+  mkdir -p "$AXE_DIR"
+  npm install --prefix "$AXE_DIR" --no-audit --no-fund --silent axe-core@4 >/dev/null
+fi
+[ -f "$AXE_DIR/node_modules/axe-core/axe.min.js" ] || { echo "axe-core could not be installed from npm: tests/test_scorecard_layout.py needs it" >&2; exit 1; }

@@ -368,7 +368,7 @@ def test_workbook_charts_sheet_has_an_image_and_the_words_per_indicator(tmp_path
     mi05 = next(r for r, v in ids if v == "MI05")
     assert cells[(mi05 + 3, 2)] == "No monthly figures to chart."
     summary = {row[0].value: row for row in wb["Summary"].iter_rows(min_row=7)}
-    assert summary["CS03"][15].value == "Special cause concern: high"  # the same words as the icons
+    assert summary["CS03"][16].value == "Special cause concern: high"  # the same words as the icons
 
 
 def test_the_build_fills_each_point_with_its_limits_and_named_rules():

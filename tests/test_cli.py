@@ -192,7 +192,7 @@ def test_generate_writes_files(tmp_path):
 def test_migrate_reports_the_revision(tmp_path):
     result = run(["migrate"], tmp_path / "home")
     assert result.returncode == 0, result.stderr
-    assert "Warehouse at migration 0007" in result.stdout
+    assert "Warehouse at migration 0008" in result.stdout
 
 
 def test_generate_one_big_file_of_a_source(tmp_path):

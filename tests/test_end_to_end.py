@@ -261,3 +261,47 @@ def test_rebuilding_a_quarter_gives_identical_values(built):
     strip = lambda s: [{k: v for k, v in i.items()} for i in s["indicators"]]  # noqa: E731
     assert strip(first) == strip(second)
     assert first["exceptions"] == second["exceptions"]
+
+
+def test_the_workbooks_monthly_sheet_and_charts_are_the_jsons_series(built):
+    """The built workbook's Monthly sheet holds scorecard.json's series for every indicator (a
+    disclosive one's months and rules, without numbers), and each exception opens the workbook
+    with its chart: a native one drawing its own Monthly rows, or a picture for a disclosive one."""
+    _, _, _, results = built
+    latest = json.loads(results[END.code].json.read_text())
+    wb = openpyxl.load_workbook(results[END.code].xlsx)
+    assert wb.sheetnames[:3] == ["Exceptions", "Summary", "Monthly"]
+    monthly = [[c.value for c in r] for r in wb["Monthly"].iter_rows(min_row=2)]
+    rows_of: dict[str, list[int]] = defaultdict(list)
+    for n, row in enumerate(monthly, start=2):
+        rows_of[row[0]].append(n)
+    for ind in latest["indicators"]:
+        series = ind["spc"]["series"]
+        mine = [monthly[n - 2] for n in rows_of[ind["id"]]]
+        assert [r[2].strftime("%Y-%m") for r in mine] == [p["month"] for p in series], ind["id"]
+        assert [r[8] or "" for r in mine] == [", ".join(p["rules"]) for p in series], ind["id"]
+        numbers = [r[3:7] for r in mine]
+        if ind["disclosive"]:
+            assert all(n == [None] * 4 for n in numbers), ind["id"]
+        else:
+            expected = [[p["value"], p["mean"], p["lower_limit"], p["upper_limit"]] for p in series]
+            assert len(numbers) == len(expected), ind["id"]
+            for got, want in zip(numbers, expected):
+                # Excel keeps 15 significant digits: 419.98999999999995 is read back as 419.99
+                assert [g is None for g in got] == [w is None for w in want], ind["id"]
+                assert [g for g in got if g is not None] == pytest.approx([w for w in want if w is not None], rel=1e-14)
+    exceptions = wb["Exceptions"]
+    listed = [r[0] for r in exceptions.iter_rows(min_row=5, max_row=4 + len(latest["exceptions"]), values_only=True)]
+    assert listed == latest["exceptions"] and listed
+    drawn = [c.series[0].val.numRef.f for c in exceptions._charts]
+    charted = [
+        i
+        for i in latest["indicators"]
+        if i["id"] in latest["exceptions"] and i["spc"]["series"] and not i["disclosive"]
+    ]
+    assert drawn == [f"'Monthly'!$D${rows_of[i['id']][0]}:$D${rows_of[i['id']][-1]}" for i in charted]
+    pictured = [
+        i for i in latest["indicators"] if i["id"] in latest["exceptions"] and i["spc"]["series"] and i["disclosive"]
+    ]
+    assert len(exceptions._images) == len(pictured)
+    assert charted or pictured  # the quarter's exceptions have charts to check

@@ -42,7 +42,7 @@ def test_upgrade_from_the_first_migration_keeps_every_row(warehouse_url):
             )
         )
     init_warehouse(engine)  # what every command does on start
-    assert current_revision(engine) == head_revision() == "0007"
+    assert current_revision(engine) == head_revision() == "0008"
     with engine.connect() as conn:
         loads = conn.execute(select(load_files)).mappings().all()
         referrals = conn.execute(select(table_for("csws_referrals")).order_by("referral_id")).mappings().all()
@@ -102,7 +102,7 @@ def test_a_warehouse_made_before_migrations_is_adopted(tmp_path):
         conn.execute(load_files_v1_insert())
         conn.exec_driver_sql("DROP TABLE alembic_version")
     init_warehouse(engine)
-    assert current_revision(engine) == "0007"
+    assert current_revision(engine) == "0008"
     with engine.connect() as conn:
         assert conn.execute(select(load_files.c.original_name)).scalars().all() == ["q1.xlsx"]
     engine.dispose()
@@ -116,7 +116,7 @@ def test_revisions_table_upgrades_and_downgrades(warehouse_url):
     upgrade(engine, "0005")
     assert "indicator_revisions" not in inspect(engine).get_table_names()
     init_warehouse(engine)
-    assert current_revision(engine) == "0007"
+    assert current_revision(engine) == "0008"
     columns = {c["name"] for c in inspect(engine).get_columns("indicator_revisions")}
     assert {
         "quarter",
@@ -155,4 +155,34 @@ def test_portal_tables_upgrade_and_downgrade(warehouse_url):
     downgrade(engine, "0006")
     tables = set(inspect(engine).get_table_names())
     assert not portal & tables and {"indicator_revisions", "load_files"} <= tables
+    engine.dispose()
+
+
+def test_commentary_table_upgrades_and_downgrades(warehouse_url):
+    """0008 adds indicator_commentary, keeping the rows already there; its downgrade removes it
+    and nothing else."""
+    from pipelines.warehouse.migrate import downgrade
+    from pipelines.warehouse.schema import portal_users
+
+    engine = connect_warehouse(warehouse_url)
+    upgrade(engine, "0007")
+    assert "indicator_commentary" not in inspect(engine).get_table_names()
+    with engine.begin() as conn:
+        conn.execute(
+            insert(portal_users).values(
+                email="a@lscp.example", role="analyst", created_at=datetime(2025, 1, 1), failed_logins=0
+            )
+        )
+    init_warehouse(engine)
+    assert current_revision(engine) == "0008"
+    columns = {c["name"] for c in inspect(engine).get_columns("indicator_commentary")}
+    assert columns == {"commentary_id", "quarter", "indicator_id", "text", "author", "written_at"}
+    indexes = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("indicator_commentary")}
+    assert indexes == {"ix_indicator_commentary_quarter_indicator": ["quarter", "indicator_id"]}
+    with engine.connect() as conn:
+        assert conn.execute(select(portal_users.c.email)).scalars().all() == ["a@lscp.example"]
+    downgrade(engine, "0007")
+    assert current_revision(engine) == "0007"
+    tables = set(inspect(engine).get_table_names())
+    assert "indicator_commentary" not in tables and {"portal_users", "indicator_revisions"} <= tables
     engine.dispose()

@@ -141,13 +141,13 @@ def rules(tmp_path: Path, monkeypatch) -> Path:
 
 def test_a_new_source_is_its_two_files_and_a_migration_made_by_the_command(rules, settings, capsys, monkeypatch):
     project_migrations = sorted(p.name for p in PROJECT_VERSIONS.glob("*.py"))
-    assert not (rules / "migrations").exists() and head_revision() == "0007"  # a rules folder may have none
+    assert not (rules / "migrations").exists() and head_revision() == "0008"  # a rules folder may have none
     assert main(["migration", "new", f"add source {NEW}"]) == 0
     written = sorted((rules / "migrations").glob("*.py"))
     assert [p.name for p in written] == [f"local_0001_add_source_{NEW}.py"]
     assert str(written[0]) in capsys.readouterr().out
     migration = written[0].read_text(encoding="utf-8")
-    assert "down_revision = '0007'" in migration and f"op.create_table('stg_{NEW}'" in migration
+    assert "down_revision = '0008'" in migration and f"op.create_table('stg_{NEW}'" in migration
     assert "drop_table" not in migration.split("def downgrade")[0]  # nothing else in the schema changed
     assert sorted(p.name for p in PROJECT_VERSIONS.glob("*.py")) == project_migrations
     assert head_revision() == "local_0001"
@@ -211,7 +211,7 @@ def test_a_new_source_is_its_two_files_and_a_migration_made_by_the_command(rules
     )
     monkeypatch.delenv("SCORECARD_RESOURCES")
     assert NEW not in load_sources() and normalise_header("EH Ref") not in known_headers()
-    assert head_revision() == "0007"
+    assert head_revision() == "0008"
 
 
 def test_a_later_change_to_the_source_is_the_next_migration_of_the_rules_folder(

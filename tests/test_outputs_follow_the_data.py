@@ -70,18 +70,22 @@ def test_priority_order_comparator_label_and_unit_words_come_from_the_catalogue(
     ids = [row[0] for row in summary if isinstance(row[0], str) and re.fullmatch(r"[A-Z]{2}\d{2}", row[0])]
     assert ids[0] == "AT01" and ids.index("MI06") < ids.index("DA01")
 
-    # DA05's England benchmark (31.0 for 2024-25) under the new label; a percentage in the new words.
+    # DA05's England benchmark (31.0 for 2024-25) under the new label, with the year it is for
+    # (the statistical neighbours' is 2022-23's, so each names its own); a percentage in the new words.
     da05_html = html.split('id="DA05"')[1].split("</tr>")[0]
-    assert "National average (England): 31.0 per cent" in da05_html and ">England:" not in da05_html
+    assert "National average (England), 2024-25: 31.0 per cent" in da05_html and ">England" not in da05_html
+    assert "Statistical neighbours, 2022-23: 28.0 per cent" in da05_html
     assert "18.8 per cent" in da05_html and "18.8%" not in html
-    assert "Benchmarks: National average (England) 31.0 per cent" in text
+    assert (
+        "Benchmarks: National average (England), 2024-25: 31.0 per cent; Statistical neighbours, 2022-23: 28.0" in text
+    )
     assert "Value: 18.8 per cent (3 / 16)" in text
     assert "percentage points" in text and " pts" not in text
     da05_row = next(row for row in summary if row[0] == "DA05")
     assert da05_row[summary[5].index("Benchmarks")] == (
         "National average (England) 31.0 per cent; Statistical neighbours 28.0 per cent"
     )
-    cell = sheet.cell(row=summary.index(da05_row) + 1, column=4)
+    cell = sheet.cell(row=summary.index(da05_row) + 1, column=summary[5].index("Value") + 1)
     assert (cell.value, cell.number_format) == (18.8, '#,##0.0" per cent"')
     # The contract is unchanged: codes, not words.
     scorecard = result.json.read_text(encoding="utf-8")

@@ -138,7 +138,7 @@ def test_the_dashboard_and_returns_page_show_only_the_officers_sources(app):
         assert "social work referrals" not in page.text and "Missing from home or care" not in page.text
         assert "Late: not received" in page.text  # nothing received, every quarter shown is past due
     nav = re.search(r'<nav aria-label="Main">(.*?)</nav>', officer.get("/").text, re.S).group(1)
-    assert re.findall(r'href="([^"]+)"', nav) == ["/", "/returns", "/check", "/submissions"]
+    assert re.findall(r'href="([^"]+)"', nav) == ["/", "/returns", "/check", "/submissions", "/commentary"]
     analyst = signed_in_client(app, "analyst@lscp.example")
     page = analyst.get("/returns")
     assert "Police domestic incidents" in page.text and "Missing from home or care episodes" in page.text

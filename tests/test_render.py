@@ -122,6 +122,7 @@ def indicator(**overrides) -> IndicatorResult:
         source="csws_referrals",
         source_title="Children's social work referrals",
         definition="a test definition",
+        plain_definition="a test definition in plain words",
         unit=PCT,
         decimals=1,
         polarity="down",
@@ -504,7 +505,7 @@ def test_renderers_do_not_suppress_on_their_own(tmp_path):
         row[0].value: row
         for row in openpyxl.load_workbook(write_workbook(sc, tmp_path / "s.xlsx"))["Summary"].iter_rows()
     }
-    assert [c.value for c in summary["MI05"][3:6]] == [37.5, 3, 8]
+    assert [c.value for c in summary["MI05"][4:7]] == [37.5, 3, 8]
 
 
 def test_suppression_threshold_is_the_builds():
@@ -534,9 +535,9 @@ def test_suppressed_indicator_shows_c_in_excel(tmp_path):
     path = write_workbook(suppression_trio(), tmp_path / "s.xlsx")
     wb = openpyxl.load_workbook(path)
     summary = {row[0].value: row for row in wb["Summary"].iter_rows()}
-    assert [c.value for c in summary["MI05"][3:6]] == ["c", "c", "c"]
-    assert [c.value for c in summary["MI06"][3:6]] == [46.2, 6, 13]
-    assert [c.value for c in summary["DA05"][3:6]] == [42.9, 3, 7]
+    assert [c.value for c in summary["MI05"][4:7]] == ["c", "c", "c"]
+    assert [c.value for c in summary["MI06"][4:7]] == [46.2, 6, 13]
+    assert [c.value for c in summary["DA05"][4:7]] == [42.9, 3, 7]
     data = [[c.value for c in row] for row in wb["Data"].iter_rows(min_row=2)]
     assert [r[:2] for r in data] == [
         ["2023-24 Q4", "MI05"],
@@ -580,8 +581,8 @@ def test_disclosive_count_history_is_suppressed_per_quarter(tmp_path):
     assert rows[1][3] == "c" and rows[1][4] == "c"
     assert rows[0][3] == 12 and rows[2][3] == 9
     summary = {r[0].value: [c.value for c in r] for r in wb["Summary"].iter_rows()}
-    assert summary["MI04"][9] == "c" and summary["MI04"][11] == "c"  # previous quarter and its change
-    assert summary["MI04"][10] == 12 and summary["MI04"][12] == -3
+    assert summary["MI04"][10] == "c" and summary["MI04"][12] == "c"  # previous quarter and its change
+    assert summary["MI04"][11] == 12 and summary["MI04"][13] == -3
 
 
 # --- RAG, exceptions and sentences ------------------------------------------------------------
@@ -714,11 +715,23 @@ def test_html_is_email_safe():
     html = render_html(mixed(), charts={"CS03": "charts/CS03.png", "DA04": "cid:chart-DA04@x"})
     assert "<script" not in html.lower()
     assert "http://" not in html and "https://" not in html
-    assert "<link" not in html.lower() and "<style" not in html.lower() and "@import" not in html
+    assert "<link" not in html.lower() and "@import" not in html
     assert "url(" not in html
-    assert re.findall(r'src="([^"]*)"', html) == ["cid:chart-DA04@x", "charts/CS03.png"]
+    # One <style> block, in the head: class rules and the narrow-screen media query, written once
+    # (not repeated per cell); the badge colours stay inline for clients that drop it.
+    head, body = html.split("</head>")
+    assert html.count("<style") == 1 and "<style>" in head and "@media screen and (max-width:599px)" in head
+    assert "<style" not in body
+    assert 'class="b" style="background:#B10E1E;color:#FFFFFF;">\u25cf Red</span>' in body
+    # each exception's chart twice: its card in the Exceptions block, then its row in its section
+    assert re.findall(r'src="([^"]*)"', html) == [
+        "cid:chart-DA04@x",
+        "charts/CS03.png",
+        "cid:chart-DA04@x",
+        "charts/CS03.png",
+    ]
     assert 'alt="SPC chart of Re-referrals within 12 months' in html
-    assert "<table" in html and 'style="' in html
+    assert "<table" in html and 'role="presentation"' in html
 
 
 def test_html_escapes_partner_text():
@@ -763,16 +776,16 @@ def test_charts_are_png_sparklines_for_indicators_with_a_series():
 def test_workbook_sheets_panes_formats_and_conditional_formatting(tmp_path):
     path = write_workbook(mixed(), tmp_path / "out" / "scorecard.xlsx")
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == ["Summary", "Data", "Definitions", "Charts"]
+    assert wb.sheetnames == ["Exceptions", "Summary", "Monthly", "Indicator charts", "Definitions", "Data", "Charts"]
     ws = wb["Summary"]
     assert ws["A1"].value == "LSCP performance scorecard 2024-25 Q1"
     assert "generated 15 July 2024 at 06:00" in ws["A2"].value
-    assert ws.freeze_panes == "C7"
+    assert ws.freeze_panes == "D7"
     assert wb["Data"].freeze_panes == "A2" and wb["Definitions"].freeze_panes == "C2"
-    assert [c.value for c in ws[6]][:4] == ["ID", "Indicator", "OBA question", "Value"]
+    assert [c.value for c in ws[6]][:5] == ["ID", "Indicator", "Exception", "OBA question", "Value"]
     assert ws.column_dimensions["B"].width >= 30
     rules = [(str(cf.sqref), r) for cf in ws.conditional_formatting for r in cf.rules]
-    assert len(rules) == 4 and all(ref.startswith("I7:I") for ref, _ in rules)
+    assert len(rules) == 4 and all(ref.startswith("J7:J") for ref, _ in rules)
     formulas = " ".join(r.formula[0] for _, r in rules)
     for label in ("\u25cf Red", "\u25b2 Amber", "\u2713 Green", "\u2013 Not rated"):
         assert label in formulas
@@ -780,16 +793,19 @@ def test_workbook_sheets_panes_formats_and_conditional_formatting(tmp_path):
     assert red.dxf.fill.fgColor.rgb.endswith("B10E1E") or red.dxf.fill.bgColor.rgb.endswith("B10E1E")
     rows = {row[0].value: row for row in ws.iter_rows(min_row=7)}
     cs03_row = rows["CS03"]
-    assert cs03_row[3].value == 25.7 and cs03_row[3].number_format == '#,##0.0"%"'
-    assert cs03_row[8].value == "\u25cf Red"
-    assert cs03_row[17].value.startswith("Re-referrals within 12 months rose to 25.7%")
-    assert rows["DA01"][3].value == 5460 and rows["DA01"][3].number_format == "#,##0"
-    assert rows["AT01"][3].value == "Missing return"
+    assert cs03_row[2].value == "Yes" and rows["DA01"][2].value is None  # the Exception mark
+    assert cs03_row[4].value == 25.7 and cs03_row[4].number_format == '#,##0.0"%"'
+    assert cs03_row[9].value == "\u25cf Red"
+    assert cs03_row[18].value.startswith("Re-referrals within 12 months rose to 25.7%")
+    assert cs03_row[19].value == "Commentary awaited"
+    assert rows["DA01"][4].value == 5460 and rows["DA01"][4].number_format == "#,##0"
+    assert rows["AT01"][4].value == "Missing return"
     definitions = {row[0].value: [c.value for c in row] for row in wb["Definitions"].iter_rows(min_row=2)}
     assert list(definitions) == [i.id for i in mixed().indicators]
-    assert definitions["CS03"][7] == "Lower is better" and definitions["CS03"][8] == 22
-    assert definitions["CS03"][10] == "Children's social work referrals (csws_referrals)"
-    assert rows["CS03"][14].value == "England 22.4%"
+    assert definitions["CS03"][2:4] == ["a test definition in plain words", "a test definition"]
+    assert definitions["CS03"][8] == "Lower is better" and definitions["CS03"][9] == 22
+    assert definitions["CS03"][11] == "Children's social work referrals (csws_referrals)"
+    assert rows["CS03"][15].value == "England 22.4%"
 
 
 def test_workbook_never_contains_a_formula(tmp_path):
@@ -831,8 +847,8 @@ def test_workbook_never_contains_a_formula(tmp_path):
     assert "'+cmd|' /C calc'!A0" in strings and "'=1+1" in strings and "'=cmd() (+agency)" in strings
     assert any(s.startswith("'-1+2 5.0") for s in strings)  # the benchmarks cell
     summary = {row[0].value: row for row in wb["Summary"].iter_rows()}
-    assert summary["X99"][3].value == -2.5 and summary["X99"][3].data_type == "n"  # numbers stay numbers
-    assert summary["X99"][11].value == -3.0 and summary["X99"][11].data_type == "n"
+    assert summary["X99"][4].value == -2.5 and summary["X99"][4].data_type == "n"  # numbers stay numbers
+    assert summary["X99"][12].value == -3.0 and summary["X99"][12].data_type == "n"
 
 
 def test_safe_text_guards_only_dangerous_starts():
@@ -902,7 +918,7 @@ def test_email_structure_inline_charts_and_workbook(tmp_path):
     assert attachment.get_content_type() == XLSX
     assert attachment.get_filename() == "LSCP-scorecard-2024-25Q1.xlsx"
     wb = openpyxl.load_workbook(io.BytesIO(attachment.get_content()))
-    assert wb.sheetnames == ["Summary", "Data", "Definitions", "Charts"]
+    assert wb.sheetnames[:2] == ["Exceptions", "Summary"]  # the full order: test_workbook.py
 
 
 def test_email_needs_recipients(tmp_path):
@@ -916,9 +932,204 @@ def test_outputs_cope_with_an_empty_quarter(tmp_path):
     assert "No exceptions" in render_html(sc)
     assert "No exceptions" in render_text(sc)
     assert render_charts(sc) == {}
-    assert openpyxl.load_workbook(write_workbook(sc, tmp_path / "e.xlsx")).sheetnames == [
-        "Summary",
-        "Data",
-        "Definitions",
-        "Charts",
-    ]
+    wb = openpyxl.load_workbook(write_workbook(sc, tmp_path / "e.xlsx"))
+    assert wb.sheetnames == ["Exceptions", "Summary", "Monthly", "Indicator charts", "Definitions", "Data", "Charts"]
+    assert wb["Exceptions"]["A5"].value == "No exceptions: no indicator is red or showing special cause concern."
+    assert wb["Monthly"].max_row == 1 and not wb["Indicator charts"]._charts
+
+
+# --- plain English, benchmarks, commentary and the exceptions first (issue 19) ------------------
+
+
+def test_html_and_text_show_the_plain_definition_not_the_technical_one():
+    sc = scorecard(
+        [
+            indicator(
+                definition="Referrals with outcome nfa, of those where outcome is known.",
+                plain_definition="Of the referrals with a known outcome, the share that ended with no further action.",
+            )
+        ]
+    )
+    html, text = render_html(sc), render_text(sc)
+    for out in (html, text):
+        assert "the share that ended with no further action" in out
+        assert "outcome nfa" not in out  # the technical one stays in the JSON and the workbook
+    row = html.split('id="X01"')[1].split("</tr>")[0]
+    assert "the share that ended with no further action" in row  # where the reader looks
+    definitions = html.split(">Definitions</h2>")[1]
+    assert "the share that ended with no further action" in definitions and "csws_referrals" not in definitions
+
+
+def test_every_shipped_indicator_has_a_plain_definition_without_column_names():
+    for ind in load_catalogue():
+        assert ind.plain_definition and ind.plain_definition != ind.definition, ind.id
+        assert not re.search(r"\b[a-z]+_[a-z_]+\b|\b(true|false|nfa)\b", ind.plain_definition), ind.id
+        assert ind.plain_definition.endswith(".") and ind.plain_definition[0].isupper(), ind.id
+
+
+def test_benchmarks_column_only_when_a_comparator_has_a_value_and_names_the_year():
+    html = render_html(scorecard([indicator(), indicator(id="X02")]))
+    assert ">Benchmarks" not in html and "none loaded" not in html
+    assert "none loaded" not in render_text(scorecard([indicator()]))
+    same_year = scorecard(
+        [
+            indicator(
+                benchmarks=(
+                    Benchmark("england", "England", 22.4, "2024-25"),
+                    Benchmark("region", "Region", 21.0, "2024-25"),
+                )
+            ),
+            indicator(id="X02"),
+        ]
+    )
+    html = render_html(same_year)
+    assert html.count('<th scope="col"') - html.count(">Definitions") > 0
+    assert ">Benchmarks, 2024-25</th>" in html  # one year: named once, in the heading
+    row = html.split('id="X01"')[1].split("</tr>")[0]
+    assert "England: 22.4%" in row and "Region: 21.0%" in row
+    other = html.split('id="X02"')[1].split("</tr>")[0]
+    assert "England" not in other and "none loaded" not in other  # a blank cell, not "none loaded"
+    assert "Benchmarks: England, 2024-25: 22.4%; Region, 2024-25: 21.0%" in render_text(same_year)
+    mixed_years = render_html(
+        scorecard(
+            [
+                indicator(
+                    benchmarks=(
+                        Benchmark("england", "England", 22.4, "2024-25"),
+                        Benchmark("statistical_neighbours", "Statistical neighbours", 21.2, "2023-24"),
+                    )
+                )
+            ]
+        )
+    )
+    assert ">Benchmarks</th>" in mixed_years
+    assert "England, 2024-25: 22.4%" in mixed_years and "Statistical neighbours, 2023-24: 21.2%" in mixed_years
+
+
+def test_every_sections_table_has_the_same_column_plan():
+    html = render_html(mixed())
+    sections = [s.split("</table>")[0] for s in html.split('<table class="t st"')[1:]][:3]
+    plans = [re.findall(r'<col width="(\d+)%">', s) for s in sections]
+    assert len(plans) == 3 and plans[0] == plans[1] == plans[2] and sum(map(int, plans[0])) == 100
+    assert int(plans[0][0]) == max(map(int, plans[0]))  # the indicator column: the widest
+    assert len(plans[0]) == 9  # CS03 has an England benchmark: the benchmarks column is in the plan
+
+
+def test_commentary_under_its_indicator_and_awaited_for_an_exception_without_it():
+    from datetime import datetime
+
+    from pipelines.model import Commentary
+
+    written = Commentary(
+        "Re-referrals rose after the <front door> restructure; a multi-agency audit reports in September.",
+        "Sam Lead (Head of Service)",
+        datetime(2024, 7, 10, 14, 30),
+    )
+    sc = mixed()
+    sc = replace(
+        sc,
+        indicators=tuple(
+            replace(i, commentary=written)
+            if i.id == "CS03"
+            else replace(i, commentary=Commentary("Steady.", "Ann Officer", datetime(2024, 7, 9)))
+            if i.id == "CS05"
+            else i
+            for i in sc.indicators
+        ),
+    )
+    assert sc.indicator("CS03").commentary_awaited is False and sc.indicator("DA04").commentary_awaited is True
+    html, text = render_html(sc), render_text(sc)
+    card = html.split('id="x-CS03"')[1].split('class="ex"')[0]
+    assert "a multi-agency audit reports in September" in card and "&lt;front door&gt;" in card
+    assert "Sam Lead (Head of Service), 10 July 2024" in card and "Commentary awaited" not in card
+    for awaited in ("DA04", "AT02", "MI05"):
+        assert "Commentary awaited" in html.split(f'id="x-{awaited}"')[1].split('class="ex"')[0]
+        assert f'href="#x-{awaited}">Commentary awaited' in html.split(f'id="{awaited}"')[1].split("</tr>")[0]
+    # a non-exception's commentary shows under it, in its row
+    row = html.split('id="CS05"')[1].split("</tr>")[0]
+    assert "Steady." in row and "Ann Officer, 9 July 2024" in row
+    assert "Commentary (Sam Lead (Head of Service), 10 July 2024): Re-referrals rose" in text
+    assert text.count("Commentary awaited from the lead officer.") == 3
+    assert "Commentary (Ann Officer, 9 July 2024): Steady." in text
+
+
+def test_exceptions_come_first_with_chart_commentary_and_what_to_look_at():
+    html = render_html(mixed(), charts={"CS03": "charts/CS03.png", "DA04": "charts/DA04.png"})
+    block = html.split('id="exceptions"')[1].split("</td></tr>")[0]
+    assert re.findall(r'<div class="ex" id="x-([^"]+)">', block) == ["DA04", "CS03", "AT02", "MI05"]
+    assert html.index('id="exceptions"') < html.index("Domestic abuse and its impact on children</h2>")
+    cs03 = block.split('id="x-CS03"')[1].split('class="ex"')[0]
+    assert '<img class="ch" src="charts/CS03.png" width="320" height="96"' in cs03
+    assert (
+        "What to look at:</strong> The orange points at the right of the chart (seven months in a row above average)"
+        in cs03
+    )
+    assert "the gap to the 22% target (the dotted red line)" in cs03
+    # within a section, its exceptions first (then the catalogue's order), named at its top
+    first = html.split("Domestic abuse and its impact on children</h2>")[1].split("</table>")[0]
+    assert re.findall(r'<tr id="([^"]+)">', first) == ["DA04", "DA01"]
+    assert 'Exception in this section, first below: <a href="#DA04">' in first
+    second = html.split("Identification and assessment of need</h2>")[1].split("</table>")[0]
+    assert re.findall(r'<tr id="([^"]+)">', second) == ["CS03", "CS05"]
+
+
+def test_chart_text_alternative_says_what_the_chart_shows_and_no_values_when_disclosive():
+    sc = mixed()
+    html = render_html(sc, charts={i.id: f"charts/{i.id}.png" for i in sc.indicators})
+    alts = dict(re.findall(r'<tr id="([^"]+)">.*?alt="(SPC chart[^"]*)"', html, re.S))
+    assert alts["DA01"] == (
+        "SPC chart of Domestic incidents reported to police, 24 monthly points from Jul 2022 to Jun 2024; "
+        "the latest month is above the upper limit (1,950; mean 1,700, limits 1,500 to 1,900); "
+        "Special cause: unusually high: the latest month is above the upper limit."
+    )
+    assert alts["AT02"].startswith("SPC chart of Overall absence, secondary, 24 monthly points")
+    assert (
+        "the latest month is below the mean, within the limits (9.7%; mean 9.9%, limits 9.0% to 10.8%)" in alts["AT02"]
+    )
+    assert "target 8% (dotted red line); Common cause: no significant change." in alts["AT02"]
+    # CS03 is disclosive: where the latest month sits and the signal, never a value
+    assert alts["CS03"] == (
+        "SPC chart of Re-referrals within 12 months, 24 monthly points from Jul 2022 to Jun 2024; the latest "
+        "month is above the mean, within the limits; target 22% (dotted red line); Special cause: concern: "
+        "seven months in a row above average; no values given, as the chart is about identifiable children."
+    )
+    assert not re.search(r"\d+\.\d", alts["CS03"])
+    assert "MI05" not in alts  # no monthly figures: no chart, no alt
+
+
+def test_an_indicator_page_shows_its_plain_definition_commentary_and_what_to_look_at(tmp_path):
+    from pipelines.render import write_indicator_pages
+
+    sc = mixed()
+    pages = write_indicator_pages(sc, tmp_path, icons={}, charts={})
+    page = (tmp_path / pages["CS03"]).read_text(encoding="utf-8")
+    assert "a test definition" in page and "Commentary awaited" in page
+    assert "What to look at:</strong> The orange points at the right of the chart" in page
+    assert "Commentary" not in (tmp_path / pages["CS05"]).read_text(encoding="utf-8")  # not an exception
+
+
+def test_the_json_carries_the_plain_definition_beside_the_technical_one():
+    import json
+
+    from pipelines.contract import check_contract, schema_path
+
+    sc = scorecard([indicator(id="CS03", plain_definition="The share of referrals for a child referred before.")])
+    contract = sc.contract()
+    check_contract(contract)  # the published schema: a text of at least one character
+    schema = json.loads(schema_path().read_text(encoding="utf-8"))
+    assert "plain_definition" in json.dumps(schema)
+    [ind] = contract["indicators"]
+    assert ind["definition"] == "a test definition"
+    assert ind["plain_definition"] == "The share of referrals for a child referred before."
+    assert list(ind)[list(ind).index("definition") + 1] == "plain_definition"
+
+
+def test_commentary_date_is_the_uk_date_it_was_written():
+    from datetime import datetime
+
+    from pipelines.model import Commentary
+
+    late = Commentary("Line one.\nLine two.", "Sam Lead", datetime(2024, 7, 10, 23, 30))  # naive UTC: 00:30 BST
+    html = render_html(replace(scorecard([cs03()]), indicators=(replace(cs03(), commentary=late),)))
+    card = html.split('id="x-CS03"')[1]
+    assert "Sam Lead, 11 July 2024" in card and "Line one.\nLine two." in card

@@ -92,8 +92,8 @@ def test_status_of_the_demo(demo_home):
     assert all(r["status"] == "received" for q in quarters for r in q["returns"])
 
     # Quarters built, and nothing waiting.
-    assert [(b["quarter"], b["exceptions"]) for b in document["quarters_built"]] == [
-        (published["quarter"], len(published["exceptions"]))
+    assert [(b["quarter"], b["exceptions"], b["awaiting_commentary"]) for b in document["quarters_built"]] == [
+        (published["quarter"], len(published["exceptions"]), published["exceptions"])  # no commentary yet
     ]
     assert document["inbox"] == [] and document["claimed"] == [] and document["queued_mail"] == []
 

@@ -18,7 +18,8 @@ import pandas as pd
 from .columns import DATE_KINDS, TypedColumn, type_column
 from .expectations import ROW, run_suite
 from .identify import Layout
-from .month_first import month_first
+from .month_first import Survey
+from .receipts import ReasonTally
 from .values import is_blank
 
 _PANDAS_TYPES = {"int": "Int64", "number": "float64"}
@@ -47,12 +48,50 @@ class Checked:
         return 0 if self.rows is None else len(self.rows)
 
     @property
+    def rejected(self) -> int:
+        return len(self.problems)
+
+    @property
     def data_rows(self) -> int:
-        return self.accepted + len(self.problems)
+        return self.accepted + self.rejected
 
     @property
     def rejected_share(self) -> float:
-        return len(self.problems) / self.data_rows if self.data_rows else 0.0
+        return self.rejected / self.data_rows if self.data_rows else 0.0
+
+    def reasons(self) -> list[dict]:
+        tally = ReasonTally()
+        tally.add(self.problems)
+        return tally.result()
+
+
+@dataclass
+class FileChecks:
+    """What checking a file a chunk of rows at a time carries from each chunk to the next: the
+    keys seen (for duplicates anywhere in the file), the month-first survey, the counts and the
+    reasons. ``decide`` reads it as it reads a whole file's ``Checked``."""
+
+    layout: Layout
+    today: datetime
+    keys: KeyIndex = field(default_factory=lambda: KeyIndex())
+    survey: Survey = field(default_factory=Survey)
+    tally: ReasonTally = field(default_factory=ReasonTally)
+    totals_rows: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    month_first: str | None = None  # set once the whole file is seen (``finish``)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def data_rows(self) -> int:
+        return self.accepted + self.rejected
+
+    @property
+    def rejected_share(self) -> float:
+        return self.rejected / self.data_rows if self.data_rows else 0.0
+
+    def reasons(self) -> list[dict]:
+        return self.tally.result()
 
 
 def _is_totals_row(cells: list[object]) -> bool:
@@ -81,14 +120,47 @@ def _all_of(masks: list[np.ndarray], n: int) -> np.ndarray:
 
 
 def check_rows(layout: Layout, today: datetime | None = None) -> Checked:
-    """Type every column at once (``columns.py``), sort out blank, totals and keyless rows, find
-    duplicate keys, then run the source's suite over the typed rows in one go."""
-    today = today or datetime.now()
-    started = time.perf_counter()
-    source = layout.source
-    checked = Checked(layout=layout)
+    """The whole sheet checked in one chunk (``check_chunk``), with the month-first verdict."""
+    state = FileChecks(layout, today or datetime.now())
     first = layout.header_index + 1
     body = layout.sheet.rows[first:]
+    frame, problems = check_chunk(state, body, first)
+    if state.survey.needs_texts():
+        state.survey.add_texts(date_cells(layout, body))
+    return Checked(
+        layout=layout,
+        rows=frame,
+        problems=problems,
+        totals_rows=state.totals_rows,
+        month_first=state.survey.verdict(),
+        timings=state.timings,
+    )
+
+
+def date_cells(layout: Layout, body: list[list[object]]) -> dict[str, list]:
+    """Header as sent -> the raw cells of each mapped date column of ``body`` (for the survey)."""
+    cells_at = _columns_of(body, max(layout.columns, default=-1) + 1)
+    return {
+        layout.mapped[name]: cells_at(position)
+        for position, name in layout.columns.items()
+        if layout.source.column(name).type in DATE_KINDS
+    }
+
+
+def _add_time(timings: dict[str, float], stage: str, started: float) -> None:
+    timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
+
+
+def check_chunk(state: FileChecks, body: list[list[object]], start: int) -> tuple[pd.DataFrame, list[RowProblem]]:
+    """Check ``body``, the sheet's rows from 0-based index ``start``: type every column at once
+    (``columns.py``), sort out blank, totals and keyless rows, find keys repeated in it or in an
+    earlier chunk, then run the source's suite over its typed rows in one go. Returns the
+    accepted rows (typed, with their sheet row numbers in ``ROW``) and the rejected rows' problems
+    in sheet order; ``state`` keeps the counts, reasons, keys and month-first survey."""
+    layout = state.layout
+    started = time.perf_counter()
+    source = layout.source
+    problems: list[RowProblem] = []
     n = len(body)
     cells_at = _columns_of(body, max(layout.columns, default=-1) + 1)
     typed: dict[str, TypedColumn] = {}
@@ -100,7 +172,7 @@ def check_rows(layout: Layout, today: datetime | None = None) -> Checked:
         if column.type in DATE_KINDS:
             dates[layout.mapped[name]] = raw
     del cells_at
-    checked.month_first = month_first(dates, {layout.mapped[name]: typed[name].errors for name in typed})
+    state.survey.add(dates, {layout.mapped[name]: typed[name].errors for name in typed})
     del dates
     mapped_blank = _all_of([t.blank for t in typed.values()], n)
     key_blank = _all_of([t.blank for name, t in typed.items() if name in source.key], n)
@@ -110,26 +182,27 @@ def check_rows(layout: Layout, today: datetime | None = None) -> Checked:
         if mapped_blank[i] and all(is_blank(c) for c in cells):
             continue
         if _is_totals_row(cells):
-            checked.totals_rows += 1
+            state.totals_rows += 1
         else:
-            checked.problems.append(RowProblem(first + i + 1, [missing_key], cells))
+            problems.append(RowProblem(start + i + 1, [missing_key], cells))
 
     candidates = np.flatnonzero(~key_blank)
-    frame = _frame(layout, typed, candidates, first)
+    frame = _frame(layout, typed, candidates, start)
     errors: dict[int, dict[str, str]] = {}  # position in ``frame`` -> column -> reason
     where = {int(i): j for j, i in enumerate(candidates.tolist())} if any(t.errors for t in typed.values()) else {}
     for name, typed_column in typed.items():
         for i, reason in typed_column.errors.items():
             if i in where:
                 errors.setdefault(where[i], {})[name] = f"{layout.mapped[name]} {reason}"
-    for j, reason in _duplicate_keys(frame, source, layout.mapped).items():
+    del typed
+    for j, reason in _duplicate_keys(frame, source, layout.mapped, state.keys).items():
         errors.setdefault(j, {})["__key"] = reason
-    checked.timings["map_type"] = time.perf_counter() - started
+    _add_time(state.timings, "map_type", started)
 
     started = time.perf_counter()
     failures = {}
     if len(frame):
-        failures = run_suite(source.name, _for_suite(frame, source), layout.mapped, today)
+        failures = run_suite(source.name, _for_suite(frame, source), layout.mapped, state.today)
     rejected = np.zeros(len(frame), dtype=bool)
     row_numbers = frame[ROW].to_numpy()
     for j in sorted(set(errors) | {int(np.searchsorted(row_numbers, r)) for r in failures}):
@@ -143,11 +216,14 @@ def check_rows(layout: Layout, today: datetime | None = None) -> Checked:
                 reasons.append(reason)
         if reasons:
             rejected[j] = True
-            checked.problems.append(RowProblem(row_number, reasons, body[candidates[j]]))
-    checked.rows = frame[~rejected].reset_index(drop=True)
-    checked.problems.sort(key=lambda p: p.row)
-    checked.timings["validate"] = time.perf_counter() - started
-    return checked
+            problems.append(RowProblem(row_number, reasons, body[candidates[j]]))
+    accepted = frame[~rejected].reset_index(drop=True)
+    problems.sort(key=lambda p: p.row)
+    state.accepted += len(accepted)
+    state.rejected += len(problems)
+    state.tally.add(problems)
+    _add_time(state.timings, "validate", started)
+    return accepted, problems
 
 
 def _frame(layout: Layout, typed: dict[str, TypedColumn], candidates: np.ndarray, first: int) -> pd.DataFrame:
@@ -191,22 +267,69 @@ def _for_suite(frame: pd.DataFrame, source) -> pd.DataFrame:
 _NS_MIN, _NS_MAX = pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31")
 
 
-def _duplicate_keys(frame: pd.DataFrame, source, headers: dict[str, str]) -> dict[int, str]:
-    """Position in ``frame`` -> reason, for each row whose key appeared in an earlier row (the
-    first is kept); rows with a blank or unreadable key part take no part. The reason names the
-    key's columns and the earlier row, never the key's value."""
+class KeyIndex:
+    """The keys of the rows checked so far, each as a 64-bit hash with the sheet row it first
+    came in: 12 bytes a row, so a key repeated anywhere in a file of millions of rows is found
+    without keeping its rows. Kept as sorted runs, merged (up to ``MERGE_UP_TO`` keys) as they
+    grow, so looking a chunk's keys up costs a binary search in each of a few runs. Two different
+    keys share a hash once in about 2^64 / n² files of n rows (for a million rows, once in
+    some 36 million files): then the later row would be called a duplicate."""
+
+    MERGE_UP_TO = 1_000_000
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted hashes, their first rows)
+
+    def first_rows(self, hashes: np.ndarray) -> np.ndarray:
+        """For each hash, the row its key first came in, or 0 when it has not been seen."""
+        found = np.zeros(len(hashes), dtype=np.int64)
+        for keys, rows in self.runs:
+            at = np.searchsorted(keys, hashes)
+            inside = at < len(keys)
+            hit = np.zeros(len(hashes), dtype=bool)
+            hit[inside] = keys[at[inside]] == hashes[inside]
+            found[hit] = rows[at[hit]]
+        return found
+
+    def add(self, hashes: np.ndarray, rows: np.ndarray) -> None:
+        order = np.argsort(hashes, kind="stable")
+        self.runs.append((hashes[order], rows[order].astype(np.int32)))
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= len(self.runs[-1][0]) * 2:
+            if len(self.runs[-2][0]) + len(self.runs[-1][0]) > self.MERGE_UP_TO:
+                break
+            (a, ra), (b, rb) = self.runs.pop(), self.runs.pop()
+            keys, rows_ = np.concatenate([b, a]), np.concatenate([rb, ra])
+            order = np.argsort(keys, kind="stable")
+            self.runs.append((keys[order], rows_[order]))
+
+
+def _duplicate_keys(frame: pd.DataFrame, source, headers: dict[str, str], index: KeyIndex) -> dict[int, str]:
+    """Position in ``frame`` -> reason, for each row whose key appeared in an earlier row, in
+    this chunk or an earlier one (``index``; the first is kept); rows with a blank or unreadable
+    key part take no part. The reason names the key's columns and the earlier row, never the
+    key's value. The chunk's new keys go into ``index``."""
     if not len(frame):
         return {}
     keys = list(source.key)
     complete = frame[keys].notna().all(axis=1).to_numpy()
     keyed = frame.loc[complete, keys + [ROW]]
-    repeated = keyed.duplicated(subset=keys, keep="first").to_numpy()
-    if not repeated.any():
+    if not len(keyed):
         return {}
-    first_row = keyed.groupby(keys, sort=False, dropna=False)[ROW].transform("first").to_numpy()
+    hashes = pd.util.hash_pandas_object(keyed[keys], index=False).to_numpy()
+    earlier = index.first_rows(hashes)
+    repeated = keyed.duplicated(subset=keys, keep="first").to_numpy()
+    first_row = earlier
+    if repeated.any():
+        in_chunk = keyed.groupby(keys, sort=False, dropna=False)[ROW].transform("first").to_numpy()
+        first_row = np.where(earlier > 0, earlier, in_chunk)
+    again = repeated | (earlier > 0)
+    fresh = ~again
+    index.add(hashes[fresh], keyed[ROW].to_numpy()[fresh])
+    if not again.any():
+        return {}
     positions = np.flatnonzero(complete)
     named = " and ".join(headers.get(k, k) for k in keys)
     return {
         int(positions[k]): f"duplicate key: the same {named} as row {int(first_row[k])} (the first is kept)"
-        for k in np.flatnonzero(repeated).tolist()
+        for k in np.flatnonzero(again).tolist()
     }

@@ -2,13 +2,20 @@
 the accepted rows. It runs in a child process with memory and time limits (``isolation.py``), so
 everything that touches the partner's cells happens here, and only a receipt crosses back.
 
-An accepted file's rows and its load record are committed here in one transaction; a file that
-loads nothing is recorded by the caller. Either way the warehouse's load record is the truth
-about what happened: if this process dies after its commit, the caller finds the record.
+The file is read a chunk of rows at a time (``streaming.py``): each chunk is typed, checked (its
+Great Expectations suite run over the chunk), pseudonymised and loaded before the next is read,
+so memory follows the chunk size, not the file. The load is still one transaction, opened with the
+load record at the first accepted rows: once the whole file is seen, it is committed (the file is
+accepted) or rolled back (over the reject threshold, month-first dates, or unreadable part way
+through), so a file loads all its accepted rows or none. A file that loads nothing is recorded by
+the caller. Either way the warehouse's load record is the truth about what happened: if this
+process dies after its commit, the caller finds the record.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import time
 from dataclasses import dataclass, field
@@ -21,13 +28,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..config import Settings
 from ..progress import stage
 from ..sources import Source, load_sources
-from .checking import Checked, check_rows
+from .checking import Checked, FileChecks, check_chunk, date_cells
 from .identify import Layout, Unidentified, identify
-from .loading import database_reason, is_connection_fault, load_rows
+from .inbox import display_name
+from .loading import ChunkedLoad, database_reason, is_connection_fault
 from .pseudonym import pseudonymise_all, require_key
-from .reading import UnreadableFile, read_file
-from .receipts import Receipt, group_reasons, write_rejects
+from .reading import CSV_SUFFIXES, UnreadableFile, read_file
+from .receipts import Receipt, RejectsWriter
 from .snapshot import Snapshot
+from .streaming import FileRows, SheetRows, chunk_rows, open_file
 
 log = logging.getLogger(__name__)
 
@@ -69,39 +78,187 @@ def examine(
     stored_name: str,
     folder_source: str | None,
 ) -> Examined:
-    """Read, identify and check the snapshot; reject it, or load its accepted rows. Each stage is
-    a function of the last one's result; the receipt grows by ``Receipt`` builders."""
+    """Read, identify and check the snapshot a chunk of rows at a time, loading each chunk's
+    accepted rows as it goes inside one transaction with the load record; at the end, commit it
+    (the file is accepted) or roll it all back (rejected: over the threshold, month-first dates,
+    no data rows, or unreadable part way through). Memory is bounded by the chunk size
+    (``streaming.CHUNK_ROWS``), not the file."""
     timings: dict[str, float] = {}
+    stage("reading")
+    started = time.perf_counter()
     try:
-        stage("reading")
-        layout = read_and_identify(settings, snapshot, folder_source, timings)
-        receipt = receipt.of_layout(layout)
-        stage("checking")
-        checked = check_rows(layout)
-        timings.update(checked.timings)
+        opened = open_file(snapshot.path, settings.max_file_mb, suffix=Path(snapshot.name).suffix)
+    except UnreadableFile as exc:
+        return Examined(receipt.replace(summary=str(exc)).filed(settings.rejected.name, stored_name).to_dict())
+    finally:
+        _spent(timings, "read", started)
+    try:
+        return _examine_opened(settings, opened, receipt, received_at, stored_name, folder_source, timings)
+    finally:
+        opened.close()
+
+
+def _spent(timings: dict[str, float], name: str, started: float) -> float:
+    now = time.perf_counter()
+    timings[name] = timings.get(name, 0.0) + now - started
+    return now
+
+
+def identify_streamed(opened: FileRows, folder_source: str | None) -> tuple[Layout, SheetRows, int]:
+    """The source and header row, from the first rows of each visible sheet in turn (a subfolder
+    named after a source decides the source): the layout, the chosen sheet, and its place among
+    the visible sheets. A csv whose header is not found is still read to its end first, so that
+    a file unreadable further on is called unreadable, as when it was read whole."""
+    sources = load_sources()
+    current: list[tuple[int, SheetRows]] = []
+
+    def heads():
+        for ordinal, sheet_rows in enumerate(opened.sheets()):
+            current[:] = [(ordinal, sheet_rows)]
+            yield sheet_rows.sheet()
+
+    try:
+        layout = identify(heads(), [sources[folder_source]] if folder_source else list(sources.values()))
+    except Unidentified:
+        if opened.suffix in CSV_SUFFIXES and current:
+            for _ in current[0][1].chunks_after(-1, 1 << 16):
+                pass
+        raise
+    ordinal, sheet_rows = current[0]
+    return layout, sheet_rows, ordinal
+
+
+def _examine_opened(
+    settings: Settings,
+    opened: FileRows,
+    receipt: Receipt,
+    received_at: datetime,
+    stored_name: str,
+    folder_source: str | None,
+    timings: dict[str, float],
+) -> Examined:
+    unread = receipt  # an unreadable file's receipt: nothing identified
+    started = time.perf_counter()
+    try:
+        layout, sheet_rows, ordinal = identify_streamed(opened, folder_source)
     except (UnreadableFile, Unidentified) as exc:
         return Examined(
             receipt.replace(summary=str(exc)).filed(settings.rejected.name, stored_name).to_dict(), timings=timings
         )
+    finally:
+        _spent(timings, "read", started)
+    receipt = receipt.of_layout(layout)
+    source = layout.source
+    state = FileChecks(layout, datetime.now())
+    rejects = RejectsWriter(settings.receipts, Path(stored_name).stem, layout.sheet.rows[layout.header_index])
+    record = load_record(receipt, received_at, stored_name)
+    stage("checking")
+    with contextlib.ExitStack() as held:
+        loading: ChunkedLoad | None = None
 
-    decision = decide(checked, settings.reject_threshold)
-    rejects = write_rejects(
-        settings.receipts, Path(stored_name).stem, layout.sheet.rows[layout.header_index], checked.problems
-    )
-    folder = settings.archive if decision.status == "accepted" else settings.rejected
-    receipt = receipt.decided(decision, rejects).filed(folder.name, stored_name)
-    if decision.status != "accepted":
-        return Examined(receipt.to_dict(), timings=timings)
+        def start_load() -> ChunkedLoad:
+            from ..warehouse import open_warehouse
 
-    source, rows = layout.source, checked.rows
-    assert rows is not None  # an accepted file has its typed rows
-    del layout, checked  # the sheet's raw cells go now, before loading (memory)
-    started = time.perf_counter()
-    stage("pseudonymising", rows=len(rows))
-    rows = pseudonymised(rows, source, settings.pseudonym_key)
-    timings["pseudonymise"] = time.perf_counter() - started
-    stage("loading", rows=len(rows))
-    return load(settings, source, rows, receipt, load_record(receipt, received_at, stored_name), timings)
+            engine = held.enter_context(open_warehouse(settings.warehouse_url, migrate=False))
+            return held.enter_context(ChunkedLoad(engine, source, record, _expected_rows(opened, sheet_rows, state)))
+
+        try:
+            chunks = sheet_rows.chunks_after(layout.header_index, chunk_rows())
+            while True:
+                started = time.perf_counter()
+                found = next(chunks, None)
+                started = _spent(timings, "read", started)
+                if found is None:
+                    break
+                start, body = found
+                accepted, problems = check_chunk(state, body, start)
+                rejects.add(problems)
+                del found, body, problems
+                started = time.perf_counter()
+                if len(accepted):
+                    accepted = pseudonymised(accepted, source, settings.pseudonym_key)
+                    started = _spent(timings, "pseudonymise", started)
+                    loading = loading or start_load()
+                    loading.add(accepted)
+                    _spent(timings, "load", started)
+                del accepted
+                _report(opened, sheet_rows, state, stored_name)
+                gc.collect(0)  # a chunk's reference cycles (Great Expectations makes many): without this, 900 MB
+            started = time.perf_counter()
+            opened.finish()
+            if state.survey.needs_texts():
+                _survey_again(settings, opened, layout, ordinal, state)
+            _spent(timings, "read", started)
+        except UnreadableFile as exc:
+            rejects.discard()
+            return Examined(
+                unread.replace(summary=str(exc)).filed(settings.rejected.name, stored_name).to_dict(), timings=timings
+            )
+        except SQLAlchemyError as exc:
+            rejects.discard()
+            if is_connection_fault(exc):
+                return Examined(receipt.to_dict(), timings=timings, connection_lost=True)
+            return Examined(receipt.to_dict(), timings=timings, refused=database_reason(exc))
+        except BaseException:
+            rejects.discard()
+            raise
+        timings.update(state.timings)
+        state.month_first = state.survey.verdict()
+        decision = decide(state, settings.reject_threshold)
+        folder = settings.archive if decision.status == "accepted" else settings.rejected
+        receipt = receipt.decided(decision, rejects.close()).filed(folder.name, stored_name)
+        if decision.status != "accepted":
+            return Examined(receipt.to_dict(), timings=timings)  # leaving the block rolls back what was loaded
+        started = time.perf_counter()
+        try:
+            loading = loading or start_load()
+            loading.commit(load_record(receipt, received_at, stored_name))
+        except SQLAlchemyError as exc:
+            if is_connection_fault(exc):
+                return Examined(receipt.to_dict(), timings=timings, connection_lost=True)
+            return Examined(receipt.to_dict(), timings=timings, refused=database_reason(exc))
+        _spent(timings, "load", started)
+        return Examined(receipt.to_dict(), load_id=loading.load_id, timings=timings)
+
+
+def _expected_rows(opened: FileRows, sheet_rows: SheetRows, state: FileChecks) -> int:
+    """About how many rows the file holds, from what is read so far (for the load's choice of
+    rebuilding the table's indexes, and for progress)."""
+    if sheet_rows.expected_rows:
+        return sheet_rows.expected_rows
+    seen = state.data_rows + state.totals_rows
+    if opened.bytes_read <= 0 or seen <= 0:
+        return seen
+    return max(seen, round(seen * opened.size / opened.bytes_read))
+
+
+def _report(opened: FileRows, sheet_rows: SheetRows, state: FileChecks, name: str) -> None:
+    """How far through the file: to the progress bar, and to the log for a file of many chunks."""
+    done = state.data_rows
+    expected = max(done, _expected_rows(opened, sheet_rows, state))
+    stage("loading", rows=done, of=expected)
+    if expected > chunk_rows():
+        log.info(
+            "%s: %s of about %s rows checked and loaded so far (%s rejected)",
+            display_name(name),
+            f"{done:,}",
+            f"{expected:,}",
+            f"{state.rejected:,}",
+        )
+
+
+def _survey_again(settings: Settings, opened: FileRows, layout: Layout, ordinal: int, state: FileChecks) -> None:
+    """Read the chosen sheet's date columns again for the month-first survey's text dates (only
+    when the first reading says a fingerprint needs them)."""
+    again = open_file(opened.path, settings.max_file_mb, suffix=opened.suffix)
+    try:
+        for number, sheet_rows in enumerate(again.sheets()):
+            if number == ordinal:
+                for _, body in sheet_rows.chunks_after(layout.header_index, chunk_rows()):
+                    state.survey.add_texts(date_cells(layout, body))
+                return
+    finally:
+        again.close()
 
 
 def read_and_identify(settings: Settings, snapshot: Snapshot, folder_source: str | None, timings: dict) -> Layout:
@@ -127,11 +284,11 @@ class Decision:
     reasons: tuple[dict, ...]
 
 
-def decide(checked: Checked, threshold: float) -> Decision:
+def decide(checked: Checked | FileChecks, threshold: float) -> Decision:
     """Accepted, or rejected as a whole: no data rows; month-first dates (the most specific reason,
     so first); more bad rows than the threshold allows."""
-    bad, rows = len(checked.problems), checked.data_rows
-    reasons = tuple(group_reasons(checked.problems))
+    bad, rows = checked.rejected, checked.data_rows
+    reasons = tuple(checked.reasons())
 
     def rejected(summary: str, rows_rejected: int) -> Decision:
         return Decision("rejected", summary, rows, 0, rows_rejected, checked.totals_rows, reasons)
@@ -158,21 +315,3 @@ def pseudonymised(rows: pd.DataFrame, source: Source, key: bytes | None) -> pd.D
     if not personal:
         return rows
     return rows.assign(**{name: pseudonymise_all(rows[name].tolist(), key) for name in personal})
-
-
-def load(
-    settings: Settings, source: Source, rows: pd.DataFrame, receipt: Receipt, record: dict, timings: dict
-) -> Examined:
-    """Upsert the rows with their load record, in one transaction, on this process's own engine."""
-    from ..warehouse import open_warehouse
-
-    started = time.perf_counter()
-    try:
-        with open_warehouse(settings.warehouse_url, migrate=False) as engine:
-            load_id = load_rows(engine, source, rows, record)
-    except SQLAlchemyError as exc:
-        if is_connection_fault(exc):
-            return Examined(receipt.to_dict(), timings=timings, connection_lost=True)
-        return Examined(receipt.to_dict(), timings=timings, refused=database_reason(exc))
-    timings["load"] = time.perf_counter() - started
-    return Examined(receipt.to_dict(), load_id=load_id, timings=timings)

@@ -7,6 +7,7 @@ exactly one source (after alias matching); a subfolder named after a source deci
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..sources import Source, every_type_rules, known_headers, normalise_header
@@ -48,9 +49,13 @@ def _match(source: Source, row: list[object]) -> tuple[dict[int, str], dict[str,
     return columns, mapped, ignored
 
 
-def identify(sheets: list[Sheet], sources: list[Source]) -> Layout:
+def identify(sheets: Iterable[Sheet], sources: list[Source]) -> Layout:
+    """The first sheet, in order, with a header row of exactly one source. ``sheets`` may be read
+    lazily (intake streams a workbook a sheet at a time): the search stops at the sheet found."""
     best: tuple[int, Source, list[str]] | None = None  # (columns matched, source, required columns missing)
+    seen: list[Sheet] = []
     for sheet in sheets:
+        seen.append(Sheet(sheet.name, sheet.rows[: HEADER_SEARCH_ROWS + 10]) if not seen else Sheet(sheet.name, []))
         for index, row in enumerate(sheet.rows[:HEADER_SEARCH_ROWS]):
             complete = []
             for source in sources:
@@ -63,7 +68,7 @@ def identify(sheets: list[Sheet], sources: list[Source]) -> Layout:
                     best = (len(mapped), source, missing)
             if len(complete) == 1:
                 return complete[0]
-    found = _headers_found(sheets)
+    found = _headers_found(seen)
     message = (
         "no recognised header: no row in the first 20 of any visible sheet holds every required column of one source."
     )

@@ -18,7 +18,10 @@ from ..warehouse.schema import load_files, table_for, warehouse_column_name
 from .columns import DATE_KINDS
 
 CHUNK = 5000
-LOAD_CACHE_KB = 128 * 1024  # SQLite page cache while loading a file (grows only as used)
+# SQLite page cache while loading a file (grows only as used). It was 128 MB (issue 8); with the
+# rows streamed a chunk at a time (issue 20) the cache was most of a big file's memory, and 32 MB
+# loads a million rows within a few percent of the time.
+LOAD_CACHE_KB = 32 * 1024
 
 
 def accepted_load_with_hash(engine: Engine, sha256: str) -> dict | None:
@@ -71,31 +74,86 @@ def mark(engine: Engine, load_id: int, **when: datetime) -> None:
 
 def load_rows(engine: Engine, source: Source, rows, audit: dict) -> int:
     """Insert the load record and upsert ``rows`` (a typed DataFrame, canonical column names) in
-    one transaction; returns the load_id. PostgreSQL: COPY into a temporary table, then one upsert
-    from it (a big load COPYs straight into the table when none of its keys is there yet);
-    SQLite: batched executemany of the upsert. A big load rebuilds the table's secondary
-    indexes rather than inserting into them (``_indexes_to_rebuild``)."""
-    table = table_for(source.name)
-    columns = [warehouse_column_name(c) for c in source.columns] + ["load_id"]
-    with engine.begin() as conn:
-        load_id = _inserted_id(conn.execute(insert(load_files).values(**audit)))
-        set_aside = _indexes_to_rebuild(conn, table, len(rows))
-        for index in set_aside:
-            index.drop(conn)
-        stored = functools.partial(_stored_rows, rows, source, load_id)  # a fresh iterator each call
-        with _driver_errors_wrapped(engine):
-            if engine.dialect.name == "postgresql":
-                if not (set_aside and _copied_straight_in(conn, table, columns, stored())):
-                    _copy_upsert(conn, table, columns, stored())
+    one transaction; returns the load_id (``ChunkedLoad`` with one chunk)."""
+    with ChunkedLoad(engine, source, audit, len(rows)) as load:
+        load.add(rows)
+        load.commit(audit)
+    return load.load_id
+
+
+class ChunkedLoad:
+    """One file's load, a chunk of rows at a time, in one transaction with its load record.
+
+    The record goes in first (its ``load_id`` is on every row) and is brought up to date by
+    ``commit`` with the file's final counts and receipt; ``rollback`` (or leaving the block
+    without committing) undoes it all: a file that ends over the reject threshold loads nothing.
+    PostgreSQL: each chunk is COPYed into a temporary table and upserted from it in one statement
+    (a big load COPYs straight into the table while none of its keys is there yet); SQLite:
+    batched executemany of the upsert. A big load (``expected_rows``: an estimate, made when its
+    first chunk is read) rebuilds the table's secondary indexes rather than inserting into them
+    (``_indexes_to_rebuild``)."""
+
+    def __init__(self, engine: Engine, source: Source, audit: dict, expected_rows: int):
+        self.engine, self.source = engine, source
+        self.table = table_for(source.name)
+        self.columns = [warehouse_column_name(c) for c in source.columns] + ["load_id"]
+        self.expected_rows = expected_rows
+        self.rows = 0
+        self.staging = False
+        self.conn = engine.connect()
+        try:
+            self.transaction = self.conn.begin()
+            self.load_id = _inserted_id(self.conn.execute(insert(load_files).values(**audit)))
+            self.set_aside = _indexes_to_rebuild(self.conn, self.table, expected_rows)
+            for index in self.set_aside:
+                index.drop(self.conn)
+        except BaseException:
+            self.conn.close()
+            raise
+        self.straight = bool(self.set_aside)  # PostgreSQL: COPY straight in, while it works
+
+    def __enter__(self) -> ChunkedLoad:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def add(self, rows) -> None:
+        if not len(rows):
+            return
+        stored = functools.partial(_stored_rows, rows, self.source, self.load_id)  # a fresh iterator each call
+        conn, table = self.conn, self.table
+        with _driver_errors_wrapped(self.engine):
+            if self.engine.dialect.name == "postgresql":
+                if not (self.straight and _copied_straight_in(conn, table, self.columns, stored())):
+                    self.straight = False
+                    _copy_upsert(conn, table, self.columns, stored(), fresh=not self.staging)
+                    self.staging = True
             else:
-                _batched_upsert(conn, engine, table, columns, stored())
-        for index in set_aside:
+                _batched_upsert(conn, self.engine, table, self.columns, stored())
+        self.rows += len(rows)
+
+    def commit(self, audit: dict) -> None:
+        """The load record as finally decided, the indexes built again, and all of it committed."""
+        conn = self.conn
+        conn.execute(update(load_files).where(load_files.c.load_id == self.load_id).values(**audit))
+        for index in self.set_aside:
             index.create(conn)
-        if len(rows) >= REBUILD_FROM_ROWS and engine.dialect.name == "postgresql":
+        if self.rows >= REBUILD_FROM_ROWS and self.engine.dialect.name == "postgresql":
             # Fresh statistics for the planner now, rather than whenever autovacuum (if it is on)
             # gets round to it: the next build's plans depend on them.
-            conn.exec_driver_sql(f'ANALYZE "{table.name}"')
-    return load_id
+            conn.exec_driver_sql(f'ANALYZE "{self.table.name}"')
+        self.transaction.commit()
+
+    def rollback(self) -> None:
+        if self.transaction.is_active:
+            self.transaction.rollback()
+
+    def close(self) -> None:
+        try:
+            self.rollback()
+        finally:
+            self.conn.close()
 
 
 REBUILD_FROM_ROWS = 100_000  # a file this big...
@@ -223,14 +281,20 @@ def _copied_straight_in(conn, table, columns: list[str], rows) -> bool:
     return True
 
 
-def _copy_upsert(conn, table, columns: list[str], rows) -> None:
+def _copy_upsert(conn, table, columns: list[str], rows, fresh: bool = True) -> None:
     """COPY the rows into a temporary copy of the table, then upsert them all in one statement
-    (keys are unique within a file: duplicates were rejected before loading)."""
+    (keys are unique within a file: duplicates were rejected before loading). ``fresh``: the
+    transaction's first chunk makes the temporary table; later ones empty it."""
     staging = f"copy_{table.name}"
     keys = [c.name for c in table.primary_key.columns]
     quoted = ", ".join(f'"{c}"' for c in columns)
     updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in keys)
-    conn.exec_driver_sql(f'CREATE TEMPORARY TABLE "{staging}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP')
+    if fresh:
+        conn.exec_driver_sql(
+            f'CREATE TEMPORARY TABLE "{staging}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP'
+        )
+    else:
+        conn.exec_driver_sql(f'TRUNCATE "{staging}"')
     _copy(conn, staging, columns, rows)
     conn.exec_driver_sql(
         f'INSERT INTO "{table.name}" ({quoted}) SELECT {quoted} FROM "{staging}" '

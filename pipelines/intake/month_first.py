@@ -76,15 +76,58 @@ class _Written:
 class _Column:
     key: str  # the header as sent
     header: str  # ...as shown in the reason
-    raw: list
     cells: int = 0  # date cells (spreadsheet dates)
     cell_dates: set = field(default_factory=set)  # their distinct calendar dates, while all are early
     late_cell: bool = False  # a date cell on the 13th or later: a day-first workbook
+    found: Counter = field(default_factory=Counter)  # its numeric text dates (``_text_dates``), when needed
     surveyed: bool = False  # the text dates below are filled in (only when a fingerprint needs them)
     texts: int = 0  # numeric text dates
     late_texts: set = field(default_factory=set)  # distinct real dates of those whose first number is over 12
     early_text: bool = False  # a numeric text date whose first number is 12 or less
     written: dict = field(default_factory=dict)  # _Style -> _Written
+
+
+class Survey:
+    """The fingerprints gathered a part of the file at a time (intake reads a big file in chunks).
+
+    ``add`` takes each part's raw date cells (and the positions of those that did not read);
+    when ``needs_texts()`` says a fingerprint depends on the text dates, each part's cells go
+    through ``add_texts`` too (a second reading of the file: rarely needed, as a csv's dates all
+    read or a workbook has a date after the 12th); ``verdict()`` then says what the whole file
+    shows, exactly as ``month_first`` would on all of its cells at once."""
+
+    def __init__(self) -> None:
+        self.columns: dict[str, _Column] = {}
+        self.unreadable_known = True
+        self.us_unreadable = False  # a cell that failed to read is month-first text
+
+    def add(self, columns: dict[str, list], unreadable: dict[str, Iterable[int]] | None = None) -> None:
+        for header, raw in columns.items():
+            column = self.columns.get(header)
+            if column is None:
+                column = self.columns[header] = _Column(header, display_name(header, 60))
+            _add_date_cells(column, raw)
+        if unreadable is None:
+            self.unreadable_known = False
+        elif not self.us_unreadable:
+            self.us_unreadable = any(
+                a <= 12 < b <= 31 or style.am_pm
+                for header, raw in columns.items()
+                for style, a, b, _ in _text_dates(raw[i] for i in unreadable.get(header, ()))
+            )
+
+    def needs_texts(self) -> bool:
+        if not self.unreadable_known or self.us_unreadable:
+            return True
+        return any(_mixed_candidate(group) for group in _groups(list(self.columns.values())))
+
+    def add_texts(self, columns: dict[str, list]) -> None:
+        for header, raw in columns.items():
+            self.columns[header].found.update(_text_dates(raw))
+
+    def verdict(self) -> str | None:
+        seen = list(self.columns.values())
+        return _mixed(seen) or _month_first_text(seen, self.unreadable_known and not self.us_unreadable)
 
 
 def month_first(columns: dict[str, list], unreadable: dict[str, Iterable[int]] | None = None) -> str | None:
@@ -93,15 +136,17 @@ def month_first(columns: dict[str, list], unreadable: dict[str, Iterable[int]] |
     ``unreadable``: header -> positions of the cells that did not read as day-first dates. Only
     those can be month-first text, so a file whose dates all read costs one pass over its date
     cells; without it every text cell is looked at."""
-    seen = [_date_cells(header, cells) for header, cells in columns.items()]
-    return _mixed(seen) or _month_first_text(seen, unreadable)
+    survey = Survey()
+    survey.add(columns, unreadable)
+    if survey.needs_texts():
+        survey.add_texts(columns)
+    return survey.verdict()
 
 
-def _date_cells(header: str, raw: list) -> _Column:
+def _add_date_cells(column: _Column, raw: list) -> None:
     """The column's spreadsheet date cells, stopping at the first one after the 12th."""
-    column = _Column(header, display_name(header, 60), raw)
-    if not {datetime, date} & set(map(type, raw)):
-        return column
+    if column.late_cell or not {datetime, date} & set(map(type, raw)):
+        return
     for value in raw:
         kind = value.__class__
         if kind is datetime or kind is date:
@@ -111,7 +156,6 @@ def _date_cells(header: str, raw: list) -> _Column:
                 break
             column.cells += 1
             column.cell_dates.add(date(value.year, value.month, value.day))
-    return column
 
 
 def _survey(column: _Column) -> _Column:
@@ -119,7 +163,7 @@ def _survey(column: _Column) -> _Column:
     if column.surveyed:
         return column
     column.surveyed = True
-    for (style, a, b, year), count in _text_dates(column.raw).items():
+    for (style, a, b, year), count in column.found.items():
         column.texts += count
         written = column.written.setdefault(style, _Written())
         if a <= 12 < b <= 31:
@@ -173,9 +217,8 @@ def _chance(early: int, late: int = 0) -> float:
 def _mixed(columns: list[_Column]) -> str | None:
     """Each column alone, then all together (a program converts every column alike, and a file of
     one period may hold its date cells in one column and its text dates in another)."""
-    candidates = [[c] for c in columns] + ([columns] if len(columns) > 1 else [])
-    for group in candidates:
-        if any(c.late_cell for c in group) or not any(c.cells for c in group):
+    for group in _groups(columns):
+        if not _mixed_candidate(group):
             continue
         if _shows_mixed([_survey(c) for c in group]):
             headers = _headers([c for c in group if c.cells or c.texts])
@@ -187,6 +230,14 @@ def _mixed(columns: list[_Column]) -> str | None:
                 "(it swaps day and month in every date it can read month first and leaves the rest as text); " + ADVICE
             )
     return None
+
+
+def _groups(columns: list[_Column]) -> list[list[_Column]]:
+    return [[c] for c in columns] + ([columns] if len(columns) > 1 else [])
+
+
+def _mixed_candidate(group: list[_Column]) -> bool:
+    return not any(c.late_cell for c in group) and any(c.cells for c in group)
 
 
 def _shows_mixed(group: list[_Column]) -> bool:
@@ -210,15 +261,11 @@ def _span(dates: set[date]) -> int:
 # --- the month-first text fingerprint ---
 
 
-def _month_first_text(columns: list[_Column], unreadable: dict[str, Iterable[int]] | None) -> str | None:
+def _month_first_text(columns: list[_Column], none_unreadable_us: bool) -> str | None:
     """A way of writing dates (``_Style``) that has cells only month first, or AM/PM times, none
     only day first, and enough distinct dates reading either way that a day-first file would
     rarely have none after the 12th (a slip or two in a day-first file is not enough)."""
-    if unreadable is not None and not any(
-        a <= 12 < b <= 31 or style.am_pm
-        for column in columns
-        for style, a, b, _ in _text_dates(column.raw[i] for i in unreadable.get(column.key, ()))
-    ):
+    if none_unreadable_us:
         return None  # no cell that failed to read is month-first text: the rest cannot be
     written: dict[_Style, _Written] = {}
     where: dict[_Style, list[_Column]] = {}

@@ -7,7 +7,8 @@
 3. **claim** the content's SHA-256 (``claims.py``), so no other run works on the same bytes;
 4. **examine** the snapshot in a child process with memory and time limits (``examine.py``):
    read, identify, check, write the rejects workbook, and load the accepted rows with their load
-   record in one transaction;
+   record in one transaction, a chunk of rows at a time (``streaming.py``: memory follows the
+   chunk, not the file);
 5. **record** a file that loaded nothing; the load record is the truth from here on;
 6. **receipt** files written, and the receipt emailed at most once per load;
 7. **file away** the snapshot into ``archive/`` or ``rejected/``, then take the partner's file

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import pickle
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
+from typing import BinaryIO
 
 from ..xlsx import write_rows
 from .inbox import display_name
@@ -99,16 +102,33 @@ class Receipt:
         )
 
 
+class ReasonTally:
+    """Rows rejected grouped by reason, counted as the problems come (a chunk at a time, in
+    sheet order): each reason's rows and its first ``EXAMPLES`` row numbers."""
+
+    def __init__(self) -> None:
+        self.groups: OrderedDict[str, dict] = OrderedDict()
+
+    def add(self, problems) -> None:
+        for problem in problems:
+            for reason in problem.reasons:
+                group = self.groups.get(reason)
+                if group is None:
+                    group = self.groups[reason] = {"reason": reason, "rows": 0, "examples": []}
+                group["rows"] += 1
+                if len(group["examples"]) < EXAMPLES:
+                    group["examples"].append({"row": problem.row, "detail": reason})
+
+    def result(self) -> list[dict]:
+        """Most frequent first (reasons as common keep the order they were first met)."""
+        return sorted(self.groups.values(), key=lambda g: -g["rows"])
+
+
 def group_reasons(problems) -> list[dict]:
     """Rows rejected grouped by reason, most frequent first."""
-    groups: OrderedDict[str, dict] = OrderedDict()
-    for problem in problems:
-        for reason in problem.reasons:
-            group = groups.setdefault(reason, {"reason": reason, "rows": 0, "examples": []})
-            group["rows"] += 1
-            if len(group["examples"]) < EXAMPLES:
-                group["examples"].append({"row": problem.row, "detail": reason})
-    return sorted(groups.values(), key=lambda g: -g["rows"])
+    tally = ReasonTally()
+    tally.add(problems)
+    return tally.result()
 
 
 def render_text(receipt: Receipt) -> str:
@@ -167,21 +187,62 @@ def write_rejects(folder: Path, stem: str, header: list[object] | None, problems
     """The rejected rows as sent, with their sheet row numbers and reasons (``<stem>.rejects.xlsx``,
     owner-only); ``None`` when no row was rejected. Named after the stored original, so writing it
     again after an interrupted run replaces it."""
-    if not problems:
-        return None
-    folder.mkdir(parents=True, exist_ok=True)
-    rejects = folder / f"{stem}.rejects.xlsx"
-    columns = [str(h) if h not in (None, "") else f"Column {i + 1}" for i, h in enumerate(header or [])]
-    width = max([len(columns)] + [len(p.cells) for p in problems])
-    columns += [f"Column {i + 1}" for i in range(len(columns), width)]
-    write_rows(
-        rejects,
-        "Rejected rows",
-        ["Row number", "Reasons", *columns],
-        ([p.row, "; ".join(p.reasons), *p.cells] for p in problems),
-    )
-    rejects.chmod(0o600)
-    return rejects
+    writer = RejectsWriter(folder, stem, header)
+    writer.add(problems)
+    return writer.close()
+
+
+class RejectsWriter:
+    """The rejects workbook of a file checked a chunk at a time: each chunk's rejected rows go
+    at once to a private spill file (owner-only, pickled) in ``folder``, so none is held in
+    memory, and ``close()`` writes the workbook from it (streamed) once the widest row is known,
+    as its header names every column. ``discard()`` when the file turns out unreadable."""
+
+    def __init__(self, folder: Path, stem: str, header: list[object] | None):
+        self.folder, self.stem = folder, stem
+        self.header = list(header or [])
+        self.width = len(self.header)
+        self.spill_path = folder / f".{stem}.rejects.part"
+        self.spill: BinaryIO | None = None
+
+    def add(self, problems) -> None:
+        if not problems:
+            return
+        if self.spill is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(self.spill_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            self.spill = os.fdopen(descriptor, "wb")
+        pickle.dump([(p.row, p.reasons, p.cells) for p in problems], self.spill, protocol=pickle.HIGHEST_PROTOCOL)
+        self.width = max(self.width, max(len(p.cells) for p in problems))
+
+    def close(self) -> Path | None:
+        if self.spill is None:
+            return None
+        self.spill.close()
+        rejects = self.folder / f"{self.stem}.rejects.xlsx"
+        columns = [str(h) if h not in (None, "") else f"Column {i + 1}" for i, h in enumerate(self.header)]
+        columns += [f"Column {i + 1}" for i in range(len(columns), self.width)]
+        try:
+            write_rows(rejects, "Rejected rows", ["Row number", "Reasons", *columns], self._spilled())
+            rejects.chmod(0o600)
+        finally:
+            self.spill_path.unlink(missing_ok=True)
+        return rejects
+
+    def discard(self) -> None:
+        if self.spill is not None:
+            self.spill.close()
+        self.spill_path.unlink(missing_ok=True)
+
+    def _spilled(self):
+        with self.spill_path.open("rb") as handle:
+            while True:
+                try:
+                    problems = pickle.load(handle)
+                except EOFError:
+                    return
+                for row, reasons, cells in problems:
+                    yield [row, "; ".join(reasons), *cells]
 
 
 def write_receipt(receipt: Receipt, folder: Path, stem: str) -> tuple[Path, Path]:

@@ -15,5 +15,8 @@ of ``scorecard status``, the receipts and rejects workbooks intake writes.
 - ``returns.py``: each return's state (received, late, missing) against its source's due date.
 - ``uploads.py``: a file streamed to a private folder with the size limit, checked as intake would.
 - ``submissions.py``: a checked file put into the inbox, and the load and receipt intake made of it.
+- ``commentary.py``: the exceptions of the latest build awaiting a user's commentary (their first page).
+- ``routes/commentary.py``: lead officers' commentary per quarter and indicator (``pipelines.commentary``
+  keeps it): the analyst on any indicator, a data officer on their own sources' indicators.
 - ``routes/``: one module of pages per job (sign-in, a data officer's returns, the board, the analyst).
 """

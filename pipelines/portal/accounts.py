@@ -1,7 +1,7 @@
 """Portal accounts: who may sign in, with which role, and for which sources.
 
-Roles: ``data_officer`` (the sources named for them), ``analyst`` (everything) and ``board``
-(the scorecards only). What each role may do is decided here (``PortalUser.can_*``) and only
+Roles: ``data_officer`` (the sources named for them, and commentary on their indicators),
+``analyst`` (everything) and ``board`` (the scorecards only). What each role may do is decided here (``PortalUser.can_*``) and only
 here: pages and downloads ask, they never compare role names themselves."""
 
 from __future__ import annotations
@@ -51,6 +51,16 @@ class PortalUser:
     @property
     def can_submit(self) -> bool:
         return self.role in (DATA_OFFICER, ANALYST)
+
+    @property
+    def can_comment(self) -> bool:
+        """Enter commentary on some indicators (``can_comment_on`` says which)."""
+        return self.role in (DATA_OFFICER, ANALYST)
+
+    def can_comment_on(self, source: str | None) -> bool:
+        """Commentary on an indicator whose catalogue ``source`` is this: the analyst on any
+        indicator, a data officer on their own sources' indicators, the board on none."""
+        return self.can_comment and self.can_see_source(source)
 
     @property
     def can_read_scorecards(self) -> bool:

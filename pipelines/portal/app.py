@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import Settings
 from ..warehouse.engine import connect_warehouse, init_warehouse
-from .routes import accounts, auth, home, password, returns, scorecards, status, submissions, uploads
+from .routes import accounts, auth, commentary, home, password, returns, scorecards, status, submissions, uploads
 from .security import CsrfRefused, SecurityHeaders
 from .web import Forbidden, NotSignedIn, Portal, login_path, render
 
@@ -33,7 +33,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.portal = Portal(settings=settings, engine=engine)
     app.add_middleware(SecurityHeaders, hsts=settings.portal.secure_cookies)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, password, home, returns, uploads, submissions, scorecards, status, accounts):
+    for module in (auth, password, home, returns, uploads, submissions, commentary, scorecards, status, accounts):
         app.include_router(module.router)
 
     @app.exception_handler(NotSignedIn)

@@ -118,6 +118,8 @@ def nav_for(user: PortalUser | None) -> list[dict[str, str]]:
             {"href": "/check", "label": "Check a file"},
             {"href": "/submissions", "label": "Submissions"},
         ]
+    if user.can_comment:
+        items.append({"href": "/commentary", "label": "Commentary"})
     if user.can_read_scorecards:
         items.append({"href": "/scorecards", "label": "Scorecards"})
     if user.is_analyst:

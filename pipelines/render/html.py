@@ -1,8 +1,12 @@
 """The HTML scorecard: the page on disk and the body of the PMSG email.
 
-Email-safe by construction: every style is an inline attribute (Outlook and Gmail drop
-``<style>`` blocks), layout is tables, there are no scripts and no remote resources; charts are
-given as ``src`` values (a file beside the page, or ``cid:`` parts of the email).
+Email-safe by construction: layout is tables with widths in attributes (Outlook's Word engine
+shows them without any CSS), the look is one ``<style>`` block of class rules in the head
+(``scorecard_templates/_scorecard_css.j2``: Outlook, Gmail, Apple Mail and Outlook.com read it;
+written once, it keeps the email under Gmail's clipping size) with a media query that turns rows
+into cards below 600 px, and only the badges' colours are inline. There are no scripts and no
+remote resources; charts are given as ``src`` values (a file beside the page, or ``cid:`` parts
+of the email). See README "The scorecard's layout".
 """
 
 from __future__ import annotations

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from ..catalogue import Unit
-from ..model import Comparison, IndicatorResult, Return, Scorecard
+from ..model import Comparison, IndicatorResult, Return, Scorecard, SpcPoint
 from .formatting import (
     SUPPRESSED,
     format_change,
@@ -34,9 +35,10 @@ from .labels import (
     return_badge,
     variation_badge,
 )
-from .sentences import exception_sentence, revision_sentence, subject_for
+from .sentences import exception_sentence, revision_sentence, spc_signals, subject_for
 
 NOT_AVAILABLE = "n/a"
+LONDON = ZoneInfo("Europe/London")
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,13 @@ class IndicatorView:
     variation_icon: IconView | None = None
     assurance_icon: IconView | None = None
     page_href: str | None = None  # the indicator's own page (the archive), None in the email
+    plain_definition: str = ""  # the catalogue's sentence for people (the HTML and email show it)
+    # (comparator label, value as shown, the year it is for): the HTML and email name the year
+    benchmark_items: list[tuple[str, str, str]] = field(default_factory=list)
+    commentary_text: str = ""  # the lead officer's commentary, as written
+    commentary_by: str = ""  # "Jo Bloggs, 3 July 2024"
+    commentary_awaited: bool = False  # an exception with no commentary yet
+    look_at: str = ""  # for an exception: what to look at on its chart, from the build's signals
 
     @property
     def direction_text(self) -> str:
@@ -153,6 +162,27 @@ class ScorecardView:
     @property
     def missing_returns(self) -> list[ReturnView]:
         return [r for r in self.returns if r.status != "received"]
+
+    @property
+    def show_benchmarks(self) -> bool:
+        """The benchmarks column only when at least one comparator has a value."""
+        return any(i.benchmarks for i in self.indicators)
+
+    @property
+    def benchmark_year(self) -> str:
+        """The year every benchmark shown is for, when they share one (named once, in the
+        column's heading); "" when they differ (each names its own)."""
+        years = {period for i in self.indicators for _, _, period in i.benchmark_items}
+        return years.pop() if len(years) == 1 else ""
+
+    @property
+    def sections_exceptions_first(self) -> list[tuple[str, list[IndicatorView]]]:
+        """Each section with the build's exceptions at its top (in catalogue order), then the
+        rest in catalogue order: a reader sees a section's exceptions on its first screen."""
+        return [
+            (priority, [r for r in rows if r.is_exception] + [r for r in rows if not r.is_exception])
+            for priority, rows in self.sections
+        ]
 
 
 def build_view(
@@ -294,6 +324,14 @@ def indicator_view(
         page_href=page_href,
     )
     view.chart_alt = _chart_alt(ind, view)
+    view.plain_definition = ind.plain_definition or ind.definition
+    view.benchmark_items = [(b.label, format_value(b.value, ind.unit, ind.decimals), b.period) for b in ind.benchmarks]
+    if ind.commentary is not None:
+        written = ind.commentary.written_at.replace(tzinfo=UTC).astimezone(LONDON).date()  # stored as naive UTC
+        view.commentary_text = ind.commentary.text
+        view.commentary_by = ", ".join(filter(None, [ind.commentary.author, _day(written)]))
+    view.commentary_awaited = ind.commentary_awaited
+    view.look_at = _look_at(ind, view) if ind.exception else ""
     return view
 
 
@@ -312,14 +350,77 @@ def _amber_text(ind: IndicatorResult) -> str:
     return f"amber {word} {format_value(ind.amber_edge, ind.unit, ind.decimals, trim=True)}"
 
 
+POINT_COLOUR_WORDS = {"concern": "orange", "improvement": "blue", "neutral": "purple"}
+
+
 def _chart_alt(ind: IndicatorResult, view: IndicatorView) -> str:
-    # No values in the alt text: it must be as safe as the chart for a suppressed indicator.
-    text = f"SPC chart of {ind.name}: {len(ind.spc.series)} monthly points with the mean and control limits"
+    """What the sparkline shows, in words: the months, where the latest month sits against the
+    mean and limits, and the signal, all as the build decided them. Values only where the page
+    shows them anyway: a disclosive indicator's chart carries no numbers, nor does its text."""
+    series = ind.spc.series
+    if not series:
+        return f"No monthly figures to chart for {ind.name}"
+    first, last = series[0], series[-1]
+    text = f"SPC chart of {ind.name}, {len(series)} monthly points from {_month(first.month)} to {_month(last.month)}"
+    if last.mean is not None:
+        text += f"; the latest month is {_against(last)}"
+        if not ind.disclosive:
+            shown = lambda v: format_value(v, ind.unit, ind.decimals)  # noqa: E731
+            text += f" ({shown(last.value)}; mean {shown(last.mean)}"
+            if last.lower_limit is not None and last.upper_limit is not None:
+                text += f", limits {shown(last.lower_limit)} to {shown(last.upper_limit)}"
+            text += ")"
     if view.target_text:
-        text += " and the target"
-    if any(p.judgement for p in ind.spc.series):
-        text += "; special cause points highlighted"
-    return text
+        text += f"; target {view.target_text} (dotted red line)"
+    badge = view.variation_badge
+    if badge is not None:
+        text += f"; {badge.word}"
+    signals = spc_signals(ind)
+    if signals:
+        text += ": " + ", ".join(signals)
+    if ind.disclosive:
+        text += "; no values given, as the chart is about identifiable children"
+    return text + "."
+
+
+def _against(point: SpcPoint) -> str:
+    if point.upper_limit is not None and point.value > point.upper_limit:
+        return "above the upper limit"
+    if point.lower_limit is not None and point.value < point.lower_limit:
+        return "below the lower limit"
+    if point.mean is not None and point.value > point.mean:
+        return "above the mean, within the limits"
+    if point.mean is not None and point.value < point.mean:
+        return "below the mean, within the limits"
+    return "on the mean"
+
+
+def _look_at(ind: IndicatorResult, view: IndicatorView) -> str:
+    """For an exception: where on its chart to look, worded from the build's SPC decisions."""
+    parts = []
+    signals = spc_signals(ind)
+    judged = [p.judgement for p in ind.spc.series if p.judgement]
+    if not ind.spc.series:
+        parts.append("there are no monthly figures to chart")
+    elif signals:
+        colour = POINT_COLOUR_WORDS.get(judged[-1] if judged else "", "coloured")
+        parts.append(f"the {colour} points at the right of the chart ({', '.join(signals)})")
+    elif ind.spc.variation == "common_cause":
+        parts.append("the points stay between the dashed limits: ordinary variation, no sign of a change")
+    elif ind.spc.variation == "insufficient_history":
+        parts.append("the chart has too few months to judge a change yet")
+    if view.target_text and ind.rag in ("red", "amber"):
+        line = " (the dotted red line)" if ind.spc.series else ""
+        parts.append(f"the gap to the {view.target_text} target{line}")
+    if ind.spc.assurance == "fail":
+        parts.append("the target lies outside the limits, so it will not be met without a change in approach")
+    text = "; ".join(parts)
+    return (text[:1].upper() + text[1:] + ".") if text else ""
+
+
+def _month(month: str) -> str:
+    year, number = month.split("-")
+    return f"{date(int(year), int(number), 1):%b %Y}"
 
 
 def _return_view(ret: Return) -> ReturnView:

@@ -197,6 +197,22 @@ indicator_revisions = Table(
     comment="Each published indicator value that later data changed: the value published and the value now.",
 )
 
+# Lead officers' commentary (pipelines/commentary.py). History is kept: each entry is a new row
+# and the latest (by written_at, then entry id) for a quarter and indicator is the one shown, so
+# what a published scorecard said can always be found again. Plain text only: never markup.
+indicator_commentary = Table(
+    "indicator_commentary",
+    fixed_metadata,
+    Column("commentary_id", Integer, primary_key=True, autoincrement=True),
+    Column("quarter", String(10), nullable=False),
+    Column("indicator_id", String(16), nullable=False),
+    Column("text", Text, nullable=False),  # at most 2,000 characters (pipelines.commentary.MAX_CHARS)
+    Column("author", String(254), nullable=False),  # the portal user's email, or the name given to the command
+    Column("written_at", DateTime, nullable=False),  # UTC
+    Index("ix_indicator_commentary_quarter_indicator", "quarter", "indicator_id"),
+    comment="Lead officers' commentary per indicator and quarter, every entry kept; the latest is shown.",
+)
+
 
 # The partner portal (pipelines/portal): accounts, sessions, one-time links, the audit log, the
 # files submitted through it and the reminders sent. Passwords, session ids and link tokens are

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ...sources import partner_sources
+from ..commentary import commentary_due
 from ..returns import returns_by_quarter
 from ..submissions import list_submissions
 from ..web import SignedIn, portal_of, render
@@ -42,4 +43,5 @@ def home(request: Request, session: SignedIn) -> Response:
         waiting=waiting,
         late=late,
         sources=sources,
+        commentary_due=commentary_due(portal.engine, user),
     )

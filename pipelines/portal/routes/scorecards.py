@@ -81,23 +81,9 @@ def scorecards(request: Request, session: Reader) -> Response:
     return render(request, "scorecards.html.j2", title="Scorecards", quarters=built_quarters(settings))
 
 
-# The built page is laid out for email (up to 1120px wide). On a phone the portal lets its layout
-# tables stack and each wide data table scroll within itself, so the page never scrolls sideways;
-# nothing else about the page is changed.
-NARROW = (
-    "<style>@media (max-width: 48rem) {"
-    " table[role=presentation], table[role=presentation] > tbody, table[role=presentation] > tbody > tr,"
-    " table[role=presentation] > tbody > tr > td { display: block !important; width: auto !important;"
-    " max-width: 100% !important; box-sizing: border-box; }"
-    " table:not([role=presentation]) { display: block !important; overflow-x: auto !important;"
-    " max-width: 100% !important; } }</style>"
-)
-
-
 def _for_the_portal(html: str, folder: Path, page_folder: Path) -> str:
-    """A built page with its images inline and the narrow-screen rules above."""
-    html = _inline_images(html, folder, page_folder)
-    return html.replace("</head>", NARROW + "</head>", 1) if "</head>" in html else NARROW + html
+    """A built page with its images inline (it fits a phone by itself: its own media queries)."""
+    return _inline_images(html, folder, page_folder)
 
 
 def _inline_images(html: str, folder: Path, page_folder: Path) -> str:
