@@ -161,3 +161,44 @@ def test_the_analyst_sees_what_awaits_and_comments_on_any_indicator(app):
     assert "3 exception(s), 2 without commentary" in section and 'href="#CS05"' not in section
     quarters = analyst.get("/commentary")
     assert quarters.status_code == 200 and f'href="{PAGE}"' in quarters.text
+
+
+def test_commentary_round_trip_into_the_html_the_email_and_the_workbook(app, settings):
+    """Entered through the portal (DA04, by the police officer) and on the command line (CS05),
+    shown by the next build in all three outputs the sub group reads: the HTML page, the email
+    (its HTML part) and the workbook; DA05 says "Commentary awaited" in each."""
+    import email
+    from email import policy
+
+    import openpyxl
+
+    from pipelines.cli import main
+
+    police = signed_in_client(app, "police@lscp.example")
+    page = police.get(PAGE)
+    assert police.post(f"{PAGE}/DA04", data={"csrf_token": csrf(page.text), "text": SCRIPT}).status_code == 303
+    words = "Re-referral audit under way; =SUM(A1) is text, not a formula."
+    assert main(["comment", Q1.code, "CS05", "--text", words, "--author", "Head of Service"]) == 0
+
+    built = build_quarter(settings, Q1, email=True)
+    assert built.email is not None
+    html = (settings.out / Q1.code / "scorecard.html").read_text(encoding="utf-8")
+    message = email.message_from_bytes(next(settings.outbox.glob("*.eml")).read_bytes(), policy=policy.default)
+    body = message.get_body(("html",)).get_content()
+    for shown in (html, body):
+        assert "&lt;script&gt;alert(" in shown and "<script>alert" not in shown  # the officer's words, inert
+        assert "Notifications stopped when the school liaison post fell vacant." in shown
+        assert "police@lscp.example" in shown
+        assert "Re-referral audit under way; =SUM(A1) is text, not a formula." in shown
+        assert "Head of Service" in shown
+        assert "Commentary awaited" in shown  # DA05
+
+    workbook = openpyxl.load_workbook(settings.out / Q1.code / "scorecard.xlsx")
+    assert workbook.sheetnames[0] == "Exceptions"
+    cells = [c for row in workbook["Exceptions"].iter_rows() for c in row if isinstance(c.value, str)]
+    texts = [c.value for c in cells]
+    assert any(SCRIPT in t for t in texts) and any("police@lscp.example" in t for t in texts)
+    audit_cell = next(c for c in cells if "Re-referral audit under way" in c.value)
+    assert audit_cell.data_type == "s"  # text, never a formula
+    assert "Commentary awaited" in texts
+    assert not [c for ws in workbook for row in ws.iter_rows() for c in row if c.data_type == "f"]
