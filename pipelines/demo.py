@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field, replace
 from datetime import date
+from pathlib import Path
 
 from .build import BuildResult, build_quarter
 from .config import Settings
@@ -98,9 +99,25 @@ def run_demo(
     say("")
     say(f"The partner portal: {settings.portal.url}/")
     say("  Start it in another terminal, from this folder (plain http on this machine, so cookies without https):")
-    say("    SCORECARD_PORTAL_SECURE_COOKIES=false scorecard serve")
+    say(f"    SCORECARD_PORTAL_SECURE_COOKIES=false {_scorecard_command()} serve")
     say("  Demo logins (new passwords each time the demo runs):")
     width = max(len(login.email) for login in logins)
     for login in logins:
         say(f"    {login.role:12} {login.email:{width}}  password: {login.password}")
     return run, result
+
+
+def _scorecard_command() -> str:
+    """How to run ``scorecard`` from here: the virtual environment's own, when the demo runs from
+    one that is not activated (``make demo`` runs ``.venv/bin/scorecard``), else the plain name."""
+    import shutil
+    import sys
+
+    beside = Path(sys.executable).parent / "scorecard"
+    on_path = shutil.which("scorecard")
+    if beside.exists() and (on_path is None or Path(on_path).resolve() != beside.resolve()):
+        try:
+            return str(beside.relative_to(Path.cwd()))
+        except ValueError:
+            return str(beside)
+    return "scorecard"
