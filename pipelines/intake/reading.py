@@ -124,6 +124,16 @@ def read_file(path: Path, max_file_mb: float = DEFAULT_MAX_FILE_MB, suffix: str 
     """The file's visible sheets (a csv is one), or ``UnreadableFile`` saying why not; nothing
     is opened before the size and, for a workbook, the zip and cell checks pass. ``suffix``: the
     extension of the file's name as sent, when ``path`` is a private copy under another name."""
+    suffix = checked_before_reading(path, max_file_mb, suffix)
+    if suffix in SPREADSHEET_SUFFIXES:
+        return _read_workbook(path)
+    return [Sheet(name="csv", rows=_read_csv(path))]
+
+
+def checked_before_reading(path: Path, max_file_mb: float, suffix: str | None = None) -> str:
+    """The checks made before a cell is read, in order: the type, the size, the signature and,
+    for a workbook, the zip and cell checks. Returns the file's suffix (lower-case), or raises
+    ``UnreadableFile`` saying why not. Whole-file reading and streaming both start here."""
     suffix = (path.suffix if suffix is None else suffix).lower()
     if suffix not in ACCEPTED_SUFFIXES:
         raise UnreadableFile(
@@ -138,8 +148,7 @@ def read_file(path: Path, max_file_mb: float = DEFAULT_MAX_FILE_MB, suffix: str 
         raise UnreadableFile(problem)
     if suffix in SPREADSHEET_SUFFIXES:
         _check_workbook(path, max_file_mb)
-        return _read_workbook(path)
-    return [Sheet(name="csv", rows=_read_csv(path))]
+    return suffix
 
 
 def _size(n: float) -> str:

@@ -29,7 +29,6 @@ from typing import Any
 from ..config import DEFAULT_MAX_FILE_MB
 from .inbox import display_name
 from .reading import (
-    ACCEPTED_SUFFIXES,
     CSV_SUFFIXES,
     MAX_CELLS,
     MAX_COLUMNS,
@@ -38,14 +37,11 @@ from .reading import (
     SPREADSHEET_SUFFIXES,
     Sheet,
     UnreadableFile,
-    _check_size,
-    _check_workbook,
     _delimiter,
     _looks_like_utf16,
-    _other_spreadsheet,
-    _signature_problem,
     _text_only,
     _trimmed,
+    checked_before_reading,
 )
 
 CHUNK_ROWS = 50_000  # rows checked, pseudonymised and loaded at a time (tests set it small)
@@ -280,19 +276,6 @@ def _calamine_errors():
 def open_file(path: Path, max_file_mb: float, suffix: str | None = None) -> FileRows:
     """The file ready to stream, or ``UnreadableFile`` saying why not: the same checks, in the
     same order, as ``read_file`` makes before it reads a cell."""
-    suffix = (path.suffix if suffix is None else suffix).lower()
-    if suffix not in ACCEPTED_SUFFIXES:
-        raise UnreadableFile(
-            _other_spreadsheet(path, suffix)
-            or f"files of type '{display_name(suffix, 20) or 'none'}' are not accepted: send .xlsx, .xlsm or .csv"
-        )
-    _check_size(path, max_file_mb)
-    with path.open("rb") as handle:
-        head = handle.read(8)
-    problem = _signature_problem(path, head, suffix)
-    if problem:
-        raise UnreadableFile(problem)
-    if suffix in SPREADSHEET_SUFFIXES:
-        _check_workbook(path, max_file_mb)
+    suffix = checked_before_reading(path, max_file_mb, suffix)
     assert suffix in SPREADSHEET_SUFFIXES or suffix in CSV_SUFFIXES
     return FileRows(path, max_file_mb, suffix)
