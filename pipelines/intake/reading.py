@@ -367,16 +367,59 @@ def _chunks(archive: zipfile.ZipFile, part: zipfile.ZipInfo):
 
 def _plain_extent(archive: zipfile.ZipFile, part: zipfile.ZipInfo) -> tuple[int | None, int]:
     """(rows, columns) the cells reach when every cell tag is written the usual way; (None, 0)
-    when any is not. Fast: regular expressions over each piece, no Python code per cell."""
+    when any is not. Fast: regular expressions over each piece, no Python code per cell. The
+    furthest row and column so far are first taken from the piece's last cell (where a sheet
+    written in order has them); one search then looks for any reference beyond them, and only
+    when one is found is every reference of the piece read (``findall``)."""
     rows, columns = 0, 0
     for piece in _chunks(archive, part):
         if _UNUSUAL_CELL.search(piece) or _PREFIXED_CELL.search(piece):
             return None, 0
-        letters = set(_COLUMN_LETTERS.findall(piece))
-        if letters:
-            columns = max(columns, max(map(_column_number, letters)))
+        last = _CELL_REFERENCE.match(piece, max(piece.rfind(b'<c r="'), 0))
+        if last is None:  # no cell in this piece
+            continue
+        columns = max(columns, _column_number(last.group(1)))
+        rows = max(rows, int(last.group(2)))
+        if _beyond(columns, rows).search(piece):
+            columns = max(columns, max(map(_column_number, set(_COLUMN_LETTERS.findall(piece)))))
             rows = max(rows, max(map(int, _ROW_DIGITS.findall(piece))))
     return rows, columns
+
+
+_CELL_REFERENCE = re.compile(rb'<c r="([A-Z]+)([0-9]+)"')
+
+
+def _beyond(columns: int, rows: int) -> re.Pattern[bytes]:
+    """Any usual cell reference with a column beyond ``columns`` or a row beyond ``rows``."""
+    return re.compile(
+        rb'<c r="' + _greater(_letters(columns), b"A", b"Z") + rb"[0-9]"
+        rb'|<c r="[A-Z]+' + _greater(str(rows).encode(), b"0", b"9") + rb'"'
+    )
+
+
+def _letters(column: int) -> bytes:
+    """A column's letters (1 is A, 27 is AA): the inverse of ``_column_number``."""
+    letters = b""
+    while column > 0:
+        column, remainder = divmod(column - 1, 26)
+        letters = bytes([65 + remainder]) + letters
+    return letters
+
+
+def _greater(token: bytes, low: bytes, high: bytes) -> bytes:
+    """A pattern for a run of characters from ``low`` to ``high`` further than ``token``: longer,
+    or as long and greater at the first place they differ (column letters, and row digits
+    without leading zeros, as usual references write them, are in that order). A run with
+    leading zeros may match without being further: that only costs the slower exact reading."""
+    alternatives = [b"[%s-%s]{%d,}" % (low, high, len(token) + 1)]
+    for i, character in enumerate(token):
+        if character < high[0]:
+            alternatives.append(
+                re.escape(token[:i])
+                + b"[%s-%s]" % (bytes([character + 1]), high)
+                + b"[%s-%s]{%d}" % (low, high, len(token) - i - 1)
+            )
+    return b"(?:" + b"|".join(alternatives) + b")"
 
 
 def _exact_extent(archive: zipfile.ZipFile, part: zipfile.ZipInfo) -> tuple[int, int]:
