@@ -229,13 +229,13 @@ def _examine_only(
         checked = check_rows(layout)
     except (UnreadableFile, Unidentified) as exc:
         return {"receipt": receipt.replace(summary=str(exc)).to_dict()}
-    decision = decide(checked, settings.reject_threshold)
+    decision = decide(checked.checks, settings.reject_threshold)
     rejects = None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         rejects = write_rejects(out, stem, layout.sheet.rows[layout.header_index], checked.problems)
     receipt = receipt.decided(decision, rejects)
-    if decision.status != "accepted" or checked.rows is None:
+    if decision.status != "accepted":
         return {"receipt": receipt.to_dict()}
     rows = pseudonymised(checked.rows, layout.source, settings.pseudonym_key)
     present = existing_rows(settings.warehouse_url, layout.source, rows)

@@ -34,42 +34,20 @@ class RowProblem:
 
 @dataclass
 class Checked:
-    layout: Layout
-    rows: pd.DataFrame | None = None  # accepted rows: every source column, typed, plus ROW
-    problems: list[RowProblem] = field(default_factory=list)
-    totals_rows: int = 0
-    # Why the file's dates look month-first (US style), file-wide: the whole file is then refused
-    # (``month_first.py``). Names columns and counts, never a cell's value.
-    month_first: str | None = None
-    timings: dict[str, float] = field(default_factory=dict)  # seconds: map_type, validate
+    """A whole sheet checked in one chunk (``check_rows``): the accepted rows (every source
+    column, typed, plus ROW), the rejected rows' problems, and the file's ``FileChecks`` (counts,
+    reasons, month-first verdict), which ``decide`` reads."""
 
-    @property
-    def accepted(self) -> int:
-        return 0 if self.rows is None else len(self.rows)
-
-    @property
-    def rejected(self) -> int:
-        return len(self.problems)
-
-    @property
-    def data_rows(self) -> int:
-        return self.accepted + self.rejected
-
-    @property
-    def rejected_share(self) -> float:
-        return self.rejected / self.data_rows if self.data_rows else 0.0
-
-    def reasons(self) -> list[dict]:
-        tally = ReasonTally()
-        tally.add(self.problems)
-        return tally.result()
+    rows: pd.DataFrame
+    problems: list[RowProblem]
+    checks: FileChecks
 
 
 @dataclass
 class FileChecks:
     """What checking a file a chunk of rows at a time carries from each chunk to the next: the
     keys seen (for duplicates anywhere in the file), the month-first survey, the counts and the
-    reasons. ``decide`` reads it as it reads a whole file's ``Checked``."""
+    reasons. ``decide`` reads it once the whole file is seen."""
 
     layout: Layout
     today: datetime
@@ -127,14 +105,8 @@ def check_rows(layout: Layout, today: datetime | None = None) -> Checked:
     frame, problems = check_chunk(state, body, first)
     if state.survey.needs_texts():
         state.survey.add_texts(date_cells(layout, body))
-    return Checked(
-        layout=layout,
-        rows=frame,
-        problems=problems,
-        totals_rows=state.totals_rows,
-        month_first=state.survey.verdict(),
-        timings=state.timings,
-    )
+    state.month_first = state.survey.verdict()
+    return Checked(rows=frame, problems=problems, checks=state)
 
 
 def date_cells(layout: Layout, body: list[list[object]]) -> dict[str, list]:

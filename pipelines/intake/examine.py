@@ -29,7 +29,7 @@ from ..config import Settings
 from ..progress import stage
 from ..sources import Source, load_sources
 from .background_load import LoadHere, LoadInBackground, load_runner
-from .checking import Checked, FileChecks, check_chunk, date_cells
+from .checking import FileChecks, check_chunk, date_cells
 from .identify import Layout, Unidentified, identify
 from .inbox import display_name
 from .loading import ChunkedLoad, database_reason, is_connection_fault
@@ -288,7 +288,7 @@ class Decision:
     reasons: tuple[dict, ...]
 
 
-def decide(checked: Checked | FileChecks, threshold: float) -> Decision:
+def decide(checked: FileChecks, threshold: float) -> Decision:
     """Accepted, or rejected as a whole: no data rows; month-first dates (the most specific reason,
     so first); more bad rows than the threshold allows."""
     bad, rows = checked.rejected, checked.data_rows
